@@ -1,0 +1,78 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, nonecheck=False
+"""im2col / col2im for NCHW images: the data movement behind convolution as one GEMM.
+
+Layout (shared with the NumPy twin in minidl/kernels/reference.py):
+    x     (N, C, H, W)
+    cols  (N, C*kh*kw, OH*OW)   row r = (c*kh + i)*kw + j holds x[n, c, oy*sh - ph + i*dh, ox*sw - pw + j*dw]
+
+The caller (minidl.kernels) validates shapes and passes C-contiguous arrays, so
+bounds checks are off here.
+"""
+import numpy as np
+
+ctypedef fused real:
+    float
+    double
+
+
+cdef inline Py_ssize_t out_size(Py_ssize_t size, Py_ssize_t k, Py_ssize_t s, Py_ssize_t p, Py_ssize_t d) nogil:
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def im2col(const real[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw,
+           Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
+           Py_ssize_t dh, Py_ssize_t dw):
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t OH = out_size(H, kh, sh, ph, dh), OW = out_size(W, kw, sw, pw, dw)
+    dtype = np.float32 if real is float else np.float64
+    cols_arr = np.empty((N, C * kh * kw, OH * OW), dtype=dtype)
+    cdef real[:, :, ::1] cols = cols_arr
+    cdef Py_ssize_t n, c, i, j, oy, ox, iy, ix, row, base
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for i in range(kh):
+                    for j in range(kw):
+                        row = (c * kh + i) * kw + j
+                        for oy in range(OH):
+                            iy = oy * sh - ph + i * dh
+                            base = oy * OW
+                            if iy < 0 or iy >= H:
+                                for ox in range(OW):
+                                    cols[n, row, base + ox] = 0
+                                continue
+                            for ox in range(OW):
+                                ix = ox * sw - pw + j * dw
+                                if 0 <= ix < W:
+                                    cols[n, row, base + ox] = x[n, c, iy, ix]
+                                else:
+                                    cols[n, row, base + ox] = 0
+    return cols_arr
+
+
+def col2im(const real[:, :, ::1] cols, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+           Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
+           Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw):
+    """Adjoint of im2col: scatter-add every column entry back to its pixel."""
+    cdef Py_ssize_t N = cols.shape[0]
+    cdef Py_ssize_t OH = out_size(H, kh, sh, ph, dh), OW = out_size(W, kw, sw, pw, dw)
+    dtype = np.float32 if real is float else np.float64
+    x_arr = np.zeros((N, C, H, W), dtype=dtype)
+    cdef real[:, :, :, ::1] x = x_arr
+    cdef Py_ssize_t n, c, i, j, oy, ox, iy, ix, row, base
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for i in range(kh):
+                    for j in range(kw):
+                        row = (c * kh + i) * kw + j
+                        for oy in range(OH):
+                            iy = oy * sh - ph + i * dh
+                            if iy < 0 or iy >= H:
+                                continue
+                            base = oy * OW
+                            for ox in range(OW):
+                                ix = ox * sw - pw + j * dw
+                                if 0 <= ix < W:
+                                    x[n, c, iy, ix] += cols[n, row, base + ox]
+    return x_arr

@@ -1,0 +1,40 @@
+"""minidl: a small, fast, readable deep-learning framework.
+
+    import minidl as md
+    import minidl.functional as F
+
+Tensors with reverse-mode autograd on NumPy, compiled kernels for the hot
+loops, and a PyTorch-shaped API.
+"""
+__version__ = "0.1.0"
+
+from . import autograd, kernels
+from .autograd import count_flops, enable_grad, gradcheck, is_grad_enabled, no_grad, set_grad_enabled
+from .random import manual_seed
+from .tensor import (
+    Tensor,
+    arange,
+    bool_,
+    cat,
+    float32,
+    float64,
+    full,
+    int64,
+    matmul,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    stack,
+    tensor,
+    where,
+    zeros,
+    zeros_like,
+)
+from . import functional  # noqa: E402  (needs Tensor)
+
+__all__ = [
+    "Tensor", "arange", "autograd", "bool_", "cat", "count_flops", "enable_grad", "float32", "float64", "full",
+    "functional", "gradcheck", "int64", "is_grad_enabled", "kernels", "manual_seed", "matmul", "no_grad", "ones",
+    "ones_like", "rand", "randn", "set_grad_enabled", "stack", "tensor", "where", "zeros", "zeros_like",
+]

@@ -1,0 +1,4 @@
+"""`python -m minidl ...` runs the same command line as `minidl ...`."""
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""`Function`: one differentiable primitive, on ndarrays.
+
+A primitive is a short class with three methods (see DESIGN.md):
+    forward(*arrays, **params) -> ndarray (or a tuple of ndarrays)
+    backward(*grads)           -> one gradient per input (None where not needed)
+    flops(out, *arrays)        -> how many floating-point operations forward did
+`apply` wraps the inputs and output in Tensors and links the graph. Gradients
+may be returned in the broadcast shape: the engine sums them back to each
+input's shape in one place.
+"""
+from .grad_mode import is_grad_enabled
+
+# Callables notified of every primitive run: `count_flops` and the summary use it.
+_observers = []
+
+
+class Function:
+    """Base class of primitives. An instance is the graph node of one call."""
+
+    # Filled by apply when the node is recorded.
+    parents = ()
+    needs_input_grad = ()
+    n_outputs = 1
+    output_meta = ()
+
+    def forward(self, *arrays, **params):
+        raise NotImplementedError
+
+    def backward(self, *grads):
+        raise NotImplementedError(f"{type(self).__name__} is not differentiable")
+
+    def flops(self, out, *arrays) -> int:
+        """Floating-point operations of one forward call (default: one per output element)."""
+        outs = out if isinstance(out, tuple) else (out,)
+        return int(sum(o.size for o in outs))
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run forward on the inputs' arrays and record the node when a gradient is needed."""
+        from ..tensor import Tensor
+
+        ctx = cls()
+        arrays = [t.data for t in inputs]
+        out = ctx.forward(*arrays, **params)
+        requires_grad = is_grad_enabled() and any(t.requires_grad for t in inputs)
+        if requires_grad:
+            ctx.parents = inputs
+            ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        for observer in _observers:
+            observer(ctx, out, arrays)
+        if isinstance(out, tuple):
+            ctx.n_outputs = len(out)
+            ctx.output_meta = tuple((o.shape, o.dtype) for o in out)
+            return tuple(Tensor._wrap(o, requires_grad, ctx if requires_grad else None, i) for i, o in enumerate(out))
+        return Tensor._wrap(out, requires_grad, ctx if requires_grad else None, 0)
+
+
+class count_flops:
+    """Context manager that adds up the FLOPs of every primitive run inside it.
+
+    Example:
+        >>> with md.autograd.count_flops() as counter:
+        ...     y = x @ w
+        >>> counter.total          # 2 * M * N * K
+    """
+
+    def __enter__(self):
+        self.total = 0
+        self.by_op = {}
+        _observers.append(self._record)
+        return self
+
+    def __exit__(self, *exc):
+        _observers.remove(self._record)
+        return False
+
+    def _record(self, ctx, out, arrays):
+        n = int(ctx.flops(out, *arrays))
+        name = type(ctx).__name__
+        self.total += n
+        self.by_op[name] = self.by_op.get(name, 0) + n

@@ -1,0 +1,53 @@
+"""Whether new operations are recorded for backward (`no_grad`, `enable_grad`)."""
+import functools
+import threading
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    return getattr(_state, "enabled", True)
+
+
+def set_grad_enabled(mode: bool) -> None:
+    _state.enabled = bool(mode)
+
+
+class _GradMode:
+    """Context manager and decorator that sets grad mode and restores it on exit."""
+
+    mode = True
+
+    def __enter__(self):
+        self._previous = is_grad_enabled()
+        set_grad_enabled(self.mode)
+        return self
+
+    def __exit__(self, *exc):
+        set_grad_enabled(self._previous)
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Do not record operations: outputs have no graph and `requires_grad=False`.
+
+    Example:
+        >>> with md.no_grad():
+        ...     y = model(x)       # inference, no graph kept
+    """
+
+    mode = False
+
+
+class enable_grad(_GradMode):
+    """Record operations again inside a `no_grad` block."""
+
+    mode = True

@@ -1,0 +1,40 @@
+"""The `minidl` command line (also `python -m minidl`)."""
+import argparse
+import sys
+
+from . import __version__
+
+SUBCOMMANDS = {
+    "version": "print the version",
+    "demo": "run two worked exam problems through the framework (RNN prompt, self-attention)",
+}
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="minidl", description="minidl: a small, fast, readable deep-learning framework")
+    parser.add_argument("--version", action="version", version=f"minidl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in SUBCOMMANDS.items():
+        sub.add_parser(name, help=help_text, description=help_text)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        print(f"minidl {__version__}\n\ncommands:")
+        for name, help_text in SUBCOMMANDS.items():
+            print(f"  {name:10s} {help_text}")
+        return 0
+    if args.command == "version":
+        print(f"minidl {__version__}")
+        return 0
+    if args.command == "demo":
+        from . import demo
+
+        return demo.run()
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

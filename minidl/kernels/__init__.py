@@ -1,0 +1,74 @@
+"""Kernel dispatch: ndarray in, ndarray out, never a Tensor.
+
+Each kernel has implementations by backend, fastest first. The default is the
+fastest one that loads; `MINIDL_KERNELS=reference|numba|cython` forces a
+backend wherever the kernel has one. Compiled modules are imported on first
+use, so `import minidl` stays quick.
+
+Registered kernels (signature shared with the twin in `reference.py`):
+    im2col(x, kh, kw, sh, sw, ph, pw, dh, dw) -> cols
+    col2im(cols, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw) -> x
+    erf(x) -> erf(x), element-wise
+"""
+import importlib
+import os
+import warnings
+
+BACKENDS = ("cython", "numba", "reference")
+
+# kernel -> {backend: "module:function"}, in order of preference
+_REGISTRY = {
+    "im2col": {"cython": "minidl.kernels._im2col:im2col", "reference": "minidl.kernels.reference:im2col"},
+    "col2im": {"cython": "minidl.kernels._im2col:col2im", "reference": "minidl.kernels.reference:col2im"},
+    "erf": {"numba": "minidl.kernels.numba.special:erf", "reference": "minidl.kernels.reference:erf"},
+}
+
+_loaded = {}  # "module:function" -> callable, or the ImportError it raised
+_warned = set()
+
+
+def _load(target):
+    if target not in _loaded:
+        module_name, function_name = target.split(":")
+        try:
+            _loaded[target] = getattr(importlib.import_module(module_name), function_name)
+        except ImportError as exc:
+            _loaded[target] = exc
+    return _loaded[target]
+
+
+def implementations(name):
+    """{backend: "module:function"} for one kernel."""
+    try:
+        return dict(_REGISTRY[name])
+    except KeyError:
+        raise KeyError(f"kernels: no kernel named {name!r}; known: {sorted(_REGISTRY)}") from None
+
+
+def available(name):
+    """Backends of `name` that load on this machine, fastest first."""
+    return [b for b, target in implementations(name).items() if not isinstance(_load(target), Exception)]
+
+
+def get(name, backend=None):
+    """The implementation of kernel `name`: `backend`, else $MINIDL_KERNELS, else the fastest that loads."""
+    impls = implementations(name)
+    forced = backend or os.environ.get("MINIDL_KERNELS") or None
+    if forced is not None:
+        if forced not in BACKENDS:
+            raise ValueError(f"kernels: unknown backend {forced!r}; choose one of {BACKENDS}")
+        if forced in impls:
+            fn = _load(impls[forced])
+            if isinstance(fn, Exception):
+                if backend is not None:  # asked for explicitly: do not hide the failure
+                    raise ImportError(f"kernels: {name} has no working {forced} backend: {fn}") from fn
+            else:
+                return fn
+    for b, target in impls.items():
+        fn = _load(target)
+        if not isinstance(fn, Exception):
+            return fn
+        if b != "reference" and target not in _warned:
+            _warned.add(target)
+            warnings.warn(f"minidl: compiled kernel {target} unavailable ({fn}); using a slower fallback", stacklevel=2)
+    raise ImportError(f"kernels: no implementation of {name} loads")

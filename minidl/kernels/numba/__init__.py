@@ -1,0 +1,1 @@
+"""Numba kernels. Each module compiles on first import (lazily, via minidl.kernels.get) with cache=True."""

@@ -1,0 +1,198 @@
+"""Element-wise primitives. Inputs broadcast; the engine sums gradients back.
+
+FLOPs: one per output element (transcendentals count as one).
+"""
+import numpy as np
+
+from ..autograd.function import Function
+
+
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, grad):
+        return grad, -grad
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, grad):
+        a, b = self.saved
+        return grad * b, grad * a
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a / b
+
+    def backward(self, grad):
+        a, b = self.saved
+        grad_a = grad / b
+        grad_b = -grad_a * a / b if self.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class Pow(Function):
+    """a ** b with both tensors; d/db needs log(a), so it is only computed when asked for."""
+
+    def forward(self, a, b):
+        out = a**b
+        self.save_for_backward(a, b, out)
+        return out
+
+    def backward(self, grad):
+        a, b, out = self.saved
+        grad_a = grad * b * a ** (b - 1) if self.needs_input_grad[0] else None
+        grad_b = grad * out * np.log(a) if self.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class PowScalar(Function):
+    def forward(self, a, exponent):
+        self.exponent = exponent
+        self.save_for_backward(a)
+        return a**exponent
+
+    def backward(self, grad):
+        (a,) = self.saved
+        return grad * self.exponent * a ** (self.exponent - 1)
+
+
+class Neg(Function):
+    def forward(self, a):
+        return -a
+
+    def backward(self, grad):
+        return -grad
+
+
+class Exp(Function):
+    def forward(self, a):
+        self.out = np.exp(a)
+        return self.out
+
+    def backward(self, grad):
+        return grad * self.out
+
+
+class Log(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return np.log(a)
+
+    def backward(self, grad):
+        (a,) = self.saved
+        return grad / a
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        self.out = np.sqrt(a)
+        return self.out
+
+    def backward(self, grad):
+        return grad / (2 * self.out)
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return np.abs(a)
+
+    def backward(self, grad):
+        (a,) = self.saved
+        return grad * np.sign(a)
+
+
+class Tanh(Function):
+    def forward(self, a):
+        self.out = np.tanh(a)
+        return self.out
+
+    def backward(self, grad):
+        return grad * (1 - self.out * self.out)
+
+
+class Sigmoid(Function):
+    """Computed as (1 + tanh(a/2)) / 2, which never overflows."""
+
+    def forward(self, a):
+        half = a.dtype.type(0.5) if a.dtype.kind == "f" else 0.5
+        self.out = half * (1 + np.tanh(half * a))
+        return self.out
+
+    def backward(self, grad):
+        return grad * self.out * (1 - self.out)
+
+
+class Relu(Function):
+    def forward(self, a):
+        self.mask = a > 0
+        return np.where(self.mask, a, a.dtype.type(0))
+
+    def backward(self, grad):
+        return np.where(self.mask, grad, grad.dtype.type(0))
+
+
+class Clip(Function):
+    """Clamp to [low, high] (either may be None); gradient flows where low <= a <= high, as PyTorch."""
+
+    def forward(self, a, low=None, high=None):
+        self.mask = np.ones(a.shape, dtype=bool)
+        if low is not None:
+            self.mask &= a >= low
+        if high is not None:
+            self.mask &= a <= high
+        return np.clip(a, low, high).astype(a.dtype, copy=False)
+
+    def backward(self, grad):
+        return np.where(self.mask, grad, grad.dtype.type(0))
+
+
+class Where(Function):
+    def forward(self, a, b, condition):
+        self.condition = condition
+        return np.where(condition, a, b)
+
+    def backward(self, grad):
+        zero = grad.dtype.type(0)
+        grad_a = np.where(self.condition, grad, zero) if self.needs_input_grad[0] else None
+        grad_b = np.where(self.condition, zero, grad) if self.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class Cast(Function):
+    def forward(self, a, dtype):
+        self.input_dtype = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, grad):
+        return grad.astype(self.input_dtype)
+
+    def flops(self, out, a):
+        return 0
+
+
+class Erf(Function):
+    def forward(self, a):
+        from .. import kernels
+
+        self.save_for_backward(a)
+        return kernels.get("erf")(a)
+
+    def backward(self, grad):
+        (a,) = self.saved
+        return grad * (2 / np.sqrt(np.pi)) * np.exp(-a * a)

@@ -1,0 +1,93 @@
+"""Primitives that move data without arithmetic. FLOPs: zero."""
+import numpy as np
+
+from ..autograd.function import Function
+
+
+class Movement(Function):
+    def flops(self, out, *arrays):
+        return 0
+
+
+class Reshape(Movement):
+    def forward(self, a, shape):
+        self.input_shape = a.shape
+        return a.reshape(shape)
+
+    def backward(self, grad):
+        return grad.reshape(self.input_shape)
+
+
+class Permute(Movement):
+    def forward(self, a, dims):
+        self.inverse = tuple(np.argsort(dims))
+        return a.transpose(dims)
+
+    def backward(self, grad):
+        return grad.transpose(self.inverse)
+
+
+class Expand(Movement):
+    """Broadcast view; the engine sums the gradient back to the input's shape."""
+
+    def forward(self, a, shape):
+        return np.broadcast_to(a, shape)
+
+    def backward(self, grad):
+        return grad
+
+
+def _is_basic(key):
+    """True when `key` uses only ints, slices, None and Ellipsis (no repeated elements)."""
+    items = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, (int, np.integer, slice)) for k in items)
+
+
+class Index(Movement):
+    """`a[key]` with basic or integer/boolean-array indexing.
+
+    Backward scatters with `np.add.at`, so repeated indices accumulate.
+    """
+
+    def forward(self, a, key):
+        self.key, self.shape, self.dtype = key, a.shape, a.dtype
+        try:
+            return a[key]
+        except IndexError as exc:
+            raise IndexError(f"index: {exc} (tensor of shape {a.shape})") from None
+
+    def backward(self, grad):
+        out = np.zeros(self.shape, dtype=self.dtype)
+        if _is_basic(self.key):
+            out[self.key] = grad
+        else:
+            np.add.at(out, self.key, grad)
+        return out
+
+
+class Cat(Movement):
+    def forward(self, *arrays, axis):
+        self.axis = axis
+        self.splits = np.cumsum([a.shape[axis] for a in arrays])[:-1]
+        return np.concatenate(arrays, axis=axis)
+
+    def backward(self, grad):
+        return tuple(np.split(grad, self.splits, axis=self.axis))
+
+
+class EmbeddingLookup(Movement):
+    """Rows of `weight` picked by integer `indices`; rows equal to `padding_idx` get no gradient.
+
+    Shape: weight (V, D), indices (*) -> (*, D).
+    """
+
+    def forward(self, weight, indices, padding_idx=None):
+        self.indices, self.padding_idx, self.shape = indices, padding_idx, weight.shape
+        return weight[indices]
+
+    def backward(self, grad):
+        out = np.zeros(self.shape, dtype=grad.dtype)
+        np.add.at(out, self.indices.reshape(-1), grad.reshape(-1, self.shape[1]))
+        if self.padding_idx is not None:
+            out[self.padding_idx] = 0
+        return out

@@ -1,0 +1,588 @@
+"""`Tensor`: an ndarray plus the graph node that made it.
+
+`Tensor.data` is the NumPy array itself (no copy); `Tensor.grad` is a Tensor
+filled by `backward()`. Every differentiable method is one call into a
+primitive in `minidl.ops`; the engine in `minidl.autograd.engine` walks the
+nodes backwards.
+"""
+import numbers
+
+import numpy as np
+
+float32 = np.float32
+float64 = np.float64
+int64 = np.int64
+bool_ = np.bool_
+
+
+def as_array(data, dtype=None, copy=False) -> np.ndarray:
+    """Turn user data into an ndarray with minidl's default dtypes.
+
+    Python floats become float32 and Python ints int64 (as in PyTorch); an
+    ndarray keeps its dtype, so float64 input stays float64.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, np.ndarray):
+        array = data
+    elif isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
+        array = np.array([as_array(d) for d in data])
+    else:
+        array = np.asarray(data)
+        if dtype is None and array.dtype == np.float64 and not isinstance(data, np.generic):
+            array = array.astype(np.float32)  # Python floats -> float32 by default
+        elif dtype is None and array.dtype.kind in "iu" and not isinstance(data, np.generic):
+            array = array.astype(np.int64)
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if array.dtype != dtype:
+            return array.astype(dtype)
+    return array.copy() if copy else array
+
+
+def _check_grad_dtype(dtype, where="requires_grad"):
+    if np.dtype(dtype).kind != "f":
+        raise TypeError(f"{where}: only floating-point tensors can require gradients; got dtype {np.dtype(dtype)}")
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it.
+
+    Example:
+        >>> x = md.tensor([[1.0, 2.0]], requires_grad=True)
+        >>> y = (x * x).sum()
+        >>> y.backward()
+        >>> x.grad            # tensor([[2., 4.]])
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_out_index", "_retains_grad", "__weakref__")
+    __array_ufunc__ = None  # make NumPy defer to our reflected operators (ndarray + Tensor -> Tensor)
+    __hash__ = object.__hash__  # comparisons are element-wise, identity stays hashable
+
+    def __init__(self, data, dtype=None, requires_grad=False):
+        self.data = as_array(data, dtype)
+        if requires_grad:
+            _check_grad_dtype(self.data.dtype)
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self._ctx = None
+        self._out_index = 0
+        self._retains_grad = False
+
+    @classmethod
+    def _wrap(cls, array, requires_grad=False, ctx=None, out_index=0):
+        """Fast constructor for op outputs: no conversion, no checks."""
+        t = object.__new__(Tensor)
+        t.data = array if isinstance(array, np.ndarray) else np.asarray(array)
+        t.requires_grad = requires_grad
+        t.grad = None
+        t._ctx = ctx
+        t._out_index = out_index
+        t._retains_grad = False
+        return t
+
+    # ----------------------------------------------------------------- info
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def is_leaf(self):
+        return self._ctx is None
+
+    @property
+    def T(self):
+        return self.permute(*reversed(range(self.ndim)))
+
+    def size(self, dim=None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self):
+        return int(self.data.size)
+
+    def dim(self):
+        return self.data.ndim
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        extras = []
+        if self.dtype not in (np.float32, np.int64, np.bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self._ctx is not None:
+            extras.append(f"grad_fn=<{type(self._ctx).__name__}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    # ---------------------------------------------------- conversion to numpy
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (shared memory, like `torch.Tensor.numpy`)."""
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only a one-element tensor converts to a Python scalar; got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.data.item())
+
+    # ------------------------------------------------------------- autograd
+    def backward(self, grad=None):
+        """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad.
+
+        `grad` is needed unless `self` has one element.
+        """
+        from .autograd.engine import backward
+
+        backward(self, grad)
+
+    def detach(self):
+        """The same data (shared) with no graph and `requires_grad=False`."""
+        return Tensor._wrap(self.data)
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad:
+            _check_grad_dtype(self.dtype)
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self):
+        """Keep `.grad` on this non-leaf tensor during backward."""
+        self._retains_grad = True
+        return self
+
+    def zero_(self):
+        """Fill with zeros in place (not recorded: use on `.grad` or under no_grad)."""
+        self.data[...] = 0
+        return self
+
+    def __setitem__(self, key, value):
+        if self.requires_grad or self._ctx is not None:
+            raise RuntimeError(
+                "setitem: in-place assignment into a tensor that is part of a graph would corrupt its "
+                "gradients; build a new tensor (e.g. md.where) or assign under .detach()"
+            )
+        self.data[_index_key(key)] = as_array(value)
+
+    # ------------------------------------------------------------ operators
+    def _lift(self, other):
+        """A scalar or array-like becomes a constant Tensor of a compatible dtype."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, numbers.Number) and not isinstance(other, np.generic):
+            if isinstance(other, bool) or (isinstance(other, numbers.Integral)):
+                dtype = self.dtype
+            elif self.dtype.kind == "f":
+                dtype = self.dtype
+            else:
+                dtype = np.float32
+            return Tensor._wrap(np.asarray(other, dtype=dtype))
+        return Tensor(other)
+
+    def _operands(self, other, reflected=False):
+        """Both operands of a binary op; an integer operand takes the float one's dtype, as in PyTorch."""
+        other = self._lift(other)
+        a, b = (other, self) if reflected else (self, other)
+        if a.dtype.kind != "f" and b.dtype.kind == "f":
+            a = a.to(b.dtype)
+        elif b.dtype.kind != "f" and a.dtype.kind == "f":
+            b = b.to(a.dtype)
+        return a, b
+
+    def __add__(self, other):
+        return ops.Add.apply(*self._operands(other))
+
+    def __radd__(self, other):
+        return ops.Add.apply(*self._operands(other, reflected=True))
+
+    def __sub__(self, other):
+        return ops.Sub.apply(*self._operands(other))
+
+    def __rsub__(self, other):
+        return ops.Sub.apply(*self._operands(other, reflected=True))
+
+    def __mul__(self, other):
+        return ops.Mul.apply(*self._operands(other))
+
+    def __rmul__(self, other):
+        return ops.Mul.apply(*self._operands(other, reflected=True))
+
+    def __truediv__(self, other):
+        return ops.Div.apply(*self._operands(other))
+
+    def __rtruediv__(self, other):
+        return ops.Div.apply(*self._operands(other, reflected=True))
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, numbers.Number):
+            return ops.PowScalar.apply(self, exponent=exponent)
+        return ops.Pow.apply(*self._operands(exponent))
+
+    def __rpow__(self, base):
+        return ops.Pow.apply(*self._operands(base, reflected=True))
+
+    def __neg__(self):
+        return ops.Neg.apply(self)
+
+    def __matmul__(self, other):
+        return matmul(*self._operands(other))
+
+    def __rmatmul__(self, other):
+        return matmul(*self._operands(other, reflected=True))
+
+    def __getitem__(self, key):
+        return ops.Index.apply(self, key=_index_key(key))
+
+    # comparisons: element-wise, not differentiable, return bool tensors
+    def _compare(self, other, fn):
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor._wrap(fn(self.data, other))
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    def __eq__(self, other):
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal)
+
+    # ------------------------------------------------------ element-wise math
+    def exp(self):
+        return ops.Exp.apply(self)
+
+    def log(self):
+        return ops.Log.apply(self)
+
+    def sqrt(self):
+        return ops.Sqrt.apply(self)
+
+    def abs(self):
+        return ops.Abs.apply(self)
+
+    def tanh(self):
+        return ops.Tanh.apply(self)
+
+    def sigmoid(self):
+        return ops.Sigmoid.apply(self)
+
+    def relu(self):
+        return ops.Relu.apply(self)
+
+    def clip(self, min=None, max=None):
+        """Clamp into [min, max]; the gradient passes where min <= x <= max."""
+        return ops.Clip.apply(self, low=min, high=max)
+
+    clamp = clip
+
+    def to(self, dtype):
+        """Cast to `dtype` (differentiable: the gradient is cast back)."""
+        if np.dtype(dtype) == self.dtype:
+            return self
+        return ops.Cast.apply(self, dtype=np.dtype(dtype))
+
+    def float(self):
+        return self.to(np.float32)
+
+    def double(self):
+        return self.to(np.float64)
+
+    # ------------------------------------------------------------ reductions
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        axes, keep = _reduce_args(self.ndim, dim, keepdim, axis, keepdims)
+        return ops.Sum.apply(self, axes=axes, keepdims=keep)
+
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        axes, keep = _reduce_args(self.ndim, dim, keepdim, axis, keepdims)
+        return ops.Mean.apply(self, axes=axes, keepdims=keep)
+
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Largest value over `dim`; ties share the gradient equally (like `torch.amax`)."""
+        axes, keep = _reduce_args(self.ndim, dim, keepdim, axis, keepdims)
+        return ops.Max.apply(self, axes=axes, keepdims=keep)
+
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        axes, keep = _reduce_args(self.ndim, dim, keepdim, axis, keepdims)
+        return ops.Min.apply(self, axes=axes, keepdims=keep)
+
+    def var(self, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None):
+        """Variance with Bessel's correction by default (`correction=1`, as PyTorch)."""
+        if unbiased is not None:
+            correction = 1 if unbiased else 0
+        axes, keep = _reduce_args(self.ndim, dim, keepdim, axis, keepdims)
+        n = int(np.prod([self.shape[a] for a in axes])) if axes else 1
+        centered = self - self.mean(dim=axes, keepdim=True)
+        return (centered * centered).sum(dim=axes, keepdim=keep) / max(n - correction, 0)
+
+    def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
+        return self.var(dim, keepdim, correction=correction, unbiased=unbiased).sqrt()
+
+    def argmax(self, dim=None, keepdim=False):
+        """Index of the largest value (not differentiable)."""
+        return _argreduce(self, np.argmax, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return _argreduce(self, np.argmin, dim, keepdim)
+
+    # -------------------------------------------------------------- movement
+    def reshape(self, *shape):
+        shape = _shape_args(shape)
+        return ops.Reshape.apply(self, shape=_resolve_shape(self.shape, shape, "reshape"))
+
+    view = reshape
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = start_dim % self.ndim, end_dim % self.ndim
+        shape = self.shape[:start] + (-1,) + self.shape[end + 1 :]
+        return self.reshape(shape)
+
+    def permute(self, *dims):
+        dims = tuple(d % self.ndim for d in _shape_args(dims))
+        if sorted(dims) != list(range(self.ndim)):
+            raise ValueError(f"permute: dims {dims} are not a permutation of the {self.ndim} dims of shape {self.shape}")
+        return ops.Permute.apply(self, dims=dims)
+
+    def transpose(self, dim0=-2, dim1=-1):
+        dims = list(range(self.ndim))
+        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        return self.permute(*dims)
+
+    def unsqueeze(self, dim):
+        dim = dim % (self.ndim + 1)
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        dims = {d % self.ndim for d in ((dim,) if isinstance(dim, int) else dim)}
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in dims and n == 1)))
+
+    def expand(self, *shape):
+        """Broadcast to `shape` without copying (-1 keeps a dimension)."""
+        shape = _shape_args(shape)
+        lead = len(shape) - self.ndim
+        full = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
+        return ops.Expand.apply(self, shape=full)
+
+
+def _shape_args(args):
+    """Accept both f(2, 3) and f((2, 3))."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def _resolve_shape(old, new, op):
+    size = int(np.prod(old))
+    if new.count(-1) > 1:
+        raise ValueError(f"{op}: only one dimension can be -1; got {new}")
+    known = int(np.prod([n for n in new if n != -1]))
+    if -1 in new:
+        if known == 0 or size % known:
+            raise ValueError(f"{op}: cannot reshape tensor of shape {old} ({size} elements) into {new}")
+        new = tuple(size // known if n == -1 else n for n in new)
+    elif known != size:
+        raise ValueError(f"{op}: cannot reshape tensor of shape {old} ({size} elements) into {new}")
+    return tuple(int(n) for n in new)
+
+
+def _reduce_args(ndim, dim, keepdim, axis, keepdims):
+    """Normalise PyTorch-style (dim, keepdim) and NumPy-style (axis, keepdims) to a tuple of axes."""
+    if axis is not None:
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    if dim is None:
+        axes = tuple(range(ndim))
+    elif isinstance(dim, (tuple, list)):
+        axes = tuple(sorted(d % ndim for d in dim)) if ndim else ()
+    else:
+        if ndim == 0 and dim in (0, -1):
+            return (), bool(keepdim)
+        if not -ndim <= dim < ndim:
+            raise IndexError(f"reduce: dim {dim} is out of range for a tensor with {ndim} dims")
+        axes = (dim % ndim,)
+    return axes, bool(keepdim)
+
+
+def _argreduce(t, fn, dim, keepdim):
+    if dim is None:
+        return Tensor._wrap(np.asarray(fn(t.data), dtype=np.int64))
+    out = fn(t.data, axis=dim)
+    if keepdim:
+        out = np.expand_dims(out, dim)
+    return Tensor._wrap(out.astype(np.int64))
+
+
+def _index_key(key):
+    """Tensors inside an index become ndarrays (advanced indexing)."""
+    if isinstance(key, Tensor):
+        return key.data
+    if isinstance(key, tuple):
+        return tuple(k.data if isinstance(k, Tensor) else k for k in key)
+    return key
+
+
+def matmul(a, b):
+    """Matrix product with NumPy's rules: 1-D operands are promoted and the extra dim removed.
+
+    Shape: (..., n, k) @ (..., k, m) -> (..., n, m); batch dims broadcast.
+    """
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dim; got shapes {a.shape} and {b.shape}")
+    a2 = a.unsqueeze(0) if a.ndim == 1 else a
+    b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+    if a2.shape[-1] != b2.shape[-2]:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} do not match "
+            f"(inner dims {a2.shape[-1]} and {b2.shape[-2]})"
+        )
+    out = ops.MatMul.apply(a2, b2)
+    if a.ndim == 1:
+        out = out.squeeze(-2)
+    if b.ndim == 1:
+        out = out.squeeze(-1)
+    return out
+
+
+# ------------------------------------------------------------------ creation
+def tensor(data, dtype=None, requires_grad=False) -> Tensor:
+    """A new Tensor holding a copy of `data`.
+
+    float32 by default for Python floats, int64 for Python ints; an ndarray
+    keeps its dtype (a float64 array stays float64).
+    """
+    return Tensor(as_array(data, dtype, copy=True), requires_grad=requires_grad)
+
+
+def _filled(shape, fill, dtype, requires_grad):
+    shape = _shape_args(shape)
+    return Tensor(np.full(shape, fill, dtype=np.dtype(dtype or np.float32)), requires_grad=requires_grad)
+
+
+def zeros(*shape, dtype=None, requires_grad=False) -> Tensor:
+    return _filled(shape, 0, dtype, requires_grad)
+
+
+def ones(*shape, dtype=None, requires_grad=False) -> Tensor:
+    return _filled(shape, 1, dtype, requires_grad)
+
+
+def full(shape, fill_value, dtype=None, requires_grad=False) -> Tensor:
+    return _filled((shape,) if isinstance(shape, int) else (tuple(shape),), fill_value, dtype, requires_grad)
+
+
+def zeros_like(t, dtype=None, requires_grad=False) -> Tensor:
+    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def ones_like(t, dtype=None, requires_grad=False) -> Tensor:
+    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, requires_grad=False) -> Tensor:
+    """Like `torch.arange`: int64 for integer arguments, float32 otherwise."""
+    if stop is None:
+        start, stop = 0, start
+    if dtype is None:
+        ints = all(isinstance(v, numbers.Integral) for v in (start, stop, step))
+        dtype = np.int64 if ints else np.float32
+    return Tensor(np.arange(start, stop, step, dtype=dtype), requires_grad=requires_grad)
+
+
+def randn(*shape, dtype=None, requires_grad=False) -> Tensor:
+    """Standard normal samples from minidl's generator (seed with `md.manual_seed`)."""
+    from .random import generator
+
+    data = generator().standard_normal(_shape_args(shape)).astype(dtype or np.float32)
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def rand(*shape, dtype=None, requires_grad=False) -> Tensor:
+    """Uniform samples in [0, 1) from minidl's generator."""
+    from .random import generator
+
+    data = generator().random(_shape_args(shape)).astype(dtype or np.float32)
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def cat(tensors, dim=0) -> Tensor:
+    """Join tensors along an existing dim. Shape: (..., n_i, ...) -> (..., sum n_i, ...)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    first = tensors[0]
+    axis = dim % first.ndim
+    for i, t in enumerate(tensors):
+        if t.ndim != first.ndim or any(a != b for k, (a, b) in enumerate(zip(t.shape, first.shape)) if k != axis):
+            raise ValueError(f"cat: tensor {i} has shape {t.shape}, which does not fit {first.shape} along dim {dim}")
+    return ops.Cat.apply(*tensors, axis=axis)
+
+
+def stack(tensors, dim=0) -> Tensor:
+    """Join same-shape tensors along a new dim. Shape: k x (...) -> (..., k, ...)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack: tensor {i} has shape {t.shape} but tensor 0 has shape {tensors[0].shape}")
+    axis = dim % (tensors[0].ndim + 1)
+    return cat([t.unsqueeze(axis) for t in tensors], dim=axis)
+
+
+def where(condition, a, b) -> Tensor:
+    """Element-wise `a` where `condition` else `b`; broadcasts all three."""
+    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError("where: at least one of a and b must be a Tensor")
+    a = a if isinstance(a, Tensor) else b._lift(a)
+    b = b if isinstance(b, Tensor) else a._lift(b)
+    return ops.Where.apply(a, b, condition=cond)
+
+
+from . import ops  # noqa: E402  (the primitives need Tensor defined first)

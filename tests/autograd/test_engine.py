@@ -1,0 +1,130 @@
+"""The backward engine: order, accumulation, deep graphs, grad mode, errors."""
+import numpy as np
+import pytest
+
+import minidl as md
+import minidl.functional as F
+
+
+def test_deep_chain_of_100k_nodes_backpropagates_without_recursion():
+    x = md.tensor(np.array([1.0]), requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    y.sum().backward()
+    assert x.grad.numpy().tolist() == [1.0]
+
+
+def test_gradients_accumulate_across_backward_calls():
+    x = md.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3 + 2, 3 + 4])
+
+
+def test_shared_input_on_a_diamond_gets_both_paths():
+    # y = a*b + a*c with b = c = a: dy/da = 4a
+    a = md.tensor(np.array([1.5]), requires_grad=True)
+    b = a * 1.0
+    c = a + 0.0
+    (a * b + a * c).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [6.0])
+
+
+def test_backward_on_non_scalar_without_grad_names_the_shape():
+    y = md.tensor(np.ones((3, 4)), requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match=r"scalar output; got shape \(3, 4\)"):
+        y.backward()
+
+
+def test_backward_with_explicit_grad_of_wrong_shape_is_rejected():
+    y = md.tensor(np.ones((3, 4)), requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match=r"grad has shape \(4,\)"):
+        y.backward(np.ones(4))
+
+
+def test_backward_on_tensor_without_graph_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        md.tensor([1.0, 2.0]).sum().backward()
+
+
+def test_no_grad_records_nothing_and_restores_mode():
+    x = md.tensor([1.0], requires_grad=True)
+    with md.no_grad():
+        y = x * 2
+        assert not md.is_grad_enabled()
+    assert md.is_grad_enabled()
+    assert not y.requires_grad and y.is_leaf
+
+    @md.no_grad()
+    def f(t):
+        return t * 2
+
+    assert not f(x).requires_grad
+
+
+def test_enable_grad_inside_no_grad():
+    x = md.tensor([1.0], requires_grad=True)
+    with md.no_grad():
+        with md.enable_grad():
+            y = x * 2
+    assert y.requires_grad
+
+
+def test_detach_cuts_the_graph_and_shares_data():
+    x = md.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.is_leaf
+    (x * d).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+
+
+def test_retain_grad_keeps_intermediate_gradient():
+    x = md.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    h = (x * 3).retain_grad()
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad.numpy(), 2 * h.numpy())
+    np.testing.assert_allclose(x.grad.numpy(), 18 * x.numpy())
+
+
+def test_autograd_grad_returns_gradients_without_touching_dot_grad():
+    x = md.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    w = md.tensor(np.array([3.0, 4.0]), requires_grad=True)
+    gx, gw = md.autograd.grad((x * w).sum(), [x, w])
+    np.testing.assert_allclose(gx.numpy(), [3.0, 4.0])
+    np.testing.assert_allclose(gw.numpy(), [1.0, 2.0])
+    assert x.grad is None and w.grad is None
+
+
+def test_float32_leaves_get_float32_gradients_from_mixed_graphs():
+    w = md.randn(3, 2, requires_grad=True)
+    x = md.tensor(np.random.default_rng(0).standard_normal((4, 3)))  # float64 data
+    (x @ w).sum().backward()
+    assert w.grad.dtype == np.float32
+
+
+def test_requires_grad_needs_floating_point():
+    with pytest.raises(TypeError, match="int64"):
+        md.tensor([1, 2], requires_grad=True)
+
+
+def test_graph_only_on_inputs_that_require_grad():
+    x = md.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    c = md.tensor(np.array([5.0, 6.0]))
+    (x * c).sum().backward()
+    assert c.grad is None
+    np.testing.assert_allclose(x.grad.numpy(), [5.0, 6.0])
+
+
+def test_integer_index_into_shared_rows_accumulates():
+    w = md.tensor(np.zeros((3, 2)), requires_grad=True)
+    F.embedding(np.array([0, 0, 2, 0]), w).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [[3, 3], [0, 0], [1, 1]])
+
+
+def test_count_flops_sees_every_primitive():
+    a, b = md.randn(8, 16), md.randn(16, 4)
+    with md.count_flops() as counter:
+        (a @ b).relu().sum()
+    assert counter.by_op == {"MatMul": 2 * 8 * 16 * 4, "Relu": 8 * 4, "Sum": 8 * 4}
+    assert counter.total == sum(counter.by_op.values())

@@ -1,0 +1,78 @@
+"""im2col/col2im: every backend against the NumPy twin, PyTorch's unfold/fold, and the adjoint identity."""
+import numpy as np
+import pytest
+
+from minidl import kernels
+from minidl.kernels import reference
+
+BACKENDS = kernels.available("im2col")
+
+# (N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw): odd cases on purpose
+CASES = [
+    (2, 3, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1),  # "same" 3x3
+    (1, 1, 7, 6, 3, 2, 2, 2, 0, 0, 1, 1),  # batch 1, one channel, non-square image and kernel, stride 2
+    (2, 2, 8, 9, 3, 3, 3, 2, 2, 1, 1, 1),  # stride 3 and 2, padding 2 and 1
+    (1, 3, 9, 9, 3, 3, 1, 1, 2, 2, 2, 2),  # dilation 2, padding 2
+    (3, 4, 4, 4, 1, 1, 1, 1, 0, 0, 1, 1),  # 1x1 kernel
+    (1, 2, 5, 7, 5, 7, 1, 1, 0, 0, 1, 1),  # kernel as large as the image
+    (2, 1, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1),  # padding larger than a third of the image
+]
+ids = ["same3x3", "stride2_nonsquare", "stride3_pad2", "dilation2", "1x1", "full_kernel", "big_padding"]
+
+
+def _x(case, dtype, seed=0):
+    n, c, h, w = case[:4]
+    return np.random.default_rng(seed).standard_normal((n, c, h, w)).astype(dtype)
+
+
+def _out_hw(case):
+    n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw = case
+    return reference.conv_output_size(h, kh, sh, ph, dh), reference.conv_output_size(w, kw, sw, pw, dw)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_im2col_matches_reference_twin(backend, dtype, case):
+    x = _x(case, dtype)
+    cols = kernels.get("im2col", backend)(x, *case[4:])
+    expected = reference.im2col(x, *case[4:])
+    assert cols.dtype == dtype and cols.shape == expected.shape
+    np.testing.assert_array_equal(cols, expected)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_col2im_matches_reference_twin(backend, dtype, case):
+    n, c, h, w = case[:4]
+    oh, ow = _out_hw(case)
+    cols = np.random.default_rng(1).standard_normal((n, c * case[4] * case[5], oh * ow)).astype(dtype)
+    got = kernels.get("col2im", backend)(cols, c, h, w, *case[4:])
+    expected = reference.col2im(cols, c, h, w, *case[4:])
+    assert got.dtype == dtype and got.shape == (n, c, h, w)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_col2im_is_the_adjoint_of_im2col(case):
+    """<im2col(x), c> == <x, col2im(c)>: the identity the convolution backward relies on."""
+    n, c, h, w = case[:4]
+    oh, ow = _out_hw(case)
+    x = _x(case, np.float64)
+    cols = np.random.default_rng(2).standard_normal((n, c * case[4] * case[5], oh * ow))
+    lhs = np.sum(reference.im2col(x, *case[4:]) * cols)
+    rhs = np.sum(x * reference.col2im(cols, c, h, w, *case[4:]))
+    assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_reference_twin_matches_pytorch_unfold_and_fold(case, torch_oracle):
+    n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw = case
+    x = _x(case, np.float64)
+    kwargs = dict(kernel_size=(kh, kw), dilation=(dh, dw), padding=(ph, pw), stride=(sh, sw))
+    unfolded = torch_oracle.nn.functional.unfold(torch_oracle.tensor(x), **kwargs).numpy()
+    np.testing.assert_array_equal(reference.im2col(x, kh, kw, sh, sw, ph, pw, dh, dw), unfolded)
+    folded = torch_oracle.nn.functional.fold(torch_oracle.tensor(unfolded), output_size=(h, w), **kwargs).numpy()
+    np.testing.assert_allclose(reference.col2im(unfolded, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw), folded, atol=1e-12)
