@@ -9,6 +9,10 @@ Registered kernels (signature shared with the twin in `reference.py`):
     im2col(x, kh, kw, sh, sw, ph, pw, dh, dw) -> cols
     col2im(cols, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw) -> x
     erf(x) -> erf(x), element-wise
+    max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw) -> (out, flat indices)
+    max_pool2d_backward(grad_out, indices, H, W) -> dx
+    avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad) -> out
+    avg_pool2d_backward(grad_out, H, W, kh, kw, sh, sw, ph, pw, count_include_pad) -> dx
 """
 import importlib
 import os
@@ -20,6 +24,10 @@ BACKENDS = ("cython", "numba", "reference")
 _REGISTRY = {
     "im2col": {"cython": "minidl.kernels._im2col:im2col", "reference": "minidl.kernels.reference:im2col"},
     "col2im": {"cython": "minidl.kernels._im2col:col2im", "reference": "minidl.kernels.reference:col2im"},
+    **{
+        name: {"cython": f"minidl.kernels._pool:{name}", "reference": f"minidl.kernels.reference:{name}"}
+        for name in ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward")
+    },
     "erf": {"numba": "minidl.kernels.numba.special:erf", "reference": "minidl.kernels.reference:erf"},
 }
 

@@ -57,3 +57,67 @@ def col2im(cols, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw):
     for i, j, rows, cs in _windows(h, w, kh, kw, sh, sw, dh, dw, oh, ow):
         padded[:, :, rows, cs] += cols[:, :, i, j]
     return padded[:, :, ph : ph + h, pw : pw + w].copy()
+
+
+def _pool_windows(x, kh, kw, sh, sw, ph, pw, dh, dw, fill):
+    """All pooling windows side by side. Shape: (N, C, H, W) -> (N, C, kh*kw, OH, OW)."""
+    n, c, h, w = x.shape
+    oh = conv_output_size(h, kh, sh, ph, dh)
+    ow = conv_output_size(w, kw, sw, pw, dw)
+    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    windows = np.empty((n, c, kh * kw, oh, ow), dtype=x.dtype)
+    for i, j, rows, cs in _windows(h, w, kh, kw, sh, sw, dh, dw, oh, ow):
+        windows[:, :, i * kw + j] = padded[:, :, rows, cs]
+    return windows
+
+
+def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw):
+    """Window maxima and their flat (H*W) indices; the first maximum wins ties.
+
+    Shape: x (N, C, H, W) -> out (N, C, OH, OW), indices (N, C, OH, OW) int64.
+    """
+    h, w = x.shape[2:]
+    windows = _pool_windows(x, kh, kw, sh, sw, ph, pw, dh, dw, fill=-np.inf)
+    nan_first = np.where(np.isnan(windows), np.inf, windows)  # NaN wins, as in PyTorch
+    tap = np.argmax(nan_first, axis=2)  # (N, C, OH, OW), first maximum
+    out = np.take_along_axis(windows, tap[:, :, None], axis=2)[:, :, 0]
+    oh, ow = tap.shape[2:]
+    iy = np.arange(oh)[:, None] * sh - ph + (tap // kw) * dh
+    ix = np.arange(ow)[None, :] * sw - pw + (tap % kw) * dw
+    return out, (iy * w + ix).astype(np.int64)
+
+
+def max_pool2d_backward(grad_out, indices, h, w):
+    """Scatter-add each output gradient onto the input pixel that won. Shape: -> (N, C, H, W)."""
+    n, c = grad_out.shape[:2]
+    dx = np.zeros((n, c, h * w), dtype=grad_out.dtype)
+    planes = np.arange(n * c)[:, None]
+    np.add.at(dx.reshape(n * c, h * w), (planes, indices.reshape(n * c, -1)), grad_out.reshape(n * c, -1))
+    return dx.reshape(n, c, h, w)
+
+
+def _avg_divisor(h, w, kh, kw, sh, sw, ph, pw, count_include_pad, dtype):
+    if count_include_pad:
+        return dtype.type(kh * kw)
+    ones = np.ones((1, 1, h, w), dtype=dtype)
+    return _pool_windows(ones, kh, kw, sh, sw, ph, pw, 1, 1, fill=0).sum(axis=2)[0, 0]
+
+
+def avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad):
+    """Window means; padding counts in the divisor only with count_include_pad.
+
+    Shape: x (N, C, H, W) -> (N, C, OH, OW).
+    """
+    h, w = x.shape[2:]
+    total = _pool_windows(x, kh, kw, sh, sw, ph, pw, 1, 1, fill=0).sum(axis=2)
+    return total / _avg_divisor(h, w, kh, kw, sh, sw, ph, pw, count_include_pad, x.dtype)
+
+
+def avg_pool2d_backward(grad_out, h, w, kh, kw, sh, sw, ph, pw, count_include_pad):
+    """Spread each output gradient evenly over its window. Shape: -> (N, C, H, W)."""
+    n, c, oh, ow = grad_out.shape
+    share = grad_out / _avg_divisor(h, w, kh, kw, sh, sw, ph, pw, count_include_pad, grad_out.dtype)
+    padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=grad_out.dtype)
+    for i, j, rows, cs in _windows(h, w, kh, kw, sh, sw, 1, 1, oh, ow):
+        padded[:, :, rows, cs] += share
+    return padded[:, :, ph : ph + h, pw : pw + w].copy()

@@ -1,0 +1,15 @@
+"""Public stateless ops: `import minidl.functional as F`.
+
+Names and arguments follow `torch.nn.functional`; every op documents its
+shapes. Most are composites of primitives (their gradients come for free);
+convolution, pooling, recurrence and attention call compiled kernels.
+"""
+from .activation import elu, erf, gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .conv import adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, max_pool2d
+from .layers import dropout, embedding, linear
+from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
+
+__all__ = [
+    "relu", "elu", "leaky_relu", "gelu", "sigmoid", "tanh", "erf", "softmax", "log_softmax", "linear",
+    "dropout", "embedding", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "nll_loss", "cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
+]

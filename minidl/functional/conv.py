@@ -1,0 +1,170 @@
+"""Convolution and pooling over images (NCHW) and sequences (NCL).
+
+Every argument is checked here, before a kernel runs: a compiled kernel never
+sees a bad shape. Output size per spatial dim: (size + 2P - D*(F-1) - 1) // S + 1.
+"""
+import numpy as np
+
+from .. import ops
+from ..tensor import Tensor
+
+
+def _pair(value, name, op):
+    if isinstance(value, (int, np.integer)):
+        return (int(value), int(value))
+    pair = tuple(int(v) for v in value)
+    if len(pair) != 2:
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints; got {value!r}")
+    return pair
+
+
+def _single(value):
+    """conv1d accepts an int or a 1-tuple, as PyTorch."""
+    return int(value) if np.isscalar(value) else int(value[0])
+
+
+def _batched(x: Tensor, op: str):
+    """(C, H, W) inputs get a batch dim of 1; returns (x4, squeeze_after)."""
+    if x.ndim == 3:
+        return x.unsqueeze(0), True
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected input of shape (N, C, H, W) or (C, H, W); got shape {x.shape}")
+    return x, False
+
+
+def _check_geometry(op, shape, kernel, stride, padding, dilation):
+    for name, value, least in (("kernel_size", kernel, 1), ("stride", stride, 1), ("dilation", dilation, 1), ("padding", padding, 0)):
+        if min(value) < least:
+            rule = "positive" if least else "non-negative"
+            raise ValueError(f"{op}: {name} must be {rule}; got {value} (input shape {shape})")
+    for axis, size, k, p, d in zip("HW", shape[2:], kernel, padding, dilation):
+        span = d * (k - 1) + 1
+        if span > size + 2 * p:
+            raise ValueError(
+                f"{op}: kernel {kernel[0]}x{kernel[1]} (dilation {dilation}) spans {span} along {axis}, more than the "
+                f"padded input's {size + 2 * p} (input shape {shape}, padding {padding})"
+            )
+
+
+def _resolve_padding(padding, kernel, stride, dilation, op):
+    if padding == "valid":
+        return (0, 0)
+    if padding == "same":
+        if stride != (1, 1):
+            raise ValueError(f"{op}: padding='same' needs stride 1; got stride {stride}")
+        total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        if any(t % 2 for t in total):
+            raise ValueError(f"{op}: padding='same' needs an odd effective kernel; got kernel {kernel}, dilation {dilation}")
+        return (total[0] // 2, total[1] // 2)
+    return _pair(padding, "padding", op)
+
+
+def _conv(op, x, weight, bias, stride, padding, dilation, groups):
+    x4, squeeze = _batched(x, op)
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: weight must have shape (out_channels, in_channels/groups, kH, kW); got {weight.shape}")
+    n, c, h, w = x4.shape
+    k, cg, kh, kw = weight.shape
+    if groups < 1 or c % groups or k % groups:
+        raise ValueError(f"{op}: groups={groups} must divide both input channels {c} and output channels {k}")
+    if cg * groups != c:
+        raise ValueError(
+            f"{op}: input has {c} channels (shape {x.shape}) but weight expects {cg * groups} "
+            f"(weight shape {weight.shape}, groups {groups})"
+        )
+    if bias is not None and bias.shape != (k,):
+        raise ValueError(f"{op}: bias must have shape ({k},) for weight {weight.shape}; got {bias.shape}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != x.dtype:
+            raise TypeError(f"{op}: input is {x.dtype} but {name} is {t.dtype}; convert one (e.g. model.to(md.float64))")
+    stride, dilation = _pair(stride, "stride", op), _pair(dilation, "dilation", op)
+    padding = _resolve_padding(padding, (kh, kw), stride, dilation, op)
+    _check_geometry(op, x4.shape, (kh, kw), stride, padding, dilation)
+    inputs = (x4, weight) if bias is None else (x4, weight, bias)
+    out = ops.Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return out.squeeze(0) if squeeze else out
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor = None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """2-D cross-correlation (the kernel is not flipped), as `torch.nn.functional.conv2d`.
+
+    Shape: x (N, C, H, W) or (C, H, W); weight (K, C/groups, kH, kW); bias (K,)
+    -> (N, K, OH, OW), OH = (H + 2P - D*(kH-1) - 1) // S + 1.
+    `padding` is an int, a pair, 'valid' or 'same' (stride 1).
+    Example:
+        >>> F.conv2d(md.randn(1, 3, 32, 32), md.randn(16, 3, 3, 3), padding=1).shape
+        (1, 16, 32, 32)
+    """
+    return _conv("conv2d", x, weight, bias, stride, padding, dilation, groups)
+
+
+def conv1d(x: Tensor, weight: Tensor, bias: Tensor = None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """1-D cross-correlation over sequences, run as a conv2d of height 1.
+
+    Shape: x (N, C, L) or (C, L); weight (K, C/groups, k); bias (K,) -> (N, K, OL).
+    """
+    if x.ndim not in (2, 3) or weight.ndim != 3:
+        raise ValueError(f"conv1d: expected input (N, C, L) and weight (K, C/groups, k); got {x.shape} and {weight.shape}")
+    padding = padding if isinstance(padding, str) else (0, _single(padding))
+    out = _conv("conv1d", x.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, _single(stride)), padding, (1, _single(dilation)), groups)
+    return out.squeeze(-2)
+
+
+def _pool_args(op, x, kernel_size, stride, padding, dilation):
+    kernel = _pair(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None else _pair(stride, "stride", op)
+    padding, dilation = _pair(padding, "padding", op), _pair(dilation, "dilation", op)
+    _check_geometry(op, x.shape, kernel, stride, padding, dilation)
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise ValueError(f"{op}: padding {padding} must be at most half the kernel {kernel}")
+    return kernel, stride, padding, dilation
+
+
+def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
+    """Maximum over each window; padding never wins. The gradient goes to each window's
+    first maximum (row-major), as in PyTorch.
+
+    Shape: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW); stride defaults to kernel_size.
+    """
+    x4, squeeze = _batched(x, "max_pool2d")
+    kernel, stride, padding, dilation = _pool_args("max_pool2d", x4, kernel_size, stride, padding, dilation)
+    out = ops.MaxPool2d.apply(x4, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+    return out.squeeze(0) if squeeze else out
+
+
+def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, count_include_pad=True) -> Tensor:
+    """Mean over each window; with count_include_pad=False padded zeros do not count.
+
+    Shape: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW); stride defaults to kernel_size.
+    """
+    x4, squeeze = _batched(x, "avg_pool2d")
+    kernel, stride, padding, _ = _pool_args("avg_pool2d", x4, kernel_size, stride, padding, 1)
+    out = ops.AvgPool2d.apply(x4, kernel=kernel, stride=stride, padding=padding, count_include_pad=bool(count_include_pad))
+    return out.squeeze(0) if squeeze else out
+
+
+def _adaptive_matrix(size, out_size, dtype):
+    """(out_size, size) averaging matrix: row i averages [floor(i*size/out), ceil((i+1)*size/out))."""
+    m = np.zeros((out_size, size), dtype=dtype)
+    for i in range(out_size):
+        start, end = (i * size) // out_size, -((-(i + 1) * size) // out_size)
+        m[i, start:end] = 1.0 / (end - start)
+    return m
+
+
+def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
+    """Average pooling to a fixed output size, windows as in PyTorch.
+
+    The windows are separable, so this is P_h @ x @ P_w^T with two small
+    averaging matrices: the gradient comes from matmul.
+    Shape: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW); an int means OH = OW.
+    """
+    x4, squeeze = _batched(x, "adaptive_avg_pool2d")
+    oh, ow = _pair(output_size, "output_size", "adaptive_avg_pool2d")
+    if oh < 1 or ow < 1:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be positive; got {(oh, ow)}")
+    h, w = x4.shape[2:]
+    rows = Tensor._wrap(_adaptive_matrix(h, oh, x.dtype))
+    cols = Tensor._wrap(_adaptive_matrix(w, ow, x.dtype).T.copy())
+    out = rows @ x4 @ cols
+    return out.squeeze(0) if squeeze else out

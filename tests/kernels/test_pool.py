@@ -1,0 +1,83 @@
+"""Pooling kernels: every backend against the NumPy twin and PyTorch, ties and NaN included."""
+import numpy as np
+import pytest
+
+from minidl import kernels
+from minidl.kernels import reference
+
+BACKENDS = kernels.available("max_pool2d_forward")
+
+# (N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw)
+CASES = [
+    (2, 3, 8, 8, 2, 2, 2, 2, 0, 0, 1, 1),
+    (1, 1, 7, 5, 3, 3, 2, 2, 1, 1, 1, 1),  # overlapping windows, padding, batch 1, one channel, non-square
+    (2, 2, 9, 10, 3, 2, 3, 1, 1, 1, 1, 1),  # stride 3, non-square kernel
+    (1, 2, 9, 9, 2, 2, 1, 1, 1, 1, 2, 2),  # dilation 2
+    (3, 1, 1, 6, 1, 3, 1, 2, 0, 1, 1, 1),  # height 1
+]
+ids = ["2x2", "overlap_pad", "stride3", "dilation2", "height1"]
+AVG_CASES = [c for c in CASES if c[10:] == (1, 1)]  # average pooling has no dilation, as in PyTorch
+avg_ids = [i for i, c in zip(ids, CASES) if c[10:] == (1, 1)]
+
+
+def _x(case, dtype, seed=0, integers=False):
+    rng = np.random.default_rng(seed)
+    shape = case[:4]
+    x = rng.integers(0, 3, size=shape) if integers else rng.standard_normal(shape)
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("integers", [False, True], ids=["distinct", "many_ties"])
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_max_pool_forward_and_backward_match_twin(backend, dtype, integers, case):
+    x = _x(case, dtype, integers=integers)
+    out, idx = kernels.get("max_pool2d_forward", backend)(x, *case[4:])
+    ref_out, ref_idx = reference.max_pool2d_forward(x, *case[4:])
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_array_equal(idx, ref_idx)
+    assert out.dtype == dtype and idx.dtype == np.int64
+    grad = np.random.default_rng(1).standard_normal(out.shape).astype(dtype)
+    dx = kernels.get("max_pool2d_backward", backend)(grad, idx, *case[2:4])
+    np.testing.assert_allclose(dx, reference.max_pool2d_backward(grad, ref_idx, *case[2:4]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("integers", [False, True], ids=["distinct", "many_ties"])
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_max_pool_twin_matches_pytorch_indices(case, integers, torch_oracle):
+    """Ties go to the first maximum in the window, exactly as PyTorch picks them."""
+    x = _x(case, np.float64, integers=integers)
+    kh, kw, sh, sw, ph, pw, dh, dw = case[4:]
+    out, idx = reference.max_pool2d_forward(x, *case[4:])
+    t_out, t_idx = torch_oracle.nn.functional.max_pool2d(
+        torch_oracle.tensor(x), (kh, kw), (sh, sw), (ph, pw), (dh, dw), return_indices=True
+    )
+    np.testing.assert_array_equal(out, t_out.numpy())
+    np.testing.assert_array_equal(idx, t_idx.numpy())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_max_pool_lets_nan_win_like_pytorch(backend, torch_oracle):
+    x = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
+    x[0, 0, 1, 0] = np.nan
+    out, _ = kernels.get("max_pool2d_forward", backend)(x, 2, 2, 2, 2, 0, 0, 1, 1)
+    expected = torch_oracle.nn.functional.max_pool2d(torch_oracle.tensor(x), 2).numpy()
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
+    np.testing.assert_array_equal(out[~np.isnan(out)], expected[~np.isnan(expected)])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("include_pad", [True, False])
+@pytest.mark.parametrize("case", AVG_CASES, ids=avg_ids)
+def test_avg_pool_forward_and_backward_match_twin(backend, dtype, include_pad, case):
+    x = _x(case, dtype)
+    args = (*case[4:10], include_pad)
+    out = kernels.get("avg_pool2d_forward", backend)(x, *args)
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(out, reference.avg_pool2d_forward(x, *args), rtol=tol, atol=tol)
+    grad = np.random.default_rng(1).standard_normal(out.shape).astype(dtype)
+    dx = kernels.get("avg_pool2d_backward", backend)(grad, *case[2:4], *args)
+    np.testing.assert_allclose(dx, reference.avg_pool2d_backward(grad, *case[2:4], *args), rtol=tol, atol=tol)
+    assert out.dtype == dtype and dx.dtype == dtype

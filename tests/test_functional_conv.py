@@ -1,0 +1,63 @@
+"""Convolution and pooling through F: clear errors before any kernel runs, and backends agree end to end."""
+import numpy as np
+import pytest
+
+import minidl as md
+import minidl.functional as F
+
+
+def _t(*shape, dtype=np.float64):
+    return md.tensor(np.random.default_rng(0).standard_normal(shape).astype(dtype), requires_grad=True)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: F.conv2d(_t(3, 5), _t(4, 3, 3, 3)), ValueError, r"conv2d: expected input of shape \(N, C, H, W\).*\(3, 5\)"),
+        (lambda: F.conv2d(_t(1, 3, 5, 5), _t(4, 2, 3, 3)), ValueError,
+         r"conv2d: input has 3 channels \(shape \(1, 3, 5, 5\)\) but weight expects 2 \(weight shape \(4, 2, 3, 3\), groups 1\)"),
+        (lambda: F.conv2d(_t(1, 3, 2, 2), _t(4, 3, 5, 5), padding=1), ValueError,
+         r"conv2d: kernel 5x5 \(dilation \(1, 1\)\) spans 5 along H, more than the padded input's 4 \(input shape \(1, 3, 2, 2\)"),
+        (lambda: F.conv2d(_t(1, 3, 5, 5), _t(4, 3, 3, 3), stride=0), ValueError, r"conv2d: stride must be positive; got \(0, 0\)"),
+        (lambda: F.conv2d(_t(1, 3, 5, 5), _t(4, 3, 3, 3), padding=-1), ValueError, r"padding must be non-negative"),
+        (lambda: F.conv2d(_t(1, 4, 5, 5), _t(6, 2, 3, 3), groups=3), ValueError, r"groups=3 must divide"),
+        (lambda: F.conv2d(_t(1, 3, 5, 5), _t(4, 3, 3, 3), _t(3)), ValueError, r"bias must have shape \(4,\)"),
+        (lambda: F.conv2d(_t(1, 3, 5, 5), _t(4, 3, 3, 3, dtype=np.float32)), TypeError, r"input is float64 but weight is float32"),
+        (lambda: F.conv2d(_t(1, 3, 5, 5), _t(4, 3, 2, 2), padding="same"), ValueError, r"'same' needs an odd effective kernel"),
+        (lambda: F.conv1d(_t(1, 3, 5, 5), _t(4, 3, 3)), ValueError, r"conv1d: expected input \(N, C, L\)"),
+        (lambda: F.max_pool2d(_t(1, 1, 4, 4), 2, padding=2), ValueError, r"max_pool2d: padding \(2, 2\) must be at most half"),
+        (lambda: F.max_pool2d(_t(1, 1, 2, 2), 3), ValueError, r"max_pool2d: kernel 3x3 .* more than the padded input's 2"),
+        (lambda: F.avg_pool2d(_t(1, 1, 4, 4), 2, stride=-1), ValueError, r"avg_pool2d: stride must be positive"),
+        (lambda: F.max_pool2d(_t(4, 4), 2), ValueError, r"max_pool2d: expected input of shape"),
+        (lambda: F.adaptive_avg_pool2d(_t(1, 1, 4, 4), 0), ValueError, r"output_size must be positive"),
+    ],
+)
+def test_bad_conv_and_pool_arguments_fail_before_any_kernel(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize("backend", ["reference", "cython"])
+def test_conv_pool_network_gives_the_same_result_and_gradients_on_every_backend(backend, monkeypatch):
+    def run():
+        x, w1, w2 = _t(2, 3, 9, 8), _t(4, 3, 3, 3), _t(5, 4, 2, 2)
+        h = F.max_pool2d(F.relu(F.conv2d(x, w1, padding=1)), 2)
+        out = F.avg_pool2d(F.conv2d(h, w2, stride=1, padding=1), 2, count_include_pad=False)
+        out.sum().backward()
+        return out.numpy(), x.grad.numpy(), w1.grad.numpy(), w2.grad.numpy()
+
+    monkeypatch.setenv("MINIDL_KERNELS", "reference")
+    expected = run()
+    monkeypatch.setenv("MINIDL_KERNELS", backend)
+    for got, want in zip(run(), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_max_pool_gradient_goes_to_the_first_of_tied_maxima(torch_oracle):
+    x = np.array([[[[1.0, 3.0, 3.0, 0.0], [3.0, 2.0, 0.0, 0.0], [5, 5, 1, 1], [5, 5, 1, 1]]]])
+    t = md.tensor(x, requires_grad=True)
+    F.max_pool2d(t, 2).sum().backward()
+    tt = torch_oracle.tensor(x, requires_grad=True)
+    torch_oracle.nn.functional.max_pool2d(tt, 2).sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), tt.grad.numpy())
+    assert t.grad.numpy()[0, 0, 0, 1] == 1 and t.grad.numpy()[0, 0, 1, 0] == 0
