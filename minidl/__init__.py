@@ -8,6 +8,10 @@ loops, and a PyTorch-shaped API.
 """
 __version__ = "0.1.0"
 
+from ._memory import keep_freed_memory
+
+keep_freed_memory()
+
 from . import autograd, kernels
 from .autograd import count_flops, enable_grad, gradcheck, is_grad_enabled, no_grad, set_grad_enabled
 from .random import manual_seed

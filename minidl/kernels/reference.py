@@ -72,14 +72,17 @@ def _pool_windows(x, kh, kw, sh, sw, ph, pw, dh, dw, fill):
 
 
 def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw):
-    """Window maxima and their flat (H*W) indices; the first maximum wins ties.
+    """Window maxima and their flat (H*W) indices; the first maximum wins ties,
+    and a NaN beats numbers (the last NaN of a window, as in PyTorch).
 
     Shape: x (N, C, H, W) -> out (N, C, OH, OW), indices (N, C, OH, OW) int64.
     """
     h, w = x.shape[2:]
     windows = _pool_windows(x, kh, kw, sh, sw, ph, pw, dh, dw, fill=-np.inf)
-    nan_first = np.where(np.isnan(windows), np.inf, windows)  # NaN wins, as in PyTorch
-    tap = np.argmax(nan_first, axis=2)  # (N, C, OH, OW), first maximum
+    taps = windows.shape[2]
+    is_nan = np.isnan(windows)
+    last_nan = taps - 1 - np.argmax(is_nan[:, :, ::-1], axis=2)
+    tap = np.where(is_nan.any(axis=2), last_nan, np.argmax(windows, axis=2))  # (N, C, OH, OW)
     out = np.take_along_axis(windows, tap[:, :, None], axis=2)[:, :, 0]
     oh, ow = tap.shape[2:]
     iy = np.arange(oh)[:, None] * sh - ph + (tap // kw) * dh
