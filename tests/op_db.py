@@ -57,6 +57,46 @@ def _t(x):
     return torch.tensor(x) if torch is not None else None
 
 
+def _torch_recurrent(kind, nonlinearity="tanh"):
+    """PyTorch's own RNN/LSTM/GRU with the given parameters, outputs flattened and joined."""
+
+    def run(x, h0, *rest):
+        c0, (wih, whh, bih, bhh) = (rest[0], rest[1:]) if kind == "LSTM" else (None, rest)
+        kwargs = {"nonlinearity": nonlinearity} if kind == "RNN" else {}
+        module = getattr(torch.nn, kind)(x.shape[2], whh.shape[1], **kwargs)
+        params = {"weight_ih_l0": wih, "weight_hh_l0": whh, "bias_ih_l0": bih, "bias_hh_l0": bhh}
+        state = (h0[None], c0[None]) if kind == "LSTM" else h0[None]
+        out, last = torch.func.functional_call(module, params, (x, state))
+        last = last if kind == "LSTM" else (last,)
+        return torch.cat([out.reshape(-1)] + [s.reshape(-1) for s in last])
+
+    return run
+
+
+def _md_recurrent(kind, nonlinearity="tanh"):
+    def run(x, h0, *rest):
+        if kind == "LSTM":
+            out, (hn, cn) = F.lstm(x, (h0, rest[0]), *rest[1:])
+            last = (hn, cn)
+        elif kind == "GRU":
+            out, hn = F.gru(x, h0, *rest)
+            last = (hn,)
+        else:
+            out, hn = F.rnn(x, h0, *rest, nonlinearity=nonlinearity)
+            last = (hn,)
+        return md.cat([out.reshape(-1)] + [s.reshape(-1) for s in last])
+
+    return run
+
+
+def _recurrent(name, kind, steps, nonlinearity="tanh", batch=2, inputs=3, hidden=4):
+    gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[kind]
+    states = [(batch, hidden)] * (2 if kind == "LSTM" else 1)
+    shapes = [(steps, batch, inputs), *states, (gates * hidden, inputs), (gates * hidden, hidden), (gates * hidden,), (gates * hidden,)]
+    domain = [(-2, 2)] * (1 + len(states)) + [(-0.6, 0.6)] * 4
+    return OpInfo(name, _md_recurrent(kind, nonlinearity), _torch_recurrent(kind, nonlinearity), shapes, domain=domain)
+
+
 # fixed integer data used by the index / embedding / loss entries
 ROWS = np.array([0, 2, 2, 1])
 COND = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
@@ -66,6 +106,8 @@ TARGET = np.array([0, 2, 1, 2, 1])
 TARGET_SPATIAL = np.array([[0, 1, 2, 1], [2, 2, 0, 1]])
 TARGET_IGNORED = np.array([0, -100, 1, 2, -100])
 CLASS_WEIGHT = np.array([0.2, 1.0, 2.5])
+ATTN_MASK = np.array([[True, False, True, True], [False, False, False, False], [True, True, False, True]])  # row 1: nothing
+ATTN_BIAS = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
 BINARY = np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
 POS_WEIGHT = np.array([0.5, 2.0, 3.0])
 
@@ -218,6 +260,31 @@ OPS = [
            [(2, 2, 7, 5)]),
     OpInfo("F.adaptive_avg_pool2d_global", lambda x: F.adaptive_avg_pool2d(x, 1), lambda x: TF.adaptive_avg_pool2d(x, 1),
            [(1, 3, 4, 4)]),
+    # -------------------------------------------------------- F: recurrent
+    _recurrent("F.rnn_tanh", "RNN", 4),
+    _recurrent("F.rnn_tanh_length1", "RNN", 1),
+    _recurrent("F.rnn_relu", "RNN", 3, nonlinearity="relu"),
+    _recurrent("F.lstm", "LSTM", 4),
+    _recurrent("F.lstm_length1_batch1", "LSTM", 1, batch=1),
+    _recurrent("F.gru", "GRU", 4),
+    _recurrent("F.gru_length1", "GRU", 1, hidden=3),
+    # -------------------------------------------------------- F: attention
+    OpInfo("F.sdpa", F.scaled_dot_product_attention, TF.scaled_dot_product_attention if TF else None,
+           [(2, 2, 3, 4), (2, 2, 4, 4), (2, 2, 4, 5)], flops=lambda q, k, v: 2 * 4 * 3 * 4 * (4 + 5) + 5 * 4 * 3 * 4),
+    OpInfo("F.sdpa_causal", lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+           lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, is_causal=True), [(1, 4, 3), (1, 4, 3), (1, 4, 2)]),
+    OpInfo("F.sdpa_bool_mask_fully_masked_row", lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=ATTN_MASK),
+           lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, attn_mask=_t(ATTN_MASK)), [(2, 3, 2), (2, 4, 2), (2, 4, 3)]),
+    OpInfo("F.sdpa_float_mask_scale", lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=_like(q, ATTN_BIAS), scale=0.3),
+           lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, attn_mask=_like(q, ATTN_BIAS), scale=0.3),
+           [(3, 4), (4, 4), (4, 2)]),
+    OpInfo("F.sdpa_length1", F.scaled_dot_product_attention, TF.scaled_dot_product_attention if TF else None,
+           [(2, 1, 1, 3), (2, 1, 1, 3), (2, 1, 1, 2)]),
+    OpInfo("F.sdpa_return_weights",
+           lambda q, k, v: md.cat([t.reshape(-1) for t in F.scaled_dot_product_attention(q, k, v, return_weights=True)]),
+           lambda q, k, v: torch.cat([TF.scaled_dot_product_attention(q, k, v).reshape(-1),
+                                      torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, -1).reshape(-1)]),
+           [(2, 3, 4), (2, 5, 4), (2, 5, 3)]),
     # ----------------------------------------------------------- F: losses
     OpInfo("F.cross_entropy", lambda x: F.cross_entropy(x, TARGET), lambda x: TF.cross_entropy(x, _t(TARGET)), [(5, 3)]),
     OpInfo(

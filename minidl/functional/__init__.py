@@ -5,11 +5,13 @@ shapes. Most are composites of primitives (their gradients come for free);
 convolution, pooling, recurrence and attention call compiled kernels.
 """
 from .activation import elu, erf, gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .attention import scaled_dot_product_attention
 from .conv import adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, max_pool2d
 from .layers import dropout, embedding, linear
+from .rnn import gru, lstm, rnn
 from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
 
 __all__ = [
     "relu", "elu", "leaky_relu", "gelu", "sigmoid", "tanh", "erf", "softmax", "log_softmax", "linear",
-    "dropout", "embedding", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "nll_loss", "cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
+    "dropout", "embedding", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "rnn", "lstm", "gru", "scaled_dot_product_attention", "nll_loss", "cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
 ]

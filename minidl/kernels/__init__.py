@@ -9,6 +9,14 @@ Registered kernels (signature shared with the twin in `reference.py`):
     im2col(x, kh, kw, sh, sw, ph, pw, dh, dw) -> cols
     col2im(cols, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw) -> x
     erf(x) -> erf(x), element-wise
+    attention_softmax_forward(scores, bias, scale) -> probs
+    attention_softmax_backward(probs, dprobs) -> dscores
+    rnn_forward(gx, h0, w_hh, nonlinearity) -> hs
+    rnn_backward(dhs, h0, w_hh, hs, nonlinearity) -> (dgx, dh0, dw_hh)
+    lstm_forward(gx, h0, c0, w_hh) -> (hs, cs, acts, tcs)
+    lstm_backward(dhs, dc_last, h0, c0, w_hh, hs, cs, acts, tcs) -> (dgx, dh0, dc0, dw_hh)
+    gru_forward(gx, h0, w_hh, b_hh) -> (hs, acts, hns)
+    gru_backward(dhs, h0, w_hh, hs, acts, hns) -> (dgx, dh0, dw_hh, db_hh)
     max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw) -> (out, flat indices)
     max_pool2d_backward(grad_out, indices, H, W) -> dx
     avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad) -> out
@@ -27,6 +35,15 @@ _REGISTRY = {
     **{
         name: {"cython": f"minidl.kernels._pool:{name}", "reference": f"minidl.kernels.reference:{name}"}
         for name in ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward")
+    },
+    **{
+        name: {"numba": f"minidl.kernels.numba.recurrent:{name}", "reference": f"minidl.kernels.reference:{name}"}
+        for cell in ("rnn", "lstm", "gru")
+        for name in (f"{cell}_forward", f"{cell}_backward")
+    },
+    **{
+        name: {"numba": f"minidl.kernels.numba.attention:{name}", "reference": f"minidl.kernels.reference:{name}"}
+        for name in ("attention_softmax_forward", "attention_softmax_backward")
     },
     "erf": {"numba": "minidl.kernels.numba.special:erf", "reference": "minidl.kernels.reference:erf"},
 }

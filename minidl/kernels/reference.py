@@ -124,3 +124,165 @@ def avg_pool2d_backward(grad_out, h, w, kh, kw, sh, sw, ph, pw, count_include_pa
     for i, j, rows, cs in _windows(h, w, kh, kw, sh, sw, 1, 1, oh, ow):
         padded[:, :, rows, cs] += share
     return padded[:, :, ph : ph + h, pw : pw + w].copy()
+
+
+# ---------------------------------------------------------------- recurrent
+# Time-major throughout: gx (T, B, G*H) is the input projection x @ W_ih^T + b
+# for all steps at once (one GEMM, done by the caller); these kernels run the
+# recurrence. Gate order as PyTorch: LSTM i, f, g, o; GRU r, z, n.
+
+
+def _sigmoid(x):
+    return 0.5 * (1 + np.tanh(0.5 * x))
+
+
+def _activate(z, nonlinearity):
+    if nonlinearity == "tanh":
+        return np.tanh(z)
+    if nonlinearity == "relu":
+        return np.maximum(z, 0)
+    return z  # identity
+
+
+def _activation_slope(h, nonlinearity):
+    """d act / d z, written in terms of the output h = act(z)."""
+    if nonlinearity == "tanh":
+        return 1 - h * h
+    if nonlinearity == "relu":
+        return (h > 0).astype(h.dtype)
+    return np.ones_like(h)
+
+
+def rnn_forward(gx, h0, w_hh, nonlinearity):
+    """Elman RNN: h_t = act(gx_t + h_{t-1} @ W_hh^T). Shape: gx (T, B, H), h0 (B, H) -> hs (T, B, H)."""
+    hs = np.empty_like(gx)
+    h = h0
+    for t in range(gx.shape[0]):
+        h = _activate(gx[t] + h @ w_hh.T, nonlinearity)
+        hs[t] = h
+    return hs
+
+
+def rnn_backward(dhs, h0, w_hh, hs, nonlinearity):
+    """Backpropagation through time. Returns dgx (T, B, H), dh0 (B, H), dw_hh (H, H)."""
+    dz = np.empty_like(dhs)
+    dh = np.zeros_like(h0)
+    for t in range(dhs.shape[0] - 1, -1, -1):
+        dz[t] = (dhs[t] + dh) * _activation_slope(hs[t], nonlinearity)
+        dh = dz[t] @ w_hh
+    h_prev = np.concatenate([h0[None], hs[:-1]])
+    dw_hh = dz.reshape(-1, dz.shape[2]).T @ h_prev.reshape(-1, h0.shape[1])
+    return dz, dh, dw_hh
+
+
+def lstm_forward(gx, h0, c0, w_hh):
+    """LSTM over a sequence. Shape: gx (T, B, 4H), h0 and c0 (B, H), w_hh (4H, H).
+
+    Returns hs (T, B, H), cs (T, B, H), acts (T, B, 4H) = activated i, f, g, o,
+    and tcs = tanh(cs), all kept for backward.
+    """
+    steps, _, four_h = gx.shape
+    hidden = four_h // 4
+    hs, cs, tcs = (np.empty(gx.shape[:2] + (hidden,), dtype=gx.dtype) for _ in range(3))
+    acts = np.empty_like(gx)
+    h, c = h0, c0
+    for t in range(steps):
+        z = gx[t] + h @ w_hh.T
+        i, f, g, o = (z[:, k * hidden : (k + 1) * hidden] for k in range(4))
+        i, f, g, o = _sigmoid(i), _sigmoid(f), np.tanh(g), _sigmoid(o)
+        c = f * c + i * g
+        tc = np.tanh(c)
+        h = o * tc
+        hs[t], cs[t], tcs[t] = h, c, tc
+        acts[t] = np.concatenate([i, f, g, o], axis=1)
+    return hs, cs, acts, tcs
+
+
+def lstm_backward(dhs, dc_last, h0, c0, w_hh, hs, cs, acts, tcs):
+    """Returns dgx (T, B, 4H), dh0 (B, H), dc0 (B, H), dw_hh (4H, H)."""
+    steps, _, hidden = dhs.shape
+    dgates = np.empty(dhs.shape[:2] + (4 * hidden,), dtype=dhs.dtype)
+    dh, dc = np.zeros_like(h0), dc_last.copy()
+    for t in range(steps - 1, -1, -1):
+        i, f, g, o = (acts[t][:, k * hidden : (k + 1) * hidden] for k in range(4))
+        c_prev = cs[t - 1] if t > 0 else c0
+        dh_t = dhs[t] + dh
+        dc = dc + dh_t * o * (1 - tcs[t] ** 2)
+        dgates[t] = np.concatenate(
+            [dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g), dh_t * tcs[t] * o * (1 - o)], axis=1
+        )
+        dc = dc * f
+        dh = dgates[t] @ w_hh
+    h_prev = np.concatenate([h0[None], hs[:-1]])
+    dw_hh = dgates.reshape(-1, 4 * hidden).T @ h_prev.reshape(-1, hidden)
+    return dgates, dh, dc, dw_hh
+
+
+def gru_forward(gx, h0, w_hh, b_hh):
+    """GRU: r, z = sigmoid(gx + h W^T + b); n = tanh(gx_n + r * (h W_n^T + b_n)); h = (1-z) n + z h.
+
+    Shape: gx (T, B, 3H), h0 (B, H), w_hh (3H, H), b_hh (3H,).
+    Returns hs (T, B, H), acts (T, B, 3H) = r, z, n, and hn (T, B, H) = h W_n^T + b_n.
+    """
+    steps, _, three_h = gx.shape
+    hidden = three_h // 3
+    hs = np.empty(gx.shape[:2] + (hidden,), dtype=gx.dtype)
+    hns = np.empty_like(hs)
+    acts = np.empty_like(gx)
+    h = h0
+    for t in range(steps):
+        hh = h @ w_hh.T + b_hh
+        r = _sigmoid(gx[t][:, :hidden] + hh[:, :hidden])
+        z = _sigmoid(gx[t][:, hidden : 2 * hidden] + hh[:, hidden : 2 * hidden])
+        n = np.tanh(gx[t][:, 2 * hidden :] + r * hh[:, 2 * hidden :])
+        h = (1 - z) * n + z * h
+        hs[t], hns[t] = h, hh[:, 2 * hidden :]
+        acts[t] = np.concatenate([r, z, n], axis=1)
+    return hs, acts, hns
+
+
+def gru_backward(dhs, h0, w_hh, hs, acts, hns):
+    """Returns dgx (T, B, 3H), dh0 (B, H), dw_hh (3H, H), db_hh (3H,)."""
+    steps, _, hidden = dhs.shape
+    dgx = np.empty(dhs.shape[:2] + (3 * hidden,), dtype=dhs.dtype)
+    dhh = np.empty_like(dgx)
+    dh = np.zeros_like(h0)
+    for t in range(steps - 1, -1, -1):
+        r, z, n = (acts[t][:, k * hidden : (k + 1) * hidden] for k in range(3))
+        h_prev = hs[t - 1] if t > 0 else h0
+        dh_t = dhs[t] + dh
+        dn = dh_t * (1 - z) * (1 - n * n)
+        dr = dn * hns[t] * r * (1 - r)
+        dz = dh_t * (h_prev - n) * z * (1 - z)
+        dgx[t] = np.concatenate([dr, dz, dn], axis=1)
+        dhh[t] = np.concatenate([dr, dz, dn * r], axis=1)
+        dh = dh_t * z + dhh[t] @ w_hh
+    h_prev_all = np.concatenate([h0[None], hs[:-1]])
+    dw_hh = dhh.reshape(-1, 3 * hidden).T @ h_prev_all.reshape(-1, hidden)
+    return dgx, dh, dw_hh, dhh.sum(axis=(0, 1))
+
+
+# ---------------------------------------------------------------- attention
+def attention_softmax_forward(scores, bias, scale):
+    """Row softmax of scores*scale + bias; a row with no allowed entry (all -inf) becomes 0,
+    as PyTorch's scaled_dot_product_attention does.
+
+    Shape: scores (N, Lq, Lk), bias (1 or N, Lq, Lk) or None -> probs (N, Lq, Lk).
+    """
+    s = scores * scores.dtype.type(scale)
+    if bias is not None:
+        s = s + bias
+    top = s.max(axis=-1, keepdims=True)
+    dead = np.isneginf(top)
+    with np.errstate(over="ignore"):  # -3e38 - 3e38 -> -inf is right here: exp gives 0
+        e = np.exp(s - np.where(dead, 0, top))
+    total = e.sum(axis=-1, keepdims=True)
+    return np.where(dead, 0, e / np.where(dead, 1, total)).astype(scores.dtype)
+
+
+def attention_softmax_backward(probs, dprobs):
+    """Gradient of the pre-softmax scores (before the scale): P * (dP - rowsum(dP * P)).
+
+    Shape: (N, Lq, Lk) -> (N, Lq, Lk).
+    """
+    return probs * (dprobs - (dprobs * probs).sum(axis=-1, keepdims=True))
