@@ -7,6 +7,7 @@ from . import __version__
 SUBCOMMANDS = {
     "version": "print the version",
     "demo": "run two worked exam problems through the framework (RNN prompt, self-attention)",
+    "bench": "time the compiled kernels against PyTorch (B1-B5) and report the cold start",
 }
 
 
@@ -33,6 +34,11 @@ def main(argv=None) -> int:
         from . import demo
 
         return demo.run()
+    if args.command == "bench":
+        from . import bench
+
+        bench.report()
+        return 0
     return 1
 
 

@@ -12,9 +12,6 @@ except ImportError:  # the oracle tests skip locally; CI must have torch
 if torch is None and os.environ.get("CI"):
     raise RuntimeError("CI must run the PyTorch comparisons: pip install torch==2.13.0")
 
-if torch is not None:
-    torch.set_num_threads(1)  # keep torch from competing with NumPy's BLAS on 2 cores
-
 
 @pytest.fixture
 def rng():

@@ -1,0 +1,187 @@
+"""Benchmark workloads: the same work in minidl and in PyTorch, built from the same data.
+
+Used by `benchmarks/` (pytest-benchmark) and by `minidl bench`. PyTorch is only
+the baseline here: it is imported when a torch workload is built, never by
+`import minidl`.
+
+Each workload builds a `step()` per framework; a step runs forward and
+backward once and returns the output and gradients as ndarrays, so the two
+frameworks can also be checked against each other (tests/test_bench_workloads.py).
+"""
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import functional as F
+from .tensor import Tensor
+
+
+@dataclass
+class Workload:
+    id: str
+    title: str
+    goal: float  # target for minidl time / PyTorch time
+    build: Callable  # build(framework) -> step; framework is "minidl" or "torch"
+
+
+def _data(seed, *shapes, scale=1.0):
+    rng = np.random.default_rng(seed)
+    return [(scale * rng.standard_normal(s)).astype(np.float32) for s in shapes]
+
+
+def _leaves(framework, arrays):
+    if framework == "minidl":
+        return [Tensor(a.copy(), requires_grad=True) for a in arrays]
+    import torch
+
+    return [torch.tensor(a, requires_grad=True) for a in arrays]
+
+
+def _step(framework, leaves, forward):
+    """Clear grads, run forward, backpropagate sum(out); return out and the leaves' gradients."""
+
+    def step():
+        for t in leaves:
+            t.grad = None
+        out = forward(*leaves)
+        out.sum().backward()
+        return [_np(out)] + [_np(t.grad) for t in leaves]
+
+    return step
+
+
+def _np(t):
+    return t.detach().numpy() if hasattr(t, "detach") and not isinstance(t, Tensor) else np.asarray(t)
+
+
+def _torch_f():
+    import torch
+
+    return torch.nn.functional
+
+
+def _conv(framework):
+    leaves = _leaves(framework, _data(1, (32, 16, 32, 32), (32, 16, 3, 3), (32,), scale=0.2))
+    conv = F.conv2d if framework == "minidl" else _torch_f().conv2d
+    return _step(framework, leaves, lambda x, w, b: conv(x, w, b, padding=1))
+
+
+def _max_pool(framework):
+    leaves = _leaves(framework, _data(2, (32, 32, 32, 32)))
+    pool = F.max_pool2d if framework == "minidl" else _torch_f().max_pool2d
+    return _step(framework, leaves, lambda x: pool(x, 2))
+
+
+def _recurrent(kind):
+    def build(framework):
+        gates = {"rnn": 1, "lstm": 4}[kind]
+        steps, batch, inputs, hidden = 50, 32, 64, 128
+        arrays = _data(3, (steps, batch, inputs), (gates * hidden, inputs), (gates * hidden, hidden),
+                       (gates * hidden,), (gates * hidden,), scale=0.1)
+        leaves = _leaves(framework, arrays)
+        if framework == "minidl":
+            run = F.rnn if kind == "rnn" else F.lstm
+            return _step(framework, leaves, lambda x, *w: run(x, None, *w)[0])
+        import torch
+
+        module = (torch.nn.RNN if kind == "rnn" else torch.nn.LSTM)(inputs, hidden)
+        names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+        return _step(
+            framework, leaves,
+            lambda x, *w: torch.func.functional_call(module, dict(zip(names, w)), (x,))[0],
+        )
+
+    return build
+
+
+def _attention(framework):
+    leaves = _leaves(framework, _data(4, *[(16, 4, 64, 16)] * 3))
+    sdpa = F.scaled_dot_product_attention if framework == "minidl" else _torch_f().scaled_dot_product_attention
+    return _step(framework, leaves, lambda q, k, v: sdpa(q, k, v, is_causal=True))
+
+
+KERNEL_WORKLOADS = [
+    Workload("B1", "conv2d fwd+bwd, x 32x16x32x32, 32 filters 3x3, padding 1", 1.0, _conv),
+    Workload("B2", "max_pool2d 2x2 fwd+bwd, x 32x32x32x32", 0.25, _max_pool),
+    Workload("B3", "RNN tanh fwd+bwd, batch 32, length 50, 64 -> 128", 0.5, _recurrent("rnn")),
+    Workload("B4", "LSTM fwd+bwd, batch 32, length 50, 64 -> 128", 0.8, _recurrent("lstm")),
+    Workload("B5", "causal attention fwd+bwd, 16x4x64x16", 1.0, _attention),
+]
+
+
+def time_step(step, min_time=0.5, min_rounds=5, max_rounds=200):
+    """Median seconds of step() after two warm-up calls."""
+    step()
+    step()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_rounds or (time.perf_counter() - start < min_time and len(times) < max_rounds):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def torch_available():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _with_reference_kernels(fn):
+    previous = os.environ.get("MINIDL_KERNELS")
+    os.environ["MINIDL_KERNELS"] = "reference"
+    try:
+        return fn()
+    finally:
+        if previous is None:
+            del os.environ["MINIDL_KERNELS"]
+        else:
+            os.environ["MINIDL_KERNELS"] = previous
+
+
+def cold_start():
+    """Seconds for `import minidl` and for the first LSTM forward+backward in a new process (warm cache)."""
+    code_import = "import time; t = time.perf_counter(); import minidl; print(time.perf_counter() - t)"
+    code_lstm = (
+        "import time; t0 = time.perf_counter(); import minidl as md, minidl.functional as F\n"
+        "x = md.randn(5, 2, 8); w = [md.randn(16, 8, requires_grad=True), md.randn(16, 4, requires_grad=True)]\n"
+        "t = time.perf_counter(); F.lstm(x, None, *w)[0].sum().backward(); print(time.perf_counter() - t)"
+    )
+    run = lambda code: float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)  # noqa: E731
+    run(code_lstm)  # fills the Numba cache if it is cold
+    return run(code_import), run(code_lstm)
+
+
+def report(out=print, workloads=KERNEL_WORKLOADS, min_time=0.5):
+    """Print the comparison table (the `minidl bench` command); returns the rows."""
+    have_torch = torch_available()
+    if have_torch:
+        import torch
+
+        torch.manual_seed(0)
+        torch.set_num_threads(os.cpu_count())  # as many threads as NumPy's BLAS
+    rows = []
+    out(f"{'id':3s}  {'work':58s} {'minidl ms':>10s} {'torch ms':>9s} {'ratio':>6s} {'goal':>5s} {'vs twin':>8s}")
+    for w in workloads:
+        mine = time_step(w.build("minidl"), min_time)
+        twin = _with_reference_kernels(lambda: time_step(w.build("minidl"), min_time, min_rounds=3, max_rounds=10))
+        theirs = time_step(w.build("torch"), min_time) if have_torch else None
+        ratio = f"{mine / theirs:6.2f}" if theirs else "     -"
+        theirs_text = f"{theirs * 1e3:9.2f}" if theirs else "        -"
+        out(f"{w.id:3s}  {w.title:58s} {mine * 1e3:10.2f} {theirs_text} {ratio} {w.goal:5.2f} {twin / mine:7.1f}x")
+        rows.append({"id": w.id, "minidl_s": mine, "torch_s": theirs, "reference_s": twin, "goal": w.goal})
+    if not have_torch:
+        out("(PyTorch is not installed: `pip install torch` to fill the torch and ratio columns)")
+    imported, first_lstm = cold_start()
+    out(f"cold start: import minidl {imported:.3f} s; first LSTM forward+backward with a warm Numba cache {first_lstm:.3f} s")
+    out("'vs twin': speed-up of the default kernels over MINIDL_KERNELS=reference on the same workload")
+    return rows

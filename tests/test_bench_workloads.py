@@ -1,0 +1,29 @@
+"""The benchmark workloads compute the same thing in minidl and PyTorch (else the ratios mean nothing)."""
+import numpy as np
+import pytest
+
+from minidl import bench
+
+
+@pytest.mark.parametrize("workload", bench.KERNEL_WORKLOADS, ids=[w.id for w in bench.KERNEL_WORKLOADS])
+def test_minidl_and_torch_steps_agree(workload, torch_oracle):
+    mine, theirs = workload.build("minidl")(), workload.build("torch")()
+    assert len(mine) == len(theirs)
+    for i, (a, b) in enumerate(zip(mine, theirs)):
+        scale = max(1.0, float(np.abs(b).max()))
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4 * scale, err_msg=f"{workload.id} array {i}")
+
+
+def test_report_prints_a_row_per_workload_and_the_cold_start(monkeypatch):
+    lines = []
+    tiny = [bench.Workload("T1", "max_pool2d on a tiny input", 1.0, lambda fw: _tiny_pool(fw))]
+    rows = bench.report(lines.append, workloads=tiny, min_time=0.01)
+    assert rows[0]["id"] == "T1" and rows[0]["minidl_s"] > 0
+    assert any(line.startswith("T1 ") for line in lines)
+    assert any(line.startswith("cold start: import minidl") for line in lines)
+
+
+def _tiny_pool(framework):
+    leaves = bench._leaves(framework, bench._data(0, (1, 1, 4, 4)))
+    pool = bench.F.max_pool2d if framework == "minidl" else bench._torch_f().max_pool2d
+    return bench._step(framework, leaves, lambda x: pool(x, 2))
