@@ -9,6 +9,7 @@ Registered kernels (signature shared with the twin in `reference.py`):
     im2col(x, kh, kw, sh, sw, ph, pw, dh, dw) -> cols
     col2im(cols, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw) -> x
     erf(x) -> erf(x), element-wise
+    tanh(x, out=None) -> tanh(x), element-wise
     attention_softmax_forward(scores, bias, scale) -> probs
     attention_softmax_backward(probs, dprobs) -> dscores
     rnn_forward(gx, h0, w_hh, nonlinearity) -> hs
@@ -46,6 +47,7 @@ _REGISTRY = {
         for name in ("attention_softmax_forward", "attention_softmax_backward")
     },
     "erf": {"numba": "minidl.kernels.numba.special:erf", "reference": "minidl.kernels.reference:erf"},
+    "tanh": {"numba": "minidl.kernels.numba.special:tanh", "reference": "minidl.kernels.reference:tanh"},
 }
 
 _loaded = {}  # "module:function" -> callable, or the ImportError it raised

@@ -10,6 +10,11 @@ import numpy as np
 _erf_scalar = np.frompyfunc(math.erf, 1, 1)
 
 
+def tanh(x, out=None):
+    """tanh, element-wise (NumPy's)."""
+    return np.tanh(x, out=out)
+
+
 def erf(x):
     """The error function, element-wise (slow: one Python call per element)."""
     return _erf_scalar(x).astype(x.dtype)

@@ -4,14 +4,17 @@ Same signatures and results as the NumPy twins in `minidl/kernels/reference.py`.
 Per time step:
   * the recurrent product h @ W_hh^T is NumPy's matmul (BLAS); inside @njit it
     would need SciPy, which minidl does not depend on;
-  * tanh, and sigmoid as (1 + tanh(x/2)) / 2, are NumPy's SIMD ufuncs: the
-    llvmlite wheels lack SVML, so a scalar tanh in a Numba loop is ~4x slower;
+  * tanh, and sigmoid as (1 + tanh(x/2)) / 2, run as one vectorised pass over
+    the gates (special.tanh: a rational approximation for float32, np.tanh for
+    float64); a scalar tanh in a Numba loop is ~30x slower (no SVML in llvmlite);
   * everything else (bias and input terms, gate products, the cell update and
     the whole backward gate block) is one fused Numba pass over (B, H).
 Backward keeps every step's gate gradients, so dW_hh is one GEMM after the loop.
 """
 import numba
 import numpy as np
+
+from .special import tanh as _tanh
 
 # ----------------------------------------------------------------- fused steps
 
@@ -155,7 +158,7 @@ def rnn_forward(gx, h0, w_hh, nonlinearity):
         np.matmul(h, w_t, out=hs[t])
         _add_into(hs[t], gx[t])
         if nonlinearity == "tanh":
-            np.tanh(hs[t], out=hs[t])
+            _tanh(hs[t], out=hs[t])
         elif nonlinearity == "relu":
             np.maximum(hs[t], 0, out=hs[t])
         h = hs[t]
@@ -185,9 +188,9 @@ def lstm_forward(gx, h0, c0, w_hh):
     for t in range(steps):
         np.matmul(h, w_t, out=z)
         _lstm_pre(z, gx[t], hidden)
-        np.tanh(z, out=z)
+        _tanh(z, out=z)
         _lstm_post(z, c, acts[t], cs[t], hidden)
-        np.tanh(cs[t], out=tcs[t])
+        _tanh(cs[t], out=tcs[t])
         _lstm_output(hs[t], acts[t], tcs[t], hidden)
         h, c = hs[t], cs[t]
     return hs, cs, acts, tcs
@@ -218,9 +221,9 @@ def gru_forward(gx, h0, w_hh, b_hh):
         a = acts[t]
         np.matmul(h, w_t, out=hh)
         _gru_pre(a, hh, gx[t], b_hh, hidden)
-        np.tanh(a[:, : 2 * hidden], out=a[:, : 2 * hidden])
+        _tanh(a[:, : 2 * hidden], out=a[:, : 2 * hidden])
         _gru_mid(a, hh, gx[t], hidden)
-        np.tanh(a[:, 2 * hidden :], out=a[:, 2 * hidden :])
+        _tanh(a[:, 2 * hidden :], out=a[:, 2 * hidden :])
         _gru_post(hs[t], hns[t], a, hh, h, hidden)
         h = hs[t]
     return hs, acts, hns

@@ -1,9 +1,83 @@
-"""Special functions NumPy lacks, as Numba ufuncs (libm's erf, exact to double precision)."""
+"""Special functions: erf (NumPy lacks it; libm's, exact to double precision) and a fast float32 tanh."""
 import math
 
 import numba
+import numpy as np
 
 
 @numba.vectorize(["float32(float32)", "float64(float64)"], cache=True)
 def erf(x):
     return math.erf(x)
+
+
+def _lambert_tanh_coefficients(depth=13):
+    """tanh x = x / (1 + x^2 / (3 + x^2 / (5 + ...))) (Lambert), cut at `depth` levels and
+    written as x * N(u) / D(u) with u = x^2. All coefficients are positive, so Horner's
+    rule in float32 has no cancellation; depth 13 is within 4.3e-7 relative error of
+    tanh on all float32 inputs (tests/kernels/test_dispatch_and_erf.py checks it)."""
+    from fractions import Fraction
+
+    num, den = [Fraction(2 * depth - 1)], [Fraction(1)]  # the tail T = num / den, as polynomials in u
+    for k in range(depth - 1, 0, -1):  # T_k = (2k - 1) + u / T_{k+1}
+        grown = [Fraction(0)] * max(len(num), len(den) + 1)
+        for i, c in enumerate(num):
+            grown[i] += (2 * k - 1) * c
+        for i, c in enumerate(den):
+            grown[i + 1] += c
+        num, den = grown, num
+    return np.array([float(c) for c in den]), np.array([float(c) for c in num])  # tanh = x * den / num
+
+
+_N, _D = _lambert_tanh_coefficients()
+assert len(_N) == len(_D) == 7  # the kernel below unrolls Horner's rule for degree 6
+# Tuples of float32 are compile-time constants for Numba: the loop below vectorises (AVX2).
+N0, N1, N2, N3, N4, N5, N6 = (np.float32(c) for c in _N)
+D0, D1, D2, D3, D4, D5, D6 = (np.float32(c) for c in _D)
+# Past |x| = 9, tanh(x) rounds to +-1 in float32.
+_CLAMP = np.float32(9.0)
+_ONE = np.float32(1.0)
+
+
+@numba.njit(inline="always", error_model="numpy", fastmath={"contract"})
+def _tanh32_scalar(raw):
+    v = _CLAMP if raw > _CLAMP else raw  # comparisons, not min/max: NaN passes through to the result
+    v = -_CLAMP if v < -_CLAMP else v
+    u = v * v
+    n = ((((((N6 * u + N5) * u + N4) * u + N3) * u + N2) * u + N1) * u) + N0
+    d = ((((((D6 * u + D5) * u + D4) * u + D3) * u + D2) * u + D1) * u) + D0
+    r = v * n / d
+    r = _ONE if raw >= _CLAMP else r
+    return -_ONE if raw <= -_CLAMP else r
+
+
+# error_model="numpy": Numba's default adds a ZeroDivisionError test to the division,
+# which stops LLVM from vectorising the loop (11 ns/element instead of 0.4).
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _tanh32(x, out):
+    for i in range(x.size):
+        out[i] = _tanh32_scalar(x[i])
+
+
+# In place gets its own loop: with out aliasing x, LLVM's runtime overlap check
+# sends _tanh32 down its scalar path (55 us instead of 9 on a 32x512 block).
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _tanh32_inplace(x):
+    for i in range(x.size):
+        x[i] = _tanh32_scalar(x[i])
+
+
+def tanh(x, out=None):
+    """tanh, element-wise: a vectorised rational approximation for float32 (NumPy's float32
+    tanh is not SIMD on this build: 2.6 ns/element), exact np.tanh otherwise."""
+    if out is None:
+        out = np.empty_like(x)
+    if x.dtype == np.float32 and x.flags.c_contiguous and out.flags.c_contiguous:
+        if out is x:
+            _tanh32_inplace(x.reshape(-1))
+        elif np.shares_memory(x, out):
+            out[...] = x
+            _tanh32_inplace(out.reshape(-1))
+        else:
+            _tanh32(x.reshape(-1), out.reshape(-1))
+        return out
+    return np.tanh(x, out=out)

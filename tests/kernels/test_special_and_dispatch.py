@@ -1,4 +1,4 @@
-"""Kernel dispatch rules, and the erf kernel against its twin and PyTorch."""
+"""Kernel dispatch rules, and the special-function kernels (erf, tanh) against their twins and PyTorch."""
 import math
 
 import numpy as np
@@ -52,3 +52,39 @@ def test_erf_backends_match_math_erf(backend, dtype):
 def test_erf_reference_matches_pytorch(torch_oracle):
     x = np.linspace(-4, 4, 57)
     np.testing.assert_allclose(reference.erf(x), torch_oracle.erf(torch_oracle.tensor(x)).numpy(), rtol=1e-15, atol=1e-16)
+
+
+FLOAT32_SWEEP = np.concatenate([np.linspace(-12, 12, 400_001), np.geomspace(1e-30, 20, 20_001), -np.geomspace(1e-30, 20, 20_001)])
+
+
+@pytest.mark.parametrize("backend", kernels.available("tanh"))
+def test_tanh_float32_is_within_a_few_ulp_everywhere(backend):
+    x = FLOAT32_SWEEP.astype(np.float32)
+    got = kernels.get("tanh", backend)(x).astype(np.float64)
+    exact = np.tanh(x.astype(np.float64))
+    assert np.max(np.abs(got - exact) / np.maximum(np.abs(exact), 1e-38)) < 5e-7
+
+
+@pytest.mark.parametrize("backend", kernels.available("tanh"))
+def test_tanh_special_values_and_float64_exactness(backend):
+    f = kernels.get("tanh", backend)
+    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 9.0, -9.0, 50.0], dtype=np.float32)
+    got = f(special)
+    assert np.isnan(got[0]) and got[1:].tolist() == [1, -1, 0, 0, 1, -1, 1]
+    assert np.signbit(got[4])
+    x64 = np.linspace(-5, 5, 1001)
+    np.testing.assert_array_equal(f(x64), np.tanh(x64))  # float64 stays exact (gradcheck, exam cases)
+
+
+@pytest.mark.parametrize("backend", kernels.available("tanh"))
+def test_tanh_in_place_aliasing_and_strided_inputs(backend):
+    f = kernels.get("tanh", backend)
+    x = np.random.default_rng(0).standard_normal((6, 8)).astype(np.float32)
+    expected = f(x.copy())
+    same = x.copy()
+    assert f(same, out=same) is same
+    np.testing.assert_array_equal(same, expected)
+    overlapping = x.copy()
+    f(overlapping[:, :4], out=overlapping[:, :4])  # strided view, in place
+    np.testing.assert_allclose(overlapping[:, :4], expected[:, :4], rtol=5e-7)
+    np.testing.assert_array_equal(overlapping[:, 4:], x[:, 4:])
