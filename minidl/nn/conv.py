@@ -1,0 +1,65 @@
+"""Conv1d and Conv2d (cross-correlation, as PyTorch), on the im2col + GEMM kernels."""
+import numpy as np
+
+from .. import functional as F
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+
+class _ConvNd(Module):
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, dtype):
+        super().__init__()
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{type(self).__name__}: groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}")
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.weight = Parameter(np.zeros((out_channels, in_channels // groups, *kernel_size), dtype=dtype))
+        self.bias = Parameter(np.zeros(out_channels, dtype=dtype)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.default_layer_init_(self.weight, self.bias)
+
+    def extra_repr(self):
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding not in (0, (0,), (0, 0)):
+            text += f", padding={self.padding}"
+        if self.dilation not in (1, (1,), (1, 1)):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        return text + ("" if self.bias is not None else ", bias=False")
+
+
+def _tuple(value, n):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+
+
+class Conv2d(_ConvNd):
+    """Shape: (N, C_in, H, W) -> (N, C_out, OH, OW); weight (C_out, C_in/groups, kH, kW).
+
+    OH = (H + 2*padding - dilation*(kH - 1) - 1) // stride + 1.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 dtype=np.float32):
+        padding = padding if isinstance(padding, str) else _tuple(padding, 2)
+        super().__init__(in_channels, out_channels, _tuple(kernel_size, 2), _tuple(stride, 2), padding,
+                         _tuple(dilation, 2), groups, bias, dtype)
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class Conv1d(_ConvNd):
+    """Shape: (N, C_in, L) -> (N, C_out, OL); weight (C_out, C_in/groups, k)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 dtype=np.float32):
+        padding = padding if isinstance(padding, str) else _tuple(padding, 1)
+        super().__init__(in_channels, out_channels, _tuple(kernel_size, 1), _tuple(stride, 1), padding,
+                         _tuple(dilation, 1), groups, bias, dtype)
+
+    def forward(self, x):
+        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)

@@ -1,0 +1,158 @@
+"""Every layer that PyTorch also has: a PyTorch state_dict (as ndarrays) loads into the minidl
+layer, and both give the same outputs, input gradients and parameter gradients (float32)."""
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pytest
+
+import minidl as md
+from minidl import nn
+
+
+
+@dataclass
+class LayerCase:
+    name: str
+    make: Callable  # make(lib) -> layer; lib is minidl.nn or torch.nn
+    inputs: list  # shapes of float inputs, or ("int", shape, high) for index inputs
+    call: Callable = lambda layer, *xs: layer(*xs)  # noqa: E731
+    train: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+def _mha_call(layer, q, k, v):
+    mask = np.zeros((3, 4), dtype=bool)
+    mask[0, 3] = True  # query 0 may not see key 3 (PyTorch MHA: True = masked)
+    pad = np.array([[False, False, False, True], [False, False, False, False]])
+    if isinstance(q, md.Tensor):
+        return layer(q, k, v, key_padding_mask=pad, attn_mask=mask)
+    return layer(q, k, v, key_padding_mask=_torch().tensor(pad), attn_mask=_torch().tensor(mask))
+
+
+def _causal_encoder_call(layer, x):
+    mask = np.triu(np.ones((5, 5), dtype=bool), 1)
+    return layer(x, src_mask=mask if isinstance(x, md.Tensor) else _torch().tensor(mask))
+
+
+def _torch():
+    import torch as t
+
+    return t
+
+
+CASES = [
+    LayerCase("Linear", lambda lib: lib.Linear(5, 3), [(4, 5)]),
+    LayerCase("Linear_no_bias_3d", lambda lib: lib.Linear(5, 3, bias=False), [(2, 4, 5)]),
+    LayerCase("Conv2d_stride2_pad1", lambda lib: lib.Conv2d(3, 4, 3, stride=2, padding=1), [(2, 3, 7, 6)]),
+    LayerCase("Conv2d_groups_dilation", lambda lib: lib.Conv2d(4, 6, (3, 2), padding=2, dilation=2, groups=2), [(1, 4, 6, 7)]),
+    LayerCase("Conv1d", lambda lib: lib.Conv1d(3, 5, 3, padding=1, stride=2), [(2, 3, 9)]),
+    LayerCase("MaxPool2d", lambda lib: lib.MaxPool2d(3, stride=2, padding=1), [(2, 3, 7, 6)]),
+    LayerCase("AvgPool2d", lambda lib: lib.AvgPool2d(2), [(2, 3, 6, 4)]),
+    LayerCase("AdaptiveAvgPool2d", lambda lib: lib.AdaptiveAvgPool2d((2, 3)), [(2, 3, 5, 7)]),
+    LayerCase("Flatten", lambda lib: lib.Flatten(), [(2, 3, 4)]),
+    LayerCase("ReLU", lambda lib: lib.ReLU(), [(3, 4)]),
+    LayerCase("ELU", lambda lib: lib.ELU(0.5), [(3, 4)]),
+    LayerCase("LeakyReLU", lambda lib: lib.LeakyReLU(0.2), [(3, 4)]),
+    LayerCase("GELU", lambda lib: lib.GELU(), [(3, 4)]),
+    LayerCase("Tanh", lambda lib: lib.Tanh(), [(3, 4)]),
+    LayerCase("Sigmoid", lambda lib: lib.Sigmoid(), [(3, 4)]),
+    LayerCase("Softmax", lambda lib: lib.Softmax(dim=1), [(3, 4)]),
+    LayerCase("Dropout_eval", lambda lib: lib.Dropout(0.5), [(3, 4)], train=False),
+    LayerCase("BatchNorm1d_train", lambda lib: lib.BatchNorm1d(4), [(8, 4)]),
+    LayerCase("BatchNorm1d_3d_train", lambda lib: lib.BatchNorm1d(4, momentum=0.3), [(5, 4, 3)]),
+    LayerCase("BatchNorm2d_train", lambda lib: lib.BatchNorm2d(3), [(4, 3, 5, 5)]),
+    LayerCase("BatchNorm2d_eval", lambda lib: lib.BatchNorm2d(3), [(4, 3, 5, 5)], train=False),
+    LayerCase("LayerNorm", lambda lib: lib.LayerNorm(5), [(2, 3, 5)]),
+    LayerCase("LayerNorm_2d_shape", lambda lib: lib.LayerNorm((3, 5)), [(2, 3, 5)]),
+    LayerCase("Embedding_padding_idx", lambda lib: lib.Embedding(10, 4, padding_idx=0), [("int", (3, 5), 10)]),
+    LayerCase("RNN_tanh", lambda lib: lib.RNN(4, 6), [(5, 2, 4)]),
+    LayerCase("RNN_relu_2layers_bidir_batch_first",
+              lambda lib: lib.RNN(4, 6, num_layers=2, nonlinearity="relu", batch_first=True, bidirectional=True), [(2, 5, 4)]),
+    LayerCase("LSTM_2layers_bidir", lambda lib: lib.LSTM(4, 6, num_layers=2, bidirectional=True), [(5, 2, 4)]),
+    LayerCase("LSTM_with_state", lambda lib: lib.LSTM(4, 6, batch_first=True), [(2, 5, 4), (1, 2, 6), (1, 2, 6)],
+              call=lambda layer, x, h, c: layer(x, (h, c))),
+    LayerCase("LSTM_unbatched_length1", lambda lib: lib.LSTM(4, 3), [(1, 4)]),
+    LayerCase("GRU_2layers_batch_first", lambda lib: lib.GRU(4, 6, num_layers=2, batch_first=True), [(3, 5, 4)]),
+    LayerCase("GRU_with_state_bidir", lambda lib: lib.GRU(4, 5, bidirectional=True), [(4, 2, 4), (2, 2, 5)]),
+    LayerCase("MultiheadAttention_masks_weights", lambda lib: lib.MultiheadAttention(8, 2, batch_first=True),
+              [(2, 3, 8), (2, 4, 8), (2, 4, 8)], call=_mha_call),
+    LayerCase("MultiheadAttention_seq_first", lambda lib: lib.MultiheadAttention(6, 3), [(4, 2, 6)] * 3,
+              call=lambda layer, q, k, v: layer(q, k, v)),
+    LayerCase("TransformerEncoderLayer_post_norm", lambda lib: lib.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True),
+              [(2, 5, 8)]),
+    LayerCase("TransformerEncoderLayer_pre_norm_gelu_causal",
+              lambda lib: lib.TransformerEncoderLayer(8, 2, 16, dropout=0.0, activation="gelu", norm_first=True, batch_first=True),
+              [(2, 5, 8)], call=_causal_encoder_call),
+    LayerCase("Sequential", lambda lib: lib.Sequential(lib.Linear(4, 6), lib.ReLU(), lib.Linear(6, 2)), [(3, 4)]),
+]
+
+
+def _flatten(out):
+    if isinstance(out, (tuple, list)):
+        return [t for o in out if o is not None for t in _flatten(o)]
+    return [out]
+
+
+def _inputs(case, rng):
+    arrays = []
+    for spec in case.inputs:
+        if spec[0] == "int":
+            arrays.append(rng.integers(0, spec[2], size=spec[1]))
+        else:
+            arrays.append(rng.standard_normal(spec).astype(np.float32))
+    return arrays
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_pytorch_state_dict_loads_and_gives_the_same_outputs_and_gradients(case, torch_oracle):
+    torch_oracle.manual_seed(0)
+    theirs = case.make(torch_oracle.nn)
+    mine = case.make(nn)
+    mine.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    theirs.train(case.train)
+    mine.train(case.train)
+
+    arrays = _inputs(case, np.random.default_rng(1))
+    floats = [a.dtype.kind == "f" for a in arrays]
+    x_mine = [md.tensor(a, requires_grad=f) for a, f in zip(arrays, floats)]
+    x_theirs = [torch_oracle.tensor(a, requires_grad=f) for a, f in zip(arrays, floats)]
+    out_mine, out_theirs = _flatten(case.call(mine, *x_mine)), _flatten(case.call(theirs, *x_theirs))
+    assert len(out_mine) == len(out_theirs)
+
+    rng = np.random.default_rng(2)
+    loss_mine, loss_theirs = 0, 0
+    for a, b in zip(out_mine, out_theirs):
+        b_np = b.detach().numpy()
+        assert a.shape == b_np.shape, f"{case.name}: output shape {a.shape} != {b_np.shape}"
+        np.testing.assert_allclose(a.numpy(), b_np, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(b_np).max()))
+        weights = rng.standard_normal(a.shape).astype(np.float32)
+        loss_mine = loss_mine + (a * md.tensor(weights)).sum()
+        loss_theirs = loss_theirs + (b * torch_oracle.tensor(weights)).sum()
+    loss_mine.backward()
+    loss_theirs.backward()
+
+    grads_theirs = {n: p.grad for n, p in theirs.named_parameters()}
+    for name, p in mine.named_parameters():
+        expected = grads_theirs[name]
+        if expected is None:
+            assert p.grad is None or not np.any(p.grad.numpy()), f"{case.name}: {name} should get no gradient"
+            continue
+        scale = max(1.0, float(expected.abs().max()))
+        np.testing.assert_allclose(p.grad.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5 * scale, err_msg=f"{case.name}: {name}")
+    for a, b, f in zip(x_mine, x_theirs, floats):
+        if f:
+            scale = max(1.0, float(b.grad.abs().max()))
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-4, atol=1e-5 * scale)
+
+    # running statistics and every other buffer move the same way
+    theirs_state = theirs.state_dict()
+    for name, value in mine.state_dict().items():
+        np.testing.assert_allclose(value, theirs_state[name].numpy(), rtol=1e-5, atol=1e-6, err_msg=f"{case.name}: {name}")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_parameter_names_and_shapes_match_pytorch(case, torch_oracle):
+    theirs = {k: tuple(v.shape) for k, v in case.make(torch_oracle.nn).state_dict().items()}
+    mine = {k: v.shape for k, v in case.make(nn).state_dict().items()}
+    assert mine == theirs
