@@ -36,10 +36,10 @@ from .tensor import (
     zeros_like,
 )
 from . import functional  # noqa: E402  (needs Tensor)
-from . import nn  # noqa: E402
+from . import nn, optim  # noqa: E402
 
 __all__ = [
     "Tensor", "arange", "autograd", "bool_", "cat", "count_flops", "enable_grad", "float32", "float64", "full",
-    "functional", "gradcheck", "nn", "int64", "is_grad_enabled", "kernels", "manual_seed", "matmul", "no_grad", "ones",
+    "functional", "gradcheck", "nn", "optim", "int64", "is_grad_enabled", "kernels", "manual_seed", "matmul", "no_grad", "ones",
     "ones_like", "rand", "randn", "set_grad_enabled", "stack", "tensor", "where", "zeros", "zeros_like",
 ]

@@ -1,0 +1,43 @@
+"""Adam and AdamW (decoupled weight decay), with bias correction and optional AMSGrad."""
+import numpy as np
+
+from .optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  p -= lr * m_hat / (sqrt(v_hat) + eps)."""
+
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+        if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError(f"{type(self).__name__}: invalid lr {lr}, eps {eps} or betas {betas}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
+
+    def _update(self, p, grad, state, group):
+        (b1, b2), lr, wd = group["betas"], group["lr"], group["weight_decay"]
+        value = p.data
+        if wd and self.decoupled:
+            value = value * (1 - lr * wd)
+        elif wd:
+            grad = grad + wd * value
+        step = state.get("step", 0) + 1
+        m = b1 * state.get("exp_avg", 0) + (1 - b1) * grad
+        v = b2 * state.get("exp_avg_sq", 0) + (1 - b2) * grad * grad
+        new_state = {"step": step, "exp_avg": m, "exp_avg_sq": v}
+        denominator_v = v
+        if group["amsgrad"]:
+            denominator_v = np.maximum(state.get("max_exp_avg_sq", 0), v)
+            new_state["max_exp_avg_sq"] = denominator_v
+        m_hat = m / (1 - b1**step)
+        denominator = np.sqrt(denominator_v / (1 - b2**step)) + group["eps"]
+        return value - lr * m_hat / denominator, new_state
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p *= 1 - lr * weight_decay before the Adam step."""
+
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)

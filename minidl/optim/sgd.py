@@ -1,0 +1,27 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (PyTorch's rules)."""
+from .optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """g = grad + weight_decay * p;  b = momentum * b + (1 - dampening) * g (b = g at the first step);
+    step = g + momentum * b with nesterov, else b;  p = p - lr * step."""
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False):
+        if lr < 0 or momentum < 0 or weight_decay < 0:
+            raise ValueError(f"SGD: lr, momentum and weight_decay must be >= 0; got {lr}, {momentum}, {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov, maximize=maximize))
+
+    def _update(self, p, grad, state, group):
+        g = -grad if group["maximize"] else grad
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p.data
+        new_state = {}
+        if group["momentum"]:
+            buf = state.get("momentum_buffer")
+            buf = g.copy() if buf is None else group["momentum"] * buf + (1 - group["dampening"]) * g
+            new_state["momentum_buffer"] = buf
+            g = g + group["momentum"] * buf if group["nesterov"] else buf
+        return p.data - group["lr"] * g, new_state
