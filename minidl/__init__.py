@@ -37,9 +37,10 @@ from .tensor import (
 )
 from . import functional  # noqa: E402  (needs Tensor)
 from . import nn, optim  # noqa: E402
+from .serialization import CheckpointError, load, save  # noqa: E402
 
 __all__ = [
-    "Tensor", "arange", "autograd", "bool_", "cat", "count_flops", "enable_grad", "float32", "float64", "full",
-    "functional", "gradcheck", "nn", "optim", "int64", "is_grad_enabled", "kernels", "manual_seed", "matmul", "no_grad", "ones",
-    "ones_like", "rand", "randn", "set_grad_enabled", "stack", "tensor", "where", "zeros", "zeros_like",
+    "CheckpointError", "Tensor", "arange", "autograd", "bool_", "cat", "count_flops", "enable_grad", "float32", "float64", "full",
+    "functional", "gradcheck", "nn", "optim", "int64", "is_grad_enabled", "kernels", "load", "manual_seed", "matmul", "no_grad", "ones",
+    "ones_like", "rand", "randn", "save", "set_grad_enabled", "stack", "tensor", "where", "zeros", "zeros_like",
 ]
