@@ -38,9 +38,11 @@ from .tensor import (
 from . import functional  # noqa: E402  (needs Tensor)
 from . import nn, optim  # noqa: E402
 from .serialization import CheckpointError, load, save  # noqa: E402
+from .summary import summary  # noqa: E402
+from . import models  # noqa: E402
 
 __all__ = [
     "CheckpointError", "Tensor", "arange", "autograd", "bool_", "cat", "count_flops", "enable_grad", "float32", "float64", "full",
-    "functional", "gradcheck", "nn", "optim", "int64", "is_grad_enabled", "kernels", "load", "manual_seed", "matmul", "no_grad", "ones",
-    "ones_like", "rand", "randn", "save", "set_grad_enabled", "stack", "tensor", "where", "zeros", "zeros_like",
+    "functional", "gradcheck", "nn", "optim", "int64", "is_grad_enabled", "kernels", "load", "manual_seed", "matmul", "models", "no_grad", "ones",
+    "ones_like", "rand", "randn", "save", "set_grad_enabled", "stack", "summary", "tensor", "where", "zeros", "zeros_like",
 ]

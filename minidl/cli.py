@@ -8,6 +8,7 @@ SUBCOMMANDS = {
     "version": "print the version",
     "demo": "run two worked exam problems through the framework (RNN prompt, self-attention)",
     "bench": "time the compiled kernels against PyTorch (B1-B5) and report the cold start",
+    "summary": "count parameters, MACs and FLOPs of a conv layer or of a model",
 }
 
 
@@ -16,7 +17,11 @@ def _parser():
     parser.add_argument("--version", action="version", version=f"minidl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in SUBCOMMANDS.items():
-        sub.add_parser(name, help=help_text, description=help_text)
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if name == "summary":
+            from . import cli_summary
+
+            cli_summary.add_arguments(command)
     return parser
 
 
@@ -34,6 +39,10 @@ def main(argv=None) -> int:
         from . import demo
 
         return demo.run()
+    if args.command == "summary":
+        from . import cli_summary
+
+        return cli_summary.run(args)
     if args.command == "bench":
         from . import bench
 

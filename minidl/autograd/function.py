@@ -4,6 +4,7 @@ A primitive is a short class with three methods (see DESIGN.md):
     forward(*arrays, **params) -> ndarray (or a tuple of ndarrays)
     backward(*grads)           -> one gradient per input (None where not needed)
     flops(out, *arrays)        -> how many floating-point operations forward did
+    macs(out, *arrays)         -> multiply-accumulates (matmul-like primitives; FLOPs = 2*MACs + the rest)
 `apply` wraps the inputs and output in Tensors and links the graph. Gradients
 may be returned in the broadcast shape: the engine sums them back to each
 input's shape in one place.
@@ -33,6 +34,10 @@ class Function:
         """Floating-point operations of one forward call (default: one per output element)."""
         outs = out if isinstance(out, tuple) else (out,)
         return int(sum(o.size for o in outs))
+
+    def macs(self, out, *arrays) -> int:
+        """Multiply-accumulates of one forward call: non-zero only for matmul-like primitives."""
+        return 0
 
     def save_for_backward(self, *arrays):
         self.saved = arrays
@@ -69,6 +74,7 @@ class count_flops:
 
     def __enter__(self):
         self.total = 0
+        self.macs = 0
         self.by_op = {}
         _observers.append(self._record)
         return self
@@ -81,4 +87,5 @@ class count_flops:
         n = int(ctx.flops(out, *arrays))
         name = type(ctx).__name__
         self.total += n
+        self.macs += int(ctx.macs(out, *arrays))
         self.by_op[name] = self.by_op.get(name, 0) + n

@@ -155,8 +155,8 @@ def _adaptive_matrix(size, out_size, dtype):
 def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
     """Average pooling to a fixed output size, windows as in PyTorch.
 
-    The windows are separable, so this is P_h @ x @ P_w^T with two small
-    averaging matrices: the gradient comes from matmul.
+    When the sizes divide evenly this is avg_pool2d; otherwise the windows are
+    separable, so it is P_h @ x @ P_w^T with two small averaging matrices.
     Shape: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW); an int means OH = OW.
     """
     x4, squeeze = _batched(x, "adaptive_avg_pool2d")
@@ -164,6 +164,9 @@ def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
     if oh < 1 or ow < 1:
         raise ValueError(f"adaptive_avg_pool2d: output_size must be positive; got {(oh, ow)}")
     h, w = x4.shape[2:]
+    if h % oh == 0 and w % ow == 0:  # equal windows: plain average pooling (and no MACs in the counters)
+        out = avg_pool2d(x4, (h // oh, w // ow))
+        return out.squeeze(0) if squeeze else out
     rows = Tensor._wrap(_adaptive_matrix(h, oh, x.dtype))
     cols = Tensor._wrap(_adaptive_matrix(w, ow, x.dtype).T.copy())
     out = rows @ x4 @ cols

@@ -31,7 +31,10 @@ class ScaledDotProductAttention(Function):
         grad_k = np.matmul(d_scores.swapaxes(-1, -2), self.q) if self.needs_input_grad[1] else None
         return grad_q, grad_k, grad_v
 
-    def flops(self, out, q, k, v):
+    def macs(self, out, q, k, v):
         n, lq, e = q.shape
-        lk, ev = k.shape[1], v.shape[2]
-        return 2 * n * lq * lk * (e + ev) + 5 * n * lq * lk
+        return n * lq * k.shape[1] * (e + v.shape[2])  # Q K^T and P V
+
+    def flops(self, out, q, k, v):
+        n, lq, _ = q.shape
+        return 2 * self.macs(out, q, k, v) + 5 * n * lq * k.shape[1]

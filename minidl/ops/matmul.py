@@ -17,5 +17,8 @@ class MatMul(Function):
         grad_b = np.matmul(np.swapaxes(a, -1, -2), grad) if self.needs_input_grad[1] else None
         return grad_a, grad_b
 
+    def macs(self, out, a, b):
+        return out.size * a.shape[-1]
+
     def flops(self, out, a, b):
-        return 2 * out.size * a.shape[-1]
+        return 2 * self.macs(out, a, b)

@@ -11,10 +11,14 @@ from .. import kernels
 from ..autograd.function import Function
 
 
-def _recurrent_flops(gx, gates, per_element):
+def _recurrent_macs(gx, gates):
+    """h_{t-1} W_hh^T at every step: T * B * H * (G*H)."""
     steps, batch, width = gx.shape
-    hidden = width // gates
-    return steps * (2 * batch * hidden * width + per_element * batch * width)
+    return steps * batch * (width // gates) * width
+
+
+def _recurrent_flops(gx, gates, per_element):
+    return 2 * _recurrent_macs(gx, gates) + per_element * gx.size
 
 
 class ElmanRecurrence(Function):
@@ -28,6 +32,9 @@ class ElmanRecurrence(Function):
 
     def backward(self, dhs):
         return kernels.get("rnn_backward")(np.ascontiguousarray(dhs), self.h0, self.w_hh, self.hs, self.nonlinearity)
+
+    def macs(self, out, gx, h0, w_hh):
+        return _recurrent_macs(gx, 1)
 
     def flops(self, out, gx, h0, w_hh):
         return _recurrent_flops(gx, 1, 2)
@@ -47,6 +54,9 @@ class LSTMRecurrence(Function):
             np.ascontiguousarray(dhs), dc_last, self.h0, self.c0, self.w_hh, *self.saved
         )
 
+    def macs(self, out, gx, h0, c0, w_hh):
+        return _recurrent_macs(gx, 4)
+
     def flops(self, out, gx, h0, c0, w_hh):
         return _recurrent_flops(gx, 4, 3)
 
@@ -61,6 +71,9 @@ class GRURecurrence(Function):
 
     def backward(self, dhs):
         return kernels.get("gru_backward")(np.ascontiguousarray(dhs), self.h0, self.w_hh, self.hs, self.acts, self.hns)
+
+    def macs(self, out, gx, h0, w_hh, b_hh):
+        return _recurrent_macs(gx, 3)
 
     def flops(self, out, gx, h0, w_hh, b_hh):
         return _recurrent_flops(gx, 3, 3)
