@@ -85,6 +85,11 @@ CASES = [
               lambda lib: lib.TransformerEncoderLayer(8, 2, 16, dropout=0.0, activation="gelu", norm_first=True, batch_first=True),
               [(2, 5, 8)], call=_causal_encoder_call),
     LayerCase("Sequential", lambda lib: lib.Sequential(lib.Linear(4, 6), lib.ReLU(), lib.Linear(6, 2)), [(3, 4)]),
+    LayerCase("CrossEntropyLoss", lambda lib: lib.CrossEntropyLoss(ignore_index=1), [(6, 4), ("int", (6,), 4)]),
+    LayerCase("CrossEntropyLoss_spatial_sum", lambda lib: lib.CrossEntropyLoss(reduction="sum"), [(2, 3, 5), ("int", (2, 5), 3)]),
+    LayerCase("NLLLoss", lambda lib: lib.NLLLoss(), [(6, 4), ("int", (6,), 4)]),
+    LayerCase("MSELoss", lambda lib: lib.MSELoss(), [(3, 4), (3, 4)]),
+    LayerCase("BCEWithLogitsLoss", lambda lib: lib.BCEWithLogitsLoss(), [(3, 4), (3, 4)]),
 ]
 
 
