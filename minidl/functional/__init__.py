@@ -8,11 +8,11 @@ from .activation import elu, erf, gelu, leaky_relu, log_softmax, relu, sigmoid, 
 from .attention import scaled_dot_product_attention
 from .conv import adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, max_pool2d
 from .layers import dropout, embedding, linear
-from .rnn import gru, lstm, rnn
+from .rnn import gru, lstm, lstm_cell, rnn
 from .normalization import batch_norm, layer_norm
 from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
 
 __all__ = [
     "relu", "elu", "leaky_relu", "gelu", "sigmoid", "tanh", "erf", "softmax", "log_softmax", "linear",
-    "dropout", "embedding", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "rnn", "lstm", "gru", "scaled_dot_product_attention", "layer_norm", "batch_norm", "nll_loss", "cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
+    "dropout", "embedding", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "rnn", "lstm", "gru", "lstm_cell", "scaled_dot_product_attention", "layer_norm", "batch_norm", "nll_loss", "cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
 ]

@@ -91,3 +91,24 @@ def _sum_biases(bias_ih, bias_hh):
     if bias_ih is None:
         return bias_hh
     return bias_ih if bias_hh is None else bias_ih + bias_hh
+
+
+def lstm_cell(x: Tensor, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None, return_gates=False):
+    """One LSTM step, written out from primitives so that every gate can be inspected:
+    i, f, o = sigmoid(.), g = tanh(.); c' = f*c + i*g; h' = o*tanh(c').
+
+    Shape: x (B, I), state (h, c) each (B, H) or None -> (h', c') [, gates dict of (B, H)].
+    """
+    hidden = weight_hh.shape[1]
+    h, c = (None, None) if state is None else state
+    h = _state(h, x.shape[0], hidden, x.dtype)
+    c = _state(c, x.shape[0], hidden, x.dtype)
+    z = x @ weight_ih.T + h @ weight_hh.T
+    bias = _sum_biases(bias_ih, bias_hh)
+    if bias is not None:
+        z = z + bias
+    i, f, g, o = (z[:, k * hidden : (k + 1) * hidden] for k in range(4))
+    gates = {"i": i.sigmoid(), "f": f.sigmoid(), "g": g.tanh(), "o": o.sigmoid()}
+    c_next = gates["f"] * c + gates["i"] * gates["g"]
+    h_next = gates["o"] * c_next.tanh()
+    return ((h_next, c_next), gates) if return_gates else (h_next, c_next)

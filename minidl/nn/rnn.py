@@ -160,3 +160,28 @@ class LSTM(_RNNBase):
 
     def _stack_finals(self, finals):
         return stack([h for h, _ in finals]), stack([c for _, c in finals])
+
+
+class LSTMCell(Module):
+    """One LSTM step with PyTorch's parameters (weight_ih (4H, I), weight_hh (4H, H), biases (4H,)).
+
+    Shape: x (B, I), state (h, c) each (B, H) or None -> (h', c'); `return_gates=True`
+    also returns the activated gates i, f, g, o.
+    """
+
+    def __init__(self, input_size, hidden_size, bias=True, dtype=np.float32):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.weight_ih = Parameter(np.zeros((4 * hidden_size, input_size), dtype=dtype))
+        self.weight_hh = Parameter(np.zeros((4 * hidden_size, hidden_size), dtype=dtype))
+        self.bias_ih = Parameter(np.zeros(4 * hidden_size, dtype=dtype)) if bias else None
+        self.bias_hh = Parameter(np.zeros(4 * hidden_size, dtype=dtype)) if bias else None
+        bound = 1.0 / math.sqrt(hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def forward(self, x, state=None, return_gates=False):
+        return F.lstm_cell(x, state, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, return_gates)
+
+    def extra_repr(self):
+        return f"{self.input_size}, {self.hidden_size}"

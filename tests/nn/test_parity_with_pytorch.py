@@ -73,6 +73,7 @@ CASES = [
     LayerCase("LSTM_with_state", lambda lib: lib.LSTM(4, 6, batch_first=True), [(2, 5, 4), (1, 2, 6), (1, 2, 6)],
               call=lambda layer, x, h, c: layer(x, (h, c))),
     LayerCase("LSTM_unbatched_length1", lambda lib: lib.LSTM(4, 3), [(1, 4)]),
+    LayerCase("LSTMCell", lambda lib: lib.LSTMCell(4, 5), [(3, 4), (3, 5), (3, 5)], call=lambda layer, x, h, c: layer(x, (h, c))),
     LayerCase("GRU_2layers_batch_first", lambda lib: lib.GRU(4, 6, num_layers=2, batch_first=True), [(3, 5, 4)]),
     LayerCase("GRU_with_state_bidir", lambda lib: lib.GRU(4, 5, bidirectional=True), [(4, 2, 4), (2, 2, 5)]),
     LayerCase("MultiheadAttention_masks_weights", lambda lib: lib.MultiheadAttention(8, 2, batch_first=True),
