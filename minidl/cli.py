@@ -7,6 +7,7 @@ from . import __version__
 SUBCOMMANDS = {
     "version": "print the version",
     "demo": "run two worked exam problems through the framework (RNN prompt, self-attention)",
+    "explain": "show a worked exam problem step by step, as the framework computes it (--list: the cases)",
     "bench": "time the compiled kernels against PyTorch (B1-B5) and report the cold start",
     "summary": "count parameters, MACs and FLOPs of a conv layer or of a model",
 }
@@ -22,6 +23,9 @@ def _parser():
             from . import cli_summary
 
             cli_summary.add_arguments(command)
+        if name == "explain":
+            command.add_argument("case", nargs="?", help="a case id such as fe-p2.1 or hw-q1")
+            command.add_argument("--list", action="store_true", help="list the cases")
     return parser
 
 
@@ -36,9 +40,15 @@ def main(argv=None) -> int:
         print(f"minidl {__version__}")
         return 0
     if args.command == "demo":
-        from . import demo
+        from . import explain
 
-        return demo.run()
+        return explain.demo()
+    if args.command == "explain":
+        from . import explain
+
+        if args.list or not args.case:
+            return explain.list_cases()
+        return explain.run(args.case)
     if args.command == "summary":
         from . import cli_summary
 

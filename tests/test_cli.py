@@ -20,6 +20,6 @@ def test_python_dash_m_runs_the_same_command_line():
 def test_demo_prints_the_framework_computed_exam_numbers(capsys):
     assert cli.main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert "t=8  is       x=[0, 0, 0]  h=[0, 5]" in out  # FE-P2.1's last hidden state
-    assert "logits: good=-5 bad=5 -> prediction -1" in out
-    assert "row 1: weights [0.2754, 0.1358, 0.1934, 0.1564, 0.2391]" in out  # HW-Q5(a)
+    assert "t=8  is       x_t=[0, 0, 0]    h_t=[0, 5]" in out  # FE-P2.1's last hidden state
+    assert "good = -5, bad = 5" in out and "prediction: -1" in out
+    assert "[0.2754 0.1358 0.1934 0.1564 0.2391]" in out  # HW-Q5(a), row 1
