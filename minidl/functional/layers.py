@@ -32,9 +32,9 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     if p == 1.0:
         return x * 0
-    keep = generator().random(x.shape) >= p
-    scale = np.asarray(1.0 / (1.0 - p), dtype=x.dtype)
-    return x * Tensor._wrap(keep.astype(x.dtype) * scale)
+    keep = generator().random(x.shape, dtype=np.float32) >= p  # float32 draws: half the work of float64
+    mask = np.where(keep, x.dtype.type(1.0 / (1.0 - p)), x.dtype.type(0))
+    return x * Tensor._wrap(mask)
 
 
 def embedding(indices, weight: Tensor, padding_idx: int = None) -> Tensor:

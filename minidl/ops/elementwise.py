@@ -60,15 +60,28 @@ class Pow(Function):
         return grad_a, grad_b
 
 
+def _power(a, exponent):
+    """a ** exponent; small whole exponents as products (NumPy's general power is ~10x slower)."""
+    if exponent == 1:
+        return a
+    if exponent == 2:
+        return a * a
+    if exponent == 3:
+        return a * a * a
+    return a**exponent
+
+
 class PowScalar(Function):
     def forward(self, a, exponent):
         self.exponent = exponent
         self.save_for_backward(a)
-        return a**exponent
+        return _power(a, exponent)
 
     def backward(self, grad):
         (a,) = self.saved
-        return grad * self.exponent * a ** (self.exponent - 1)
+        if self.exponent == 0:
+            return np.zeros_like(grad)
+        return grad * self.exponent * _power(a, self.exponent - 1)
 
 
 class Neg(Function):

@@ -1,0 +1,117 @@
+"""The real data sets: where they are, their checksums, and how to read them.
+
+Files are looked for in $MINIDL_DATA, then ~/.cache/minidl. Every file's
+SHA-256 is checked before use; a missing or corrupt file stops with an error
+that names the files, the folders searched and where the data set comes from.
+"""
+import gzip
+import hashlib
+import os
+
+import numpy as np
+
+SHA256 = {
+    "fashion-mnist/t10k-images-idx3-ubyte.gz": "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+    "fashion-mnist/t10k-labels-idx1-ubyte.gz": "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
+    "fashion-mnist/train-images-idx3-ubyte.gz": "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+    "fashion-mnist/train-labels-idx1-ubyte.gz": "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+    "rt-polarity/rt-polarity.neg": "4ace77d558c3714723843f1d65b60c01e3417b208180f0728808d76ad0eeeaca",
+    "rt-polarity/rt-polarity.pos": "2da124ec187a9d5a29c9f04e91c540e02baed5af8868f550a26bd6fd4dbf8bf0",
+    "tinyshakespeare/input.txt": "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+}
+
+ORIGIN = {
+    "rt-polarity": "Pang & Lee's sentence polarity data set v1.0 (Cornell movie-review data page, rt-polaritydata.tar.gz)",
+    "tinyshakespeare": "Tiny Shakespeare, input.txt of Karpathy's char-rnn repository (data/tinyshakespeare)",
+    "fashion-mnist": "Fashion-MNIST by Zalando Research (the fashion-mnist repository, data/fashion, the four .gz files)",
+}
+
+_verified = set()
+
+
+class DataError(FileNotFoundError):
+    pass
+
+
+def search_folders():
+    folders = []
+    if os.environ.get("MINIDL_DATA"):
+        folders.append(os.path.abspath(os.environ["MINIDL_DATA"]))
+    folders.append(os.path.join(os.path.expanduser("~"), ".cache", "minidl"))
+    return folders
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def locate(dataset):
+    """The folder holding every file of `dataset`, checksums verified."""
+    names = sorted(n for n in SHA256 if n.startswith(dataset + "/"))
+    folders = search_folders()
+    for folder in folders:
+        paths = [os.path.join(folder, n) for n in names]
+        if not all(os.path.isfile(p) for p in paths):
+            continue
+        bad = [n for n, p in zip(names, paths) if p not in _verified and _sha256(p) != SHA256[n]]
+        if bad:
+            raise DataError(
+                f"{dataset}: corrupt file(s) {bad} in {folder} (SHA-256 does not match). "
+                f"Get a fresh copy of {ORIGIN[dataset]}."
+            )
+        _verified.update(paths)
+        return os.path.join(folder, dataset)
+    raise DataError(
+        f"{dataset}: files {names} not found; searched {folders} (set MINIDL_DATA to the folder that holds "
+        f"'{dataset}/'). The data set is {ORIGIN[dataset]}."
+    )
+
+
+def load_rt_polarity(test_fraction=0.1, seed=0):
+    """Movie-review sentences (latin-1) with labels 1 positive / 0 negative; a fixed, seeded split.
+
+    Returns (train_texts, train_labels, test_texts, test_labels).
+    """
+    folder = locate("rt-polarity")
+    texts, labels = [], []
+    for name, label in (("rt-polarity.pos", 1), ("rt-polarity.neg", 0)):
+        with open(os.path.join(folder, name), encoding="latin-1") as f:
+            lines = [line.strip() for line in f if line.strip()]
+        texts += lines
+        labels += [label] * len(lines)
+    order = np.random.default_rng(seed).permutation(len(texts))
+    n_test = int(round(len(texts) * test_fraction))
+    test, train = order[:n_test], order[n_test:]
+    labels = np.array(labels, dtype=np.int64)
+    return [texts[i] for i in train], labels[train], [texts[i] for i in test], labels[test]
+
+
+def load_tiny_shakespeare(val_fraction=0.1):
+    """The text, split by position: (train_text, val_text)."""
+    with open(os.path.join(locate("tinyshakespeare"), "input.txt"), encoding="ascii") as f:
+        text = f.read()
+    cut = int(len(text) * (1 - val_fraction))
+    return text[:cut], text[cut:]
+
+
+def _read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    magic = int.from_bytes(data[:4], "big")
+    dims = magic & 0xFF
+    if magic >> 8 != 0x08:
+        raise DataError(f"{path}: not an IDX file of unsigned bytes (magic {magic:#x})")
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def load_fashion_mnist():
+    """(train_images (60000, 28, 28) uint8, train_labels, test_images (10000, 28, 28), test_labels)."""
+    folder = locate("fashion-mnist")
+    read = lambda name: _read_idx(os.path.join(folder, name))  # noqa: E731
+    return (read("train-images-idx3-ubyte.gz"), read("train-labels-idx1-ubyte.gz").astype(np.int64),
+            read("t10k-images-idx3-ubyte.gz"), read("t10k-labels-idx1-ubyte.gz").astype(np.int64))
