@@ -161,8 +161,9 @@ def cold_start():
     return run(code_import), run(code_lstm)
 
 
-def report(out=print, workloads=KERNEL_WORKLOADS, min_time=0.5):
+def report(out=print, workloads=None, min_time=0.5):
     """Print the comparison table (the `minidl bench` command); returns the rows."""
+    workloads = KERNEL_WORKLOADS + TRAINING_WORKLOADS if workloads is None else workloads
     have_torch = torch_available()
     if have_torch:
         import torch
@@ -185,3 +186,133 @@ def report(out=print, workloads=KERNEL_WORKLOADS, min_time=0.5):
     out(f"cold start: import minidl {imported:.3f} s; first LSTM forward+backward with a warm Numba cache {first_lstm:.3f} s")
     out("'vs twin': speed-up of the default kernels over MINIDL_KERNELS=reference on the same workload")
     return rows
+
+
+# ------------------------------------------------------------- training steps
+def _torch_twin(mine, make_theirs):
+    """The PyTorch model built by make_theirs(torch), with minidl's weights."""
+    import torch
+
+    theirs = make_theirs(torch)
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in mine.state_dict().items()})
+    return theirs
+
+
+def _training_step(framework, mine, make_theirs, make_optimizer, inputs, targets, loss_fn):
+    """One step: zero_grad, forward, loss, backward, optimizer step; returns the loss and the parameters."""
+    if framework == "minidl":
+        model, x, y = mine, Tensor(inputs), targets
+        optimizer = make_optimizer(__import__("minidl").optim, model.parameters())
+    else:
+        import torch
+
+        model, x, y = _torch_twin(mine, make_theirs), torch.tensor(inputs), torch.tensor(targets)
+        optimizer = make_optimizer(torch.optim, model.parameters())
+
+    def step():
+        optimizer.zero_grad()
+        loss = loss_fn(framework, model(x), y)
+        loss.backward()
+        optimizer.step()
+        return [_np(loss)] + [_np(p) for p in model.parameters()]
+
+    return step
+
+
+def _cross_entropy(framework, logits, targets):
+    if framework == "minidl":
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+    return _torch_f().cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def _rnn_lm_step(framework):
+    from . import nn
+
+    class LM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding, self.rnn, self.output = nn.Embedding(5000, 64), nn.RNN(64, 128, batch_first=True), nn.Linear(128, 5000)
+
+        def forward(self, ids):
+            return self.output(self.rnn(self.embedding(ids))[0])
+
+    def make_theirs(torch):
+        class TorchLM(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embedding = torch.nn.Embedding(5000, 64)
+                self.rnn = torch.nn.RNN(64, 128, batch_first=True)
+                self.output = torch.nn.Linear(128, 5000)
+
+            def forward(self, ids):
+                return self.output(self.rnn(self.embedding(ids))[0])
+
+        return TorchLM()
+
+    from .random import manual_seed
+
+    manual_seed(0)
+    rng = np.random.default_rng(5)
+    ids, targets = rng.integers(0, 5000, (32, 30)), rng.integers(0, 5000, (32, 30))
+    return _training_step(framework, LM(), make_theirs, lambda o, p: o.Adam(p, lr=1e-3), ids, targets, _cross_entropy)
+
+
+def _charlm_step(framework):
+    from .models import CharTransformer
+    from .random import manual_seed
+
+    def make_theirs(torch):
+        class Position(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.weight = torch.nn.Parameter(torch.zeros(64, 64))
+
+        class TorchCharTransformer(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embedding, self.position = torch.nn.Embedding(65, 64), Position()
+                gelu = lambda x: torch.nn.functional.gelu(x, approximate="tanh")  # noqa: E731
+                self.layers = torch.nn.ModuleList(
+                    torch.nn.TransformerEncoderLayer(64, 4, 256, 0.0, activation=gelu, batch_first=True, norm_first=True)
+                    for _ in range(2)
+                )
+                self.norm, self.head = torch.nn.LayerNorm(64), torch.nn.Linear(64, 65)
+
+            def forward(self, ids):
+                x = self.embedding(ids) + self.position.weight[: ids.shape[1]]
+                mask = torch.nn.Transformer.generate_square_subsequent_mask(ids.shape[1])
+                for layer in self.layers:
+                    x = layer(x, src_mask=mask, is_causal=True)
+                return self.head(self.norm(x))
+
+        return TorchCharTransformer()
+
+    manual_seed(0)
+    mine = CharTransformer(65, d_model=64, n_layers=2, n_heads=4, context=64)
+    rng = np.random.default_rng(6)
+    ids = rng.integers(0, 65, (32, 65))
+    return _training_step(framework, mine, make_theirs, lambda o, p: o.Adam(p, lr=1e-3), ids[:, :-1], ids[:, 1:], _cross_entropy)
+
+
+def _small_cnn_step(framework):
+    from . import nn
+    from .random import manual_seed
+
+    def layers(lib):
+        return [lib.Conv2d(1, 16, 3, padding=1), lib.ReLU(), lib.MaxPool2d(2), lib.Conv2d(16, 32, 3, padding=1), lib.ReLU(),
+                lib.MaxPool2d(2), lib.Flatten(), lib.Linear(128, 10)]
+
+    manual_seed(0)
+    mine = nn.Sequential(*layers(nn))
+    rng = np.random.default_rng(7)
+    images, labels = rng.standard_normal((64, 1, 8, 8)).astype(np.float32), rng.integers(0, 10, 64)
+    loss = lambda fw, logits, y: (F.cross_entropy if fw == "minidl" else _torch_f().cross_entropy)(logits, y)  # noqa: E731
+    return _training_step(framework, mine, lambda torch: torch.nn.Sequential(*layers(torch.nn)),
+                          lambda o, p: o.SGD(p, lr=0.05, momentum=0.9), images, labels, loss)
+
+
+TRAINING_WORKLOADS = [
+    Workload("B6", "embedding 5000x64 + RNN tanh 128 + linear 5000, batch 32, length 30, Adam", 1.0, _rnn_lm_step),
+    Workload("B7", "char transformer 2 layers, width 64, 4 heads, context 64, batch 32, Adam", 1.0, _charlm_step),
+    Workload("B8", "conv 1->16, pool, conv 16->32, pool, linear 128->10 on 64x1x8x8, SGD momentum", 0.7, _small_cnn_step),
+]

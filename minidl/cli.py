@@ -5,10 +5,13 @@ import sys
 from . import __version__
 
 SUBCOMMANDS = {
+    "train": "train a model on a real data set: sentiment, sentiment-prompt, charlm, fashion",
+    "predict": "classify reviews with a sentiment or sentiment-prompt checkpoint",
+    "sample": "generate text from a charlm checkpoint",
     "version": "print the version",
     "demo": "run two worked exam problems through the framework (RNN prompt, self-attention)",
     "explain": "show a worked exam problem step by step, as the framework computes it (--list: the cases)",
-    "bench": "time the compiled kernels against PyTorch (B1-B5) and report the cold start",
+    "bench": "time minidl against PyTorch on B1-B8 (kernels and training steps) and report the cold start",
     "summary": "count parameters, MACs and FLOPs of a conv layer or of a model",
 }
 
@@ -23,6 +26,10 @@ def _parser():
             from . import cli_summary
 
             cli_summary.add_arguments(command)
+        if name in ("train", "predict", "sample"):
+            from . import cli_train
+
+            getattr(cli_train, f"add_{name}_arguments")(command)
         if name == "explain":
             command.add_argument("case", nargs="?", help="a case id such as fe-p2.1 or hw-q1")
             command.add_argument("--list", action="store_true", help="list the cases")
@@ -49,6 +56,10 @@ def main(argv=None) -> int:
         if args.list or not args.case:
             return explain.list_cases()
         return explain.run(args.case)
+    if args.command in ("train", "predict", "sample"):
+        from . import cli_train
+
+        return getattr(cli_train, args.command)(args)
     if args.command == "summary":
         from . import cli_summary
 

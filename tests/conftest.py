@@ -13,6 +13,26 @@ if torch is None and os.environ.get("CI"):
     raise RuntimeError("CI must run the PyTorch comparisons: pip install torch==2.13.0")
 
 
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_SHARED_DATA = os.path.join(_REPO, "..", "shared", "data")
+if not os.environ.get("MINIDL_DATA") and os.path.isdir(_SHARED_DATA):
+    os.environ["MINIDL_DATA"] = os.path.abspath(_SHARED_DATA)  # the project's usual layout
+
+
+@pytest.fixture
+def real_data():
+    """The real data sets; CI always has them (MINIDL_DATA=../shared/data), elsewhere the test skips."""
+    from minidl.data import DataError, locate
+
+    try:
+        for name in ("rt-polarity", "tinyshakespeare", "fashion-mnist"):
+            locate(name)
+    except DataError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"real data sets not available: {exc}")
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -14,6 +14,15 @@ def test_minidl_and_torch_steps_agree(workload, torch_oracle):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4 * scale, err_msg=f"{workload.id} array {i}")
 
 
+@pytest.mark.parametrize("workload", bench.TRAINING_WORKLOADS, ids=[w.id for w in bench.TRAINING_WORKLOADS])
+def test_training_steps_agree_for_three_steps(workload, torch_oracle):
+    mine, theirs = workload.build("minidl"), workload.build("torch")
+    for _ in range(3):  # the same weights before and after each optimizer step
+        a_all, b_all = mine(), theirs()
+        for i, (a, b) in enumerate(zip(a_all, b_all)):
+            np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4, err_msg=f"{workload.id} array {i}")
+
+
 def test_report_prints_a_row_per_workload_and_the_cold_start(monkeypatch):
     lines = []
     tiny = [bench.Workload("T1", "max_pool2d on a tiny input", 1.0, lambda fw: _tiny_pool(fw))]

@@ -1,0 +1,100 @@
+"""`minidl.models.load(DIR)`: a trained checkpoint back as a ready-to-use model."""
+import os
+
+import numpy as np
+
+from ..autograd.grad_mode import no_grad
+from ..data import load_tokenizer
+from ..serialization import load as load_file
+from ..tensor import Tensor
+
+
+def _read_json(path):
+    import json
+
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+class ReviewClassifier:
+    """A `sentiment` checkpoint: predict(texts) -> [(label, probability of positive)]."""
+
+    def __init__(self, model, tokenizer):
+        self.model, self.tokenizer = model.eval(), tokenizer
+
+    def predict(self, texts):
+        from ..data import pad_collate
+        from .. import functional as F
+
+        examples = [(np.array(self.tokenizer.encode(t) or [self.tokenizer.token_id("<unk>")]), 0) for t in texts]
+        ids, lengths, _ = pad_collate(examples)
+        with no_grad():
+            probs = F.softmax(self.model(ids, lengths), dim=-1).numpy()[:, 1]
+        return [("positive" if p >= 0.5 else "negative", float(p)) for p in probs]
+
+
+class PromptedReviewClassifier:
+    """A `sentiment-prompt` checkpoint: predict(texts) -> [(label, P(good) / (P(good) + P(bad)))]."""
+
+    def __init__(self, model, tokenizer, prompt):
+        from .language import PromptedSentimentLM
+
+        self.classifier = PromptedSentimentLM(model.eval(), tokenizer, template=prompt["template"], positive=prompt["positive"],
+                                              negative=prompt["negative"], start=prompt["start"])
+
+    def predict(self, texts):
+        out = []
+        for t in texts:
+            score = self.classifier.score(t)
+            out.append(("positive" if score >= 0 else "negative", float(1 / (1 + np.exp(-score)))))
+        return out
+
+
+class TextGenerator:
+    """A `charlm` checkpoint: generate(prompt, tokens, temperature, top_k, seed) -> text."""
+
+    def __init__(self, model, tokenizer):
+        self.model, self.tokenizer = model.eval(), tokenizer
+
+    def generate(self, prompt="\n", tokens=200, temperature=1.0, top_k=None, seed=None):
+        rng = np.random.default_rng(seed)
+        ids = self.model.generate(self.tokenizer.encode(prompt or "\n"), tokens, temperature, top_k, rng)
+        return self.tokenizer.decode(ids)
+
+
+class ImageClassifier:
+    """A `fashion` checkpoint: predict(images (N, 28, 28) uint8) -> class ids."""
+
+    CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+    def __init__(self, model):
+        self.model = model.eval()
+
+    def predict(self, images):
+        from ..train.tasks import FashionTask
+
+        with no_grad():
+            return self.model(Tensor(FashionTask.normalize(np.asarray(images)))).numpy().argmax(1)
+
+
+def load(folder):
+    """Rebuild the model of a `minidl train` checkpoint folder and load its weights."""
+    from .language import RNNLanguageModel
+    from .tasks import CharTransformer, FashionCNN, SentimentClassifier
+
+    config_path = os.path.join(folder, "config.json")
+    if not os.path.exists(config_path):
+        raise FileNotFoundError(f"minidl.models.load: {folder} has no config.json (is it a `minidl train --out` folder?)")
+    config = _read_json(config_path)
+    builders = {"sentiment": SentimentClassifier, "sentiment-prompt": RNNLanguageModel, "charlm": CharTransformer, "fashion": FashionCNN}
+    task = config["task"]
+    model = builders[task](**config["model"])
+    model.load_state_dict(load_file(os.path.join(folder, "model.safetensors")))
+    tokenizer = load_tokenizer(os.path.join(folder, "vocab.json")) if task != "fashion" else None
+    if task == "sentiment":
+        return ReviewClassifier(model, tokenizer)
+    if task == "sentiment-prompt":
+        return PromptedReviewClassifier(model, tokenizer, config["prompt"])
+    if task == "charlm":
+        return TextGenerator(model, tokenizer)
+    return ImageClassifier(model)
