@@ -27,6 +27,15 @@ def _bucketed(examples, batch_size, rng, chunk=20):
         yield pad_collate([examples[i] for i in batches[b]])
 
 
+def _reviews(limit):
+    """rt-polarity's fixed split; with `limit`, the first `limit` training and limit/5 test reviews (smoke runs)."""
+    train_texts, train_y, test_texts, test_y = load_rt_polarity()
+    if limit:
+        n_test = max(50, limit // 5)
+        return train_texts[:limit], train_y[:limit], test_texts[:n_test], test_y[:n_test]
+    return train_texts, train_y, test_texts, test_y
+
+
 class _Task:
     defaults = {}
 
@@ -49,10 +58,7 @@ class SentimentTask(_Task):
 
     def __init__(self, config):
         super().__init__(config)
-        train_texts, train_y, test_texts, test_y = load_rt_polarity()
-        if config.limit:
-            train_texts, train_y = train_texts[: config.limit], train_y[: config.limit]
-            test_texts, test_y = test_texts[: max(50, config.limit // 5)], test_y[: max(50, config.limit // 5)]
+        train_texts, train_y, test_texts, test_y = _reviews(config.limit)
         self.tokenizer = WordTokenizer.build(train_texts, min_freq=2)
         encode = lambda t: np.array(self.tokenizer.encode(t) or [self.tokenizer.token_id("<unk>")], dtype=np.int64)  # noqa: E731
         self.train = [(encode(t), y) for t, y in zip(train_texts, train_y)]
@@ -90,10 +96,7 @@ class SentimentPromptTask(_Task):
 
     def __init__(self, config):
         super().__init__(config)
-        train_texts, train_y, test_texts, test_y = load_rt_polarity()
-        if config.limit:
-            train_texts, train_y = train_texts[: config.limit], train_y[: config.limit]
-            test_texts, test_y = test_texts[: max(50, config.limit // 5)], test_y[: max(50, config.limit // 5)]
+        train_texts, train_y, test_texts, test_y = _reviews(config.limit)
         self.tokenizer = WordTokenizer.build(
             list(train_texts) + [" ".join(PROMPT + ["good", "bad"])], min_freq=2, specials=(START,)
         )
