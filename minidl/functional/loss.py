@@ -1,9 +1,9 @@
 """Losses: negative log-likelihood, cross-entropy, binary cross-entropy with logits, MSE."""
 import numpy as np
 
+from .. import ops
 from ..tensor import Tensor, as_array
 from ._checks import check_indices
-from .activation import log_softmax
 
 
 def _reduce(losses: Tensor, reduction: str, op: str, denominator=None) -> Tensor:
@@ -50,7 +50,8 @@ def nll_loss(log_probs: Tensor, target, weight=None, ignore_index: int = -100, r
 
 
 def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
-    """Softmax cross-entropy of class indices: `nll_loss(log_softmax(logits, 1), target)`.
+    """Softmax cross-entropy of class indices, as one fused primitive (same values as
+    `nll_loss(log_softmax(logits, 1), target)`, stable for large logits).
 
     Shape: logits (N, C) or (N, C, d1, ...) or (C,); target (N,) or (N, d1, ...) or ().
     Example:
@@ -62,7 +63,24 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
             f"cross_entropy: target must hold class indices (an integer dtype); got {t.dtype} with shape {t.shape} "
             f"for logits of shape {logits.shape}"
         )
-    return nll_loss(log_softmax(logits, dim=1 if logits.ndim > 1 else 0), t, weight, ignore_index, reduction)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none'; got {reduction!r}")
+    x = logits.unsqueeze(0) if logits.ndim == 1 else logits
+    flat_t = t.reshape(1) if logits.ndim == 1 else t
+    if flat_t.shape != x.shape[:1] + x.shape[2:]:
+        raise ValueError(
+            f"cross_entropy: target shape {t.shape} does not fit input shape {logits.shape} "
+            "(expected the input's shape without its class dim 1)"
+        )
+    n_classes = x.shape[1]
+    check_indices("cross_entropy", flat_t, n_classes, f"classes (input shape {logits.shape})", ignore=ignore_index)
+    if x.ndim > 2:  # move the class dim last and flatten the rest
+        x = x.permute(0, *range(2, x.ndim), 1).reshape(-1, n_classes)
+    w = None if weight is None else as_array(weight, dtype=x.dtype)
+    losses = ops.CrossEntropy.apply(x, target=flat_t.reshape(-1), weight=w, ignore_index=ignore_index, reduction=reduction)
+    if reduction == "none":
+        return losses.reshape(t.shape if logits.ndim > 1 else ())
+    return losses
 
 
 def binary_cross_entropy_with_logits(logits: Tensor, target, weight=None, pos_weight=None, reduction="mean") -> Tensor:

@@ -2,6 +2,7 @@
 from .elementwise import Abs, Add, Cast, Clip, Div, Erf, Exp, Log, Mul, Neg, Pow, PowScalar, Relu, Sigmoid, Sqrt, Sub, Tanh, Where
 from .attention import ScaledDotProductAttention
 from .conv import Conv2d
+from .loss import CrossEntropy
 from .matmul import MatMul
 from .movement import Cat, EmbeddingLookup, Expand, Index, Permute, Reshape
 from .pool import AvgPool2d, MaxPool2d
