@@ -43,6 +43,7 @@ def train(args):
 
 def predict(args):
     from .models import load
+    from .models.checkpoint import PromptedReviewClassifier, ReviewClassifier
 
     texts = list(args.texts)
     if args.input:
@@ -51,8 +52,8 @@ def predict(args):
     if not texts:
         raise SystemExit("minidl predict: give reviews as arguments or --input FILE")
     model = load(args.checkpoint)
-    if not hasattr(model, "predict") or not hasattr(model, "__class__") or "Review" not in type(model).__name__:
-        raise SystemExit(f"minidl predict: {args.checkpoint} is not a sentiment checkpoint")
+    if not isinstance(model, (ReviewClassifier, PromptedReviewClassifier)):
+        raise SystemExit(f"minidl predict: {args.checkpoint} is not a sentiment or sentiment-prompt checkpoint")
     for text, (label, prob) in zip(texts, model.predict(texts)):
         print(f"{label}\t{prob:.3f}\t{text}")
     return 0

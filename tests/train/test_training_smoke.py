@@ -69,3 +69,5 @@ def test_predict_and_sample_commands(tmp_path, real_data, capsys):
     assert capsys.readouterr().out.startswith("KING")
     with pytest.raises(SystemExit, match="not a charlm checkpoint"):
         cli.main(["sample", "--checkpoint", str(tmp_path / "s")])
+    with pytest.raises(SystemExit, match="not a sentiment or sentiment-prompt checkpoint"):
+        cli.main(["predict", "--checkpoint", str(tmp_path / "c"), "some text"])
