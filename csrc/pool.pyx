@@ -99,6 +99,96 @@ def max_pool2d_backward(const real[:, :, :, ::1] grad_out, const long long[:, :,
     return dx_arr
 
 
+# The 2x2, stride-2 case (no padding or dilation) is most CNNs' pooling, and B2's.
+# Windows do not overlap, so the winner is kept as a one-byte code k = 2*row + col
+# (a quarter of the memory traffic of int64 indices), and the backward writes
+# every input gradient once instead of zeroing and scattering.
+
+cdef inline void max_2x2_row(const real* r0, const real* r1, real* out, unsigned char* code,
+                             Py_ssize_t OW) noexcept nogil:
+    """One output row from input rows r0, r1; same tie and NaN rules as the general kernel."""
+    cdef Py_ssize_t ox
+    cdef real m, v
+    cdef unsigned char k
+    cdef bint take
+    for ox in range(OW):
+        m = r0[2 * ox]
+        k = 0
+        v = r0[2 * ox + 1]
+        take = (v > m) | (v != v)
+        m = v if take else m
+        k = 1 if take else k
+        v = r1[2 * ox]
+        take = (v > m) | (v != v)
+        m = v if take else m
+        k = 2 if take else k
+        v = r1[2 * ox + 1]
+        take = (v > m) | (v != v)
+        m = v if take else m
+        k = 3 if take else k
+        out[ox] = m
+        code[ox] = k
+
+
+def max_pool2d_2x2_forward(const real[:, :, :, ::1] x):
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t OH = H // 2, OW = W // 2
+    dtype = np.float32 if real is float else np.float64
+    out_arr = np.empty((N, C, OH, OW), dtype=dtype)
+    code_arr = np.empty((N, C, OH, OW), dtype=np.uint8)
+    if out_arr.size == 0:
+        return out_arr, code_arr
+    cdef real[:, :, :, ::1] out = out_arr
+    cdef unsigned char[:, :, :, ::1] code = code_arr
+    cdef Py_ssize_t n, c, oy
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for oy in range(OH):
+                    max_2x2_row(&x[n, c, 2 * oy, 0], &x[n, c, 2 * oy + 1, 0], &out[n, c, oy, 0],
+                                &code[n, c, oy, 0], OW)
+    return out_arr, code_arr
+
+
+cdef inline void max_2x2_row_backward(const real* grad, const unsigned char* code, real* r0,
+                                      Py_ssize_t W, Py_ssize_t OW) noexcept nogil:
+    """Input rows r0 and r0 + W from one output row: the winner gets the gradient, the rest 0."""
+    cdef Py_ssize_t ox
+    cdef unsigned char k
+    for ox in range(OW):
+        k = code[ox]
+        r0[2 * ox] = 0
+        r0[2 * ox + 1] = 0
+        r0[W + 2 * ox] = 0
+        r0[W + 2 * ox + 1] = 0
+        # the address is computed, not chosen by a branch: random winners made a
+        # branchy version mispredict (1.3 ms instead of 0.3 ms on B2's gradient)
+        r0[(k >> 1) * W + 2 * ox + (k & 1)] = grad[ox]
+
+
+def max_pool2d_2x2_backward(const real[:, :, :, ::1] grad_out, const unsigned char[:, :, :, ::1] code,
+                            Py_ssize_t H, Py_ssize_t W):
+    cdef Py_ssize_t N = grad_out.shape[0], C = grad_out.shape[1], OH = grad_out.shape[2], OW = grad_out.shape[3]
+    dtype = np.float32 if real is float else np.float64
+    if OH == 0 or OW == 0:
+        return np.zeros((N, C, H, W), dtype=dtype)
+    dx_arr = np.empty((N, C, H, W), dtype=dtype)
+    cdef real[:, :, :, ::1] dx = dx_arr
+    cdef Py_ssize_t n, c, oy, i, j
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for oy in range(OH):
+                    max_2x2_row_backward(&grad_out[n, c, oy, 0], &code[n, c, oy, 0], &dx[n, c, 2 * oy, 0], W, OW)
+                    if W > 2 * OW:  # an odd last column belongs to no window
+                        dx[n, c, 2 * oy, W - 1] = 0
+                        dx[n, c, 2 * oy + 1, W - 1] = 0
+                if H > 2 * OH:  # an odd last row belongs to no window
+                    for j in range(W):
+                        dx[n, c, H - 1, j] = 0
+    return dx_arr
+
+
 cdef inline Py_ssize_t window_count(Py_ssize_t start, Py_ssize_t k, Py_ssize_t size) nogil:
     """How many of the k taps starting at `start` fall inside [0, size)."""
     cdef Py_ssize_t lo = start if start > 0 else 0

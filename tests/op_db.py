@@ -246,6 +246,7 @@ OPS = [
     OpInfo("F.conv1d_dilation", lambda x, w: F.conv1d(x, w, dilation=2), lambda x, w: TF.conv1d(x, w, dilation=2), [(1, 2, 8), (3, 2, 3)]),
     OpInfo("F.max_pool2d", lambda x: F.max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), [(2, 3, 4, 6)],
            flops=lambda x: 2 * 3 * 2 * 3 * 4),
+    OpInfo("F.max_pool2d_odd_edges", lambda x: F.max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), [(1, 2, 5, 7)]),
     OpInfo("F.max_pool2d_overlap_pad", lambda x: F.max_pool2d(x, 3, stride=2, padding=1),
            lambda x: TF.max_pool2d(x, 3, stride=2, padding=1), [(1, 2, 7, 5)]),
     OpInfo("F.max_pool2d_nonsquare_dilation", lambda x: F.max_pool2d(x, (2, 3), stride=(1, 2), dilation=2),

@@ -5,6 +5,8 @@ chain of 100,000 nodes is fine. Gradients are summed back to each input's
 shape here, in one place (`unbroadcast`), so primitives may return gradients
 in the broadcast shape.
 """
+import sys
+
 import numpy as np
 
 
@@ -49,13 +51,28 @@ def _topological_order(root_ctx):
     return order
 
 
-def _accumulate_leaf(tensor, grad):
+def _accumulate_leaf(tensor, grad, owned=False):
+    """`owned`: nothing else references `grad`, so the first gradient is kept
+    without a copy (PyTorch's AccumulateGrad steals such a gradient too)."""
     if tensor.grad is None:
         from ..tensor import Tensor
 
-        tensor.grad = Tensor._wrap(np.array(grad, dtype=tensor.dtype, copy=True))
+        keep = owned and grad.dtype == tensor.dtype
+        tensor.grad = Tensor._wrap(grad if keep else np.array(grad, dtype=tensor.dtype, copy=True))
     else:
         tensor.grad.data += grad
+
+
+# Reference counts tell when a gradient array has no other owner. CPython up to
+# 3.13 counts every reference; 3.14 may skip counting borrowed stack references,
+# which could make a shared array look unshared, so the check is off there.
+_COUNTS_EVERY_REFERENCE = sys.implementation.name == "cpython" and sys.version_info < (3, 14)
+
+
+def _sole_owner(array, refcount):
+    """`array` owns its memory, can be written, and `refcount` (the caller's
+    sys.getrefcount(array), counting its own local and the call's argument) is 2."""
+    return _COUNTS_EVERY_REFERENCE and refcount == 2 and array.base is None and array.flags.writeable
 
 
 def gradients(roots, root_grads, leaves=None):
@@ -68,19 +85,20 @@ def gradients(roots, root_grads, leaves=None):
     wanted = None if leaves is None else {id(t): i for i, t in enumerate(leaves)}
     found = [None] * (0 if leaves is None else len(leaves))
 
-    def deliver(tensor, grad):
+    def deliver(tensor, grad, owned):
         if wanted is not None:
             i = wanted.get(id(tensor))
             if i is not None:
                 found[i] = grad if found[i] is None else found[i] + grad
             return
         if tensor._ctx is None or tensor._retains_grad:
-            _accumulate_leaf(tensor, grad)
+            # a retained non-leaf also passes its gradient on (pending), so it never steals
+            _accumulate_leaf(tensor, grad, owned and tensor._ctx is None)
 
     pending = {}  # id(ctx) -> list of gradients, one per output
 
-    def push(tensor, grad):
-        deliver(tensor, grad)
+    def push(tensor, grad, owned=False):
+        deliver(tensor, grad, owned)
         if tensor._ctx is not None:
             slots = pending.setdefault(id(tensor._ctx), [None] * tensor._ctx.n_outputs)
             i = tensor._out_index
@@ -102,15 +120,18 @@ def gradients(roots, root_grads, leaves=None):
                 np.zeros(shape, dtype) if g is None else g for g, (shape, dtype) in zip(out_grads, ctx.output_meta)
             ]
             in_grads = ctx.backward(*out_grads)
-        if not isinstance(in_grads, tuple):
-            in_grads = (in_grads,)
-        for parent, grad, needed in zip(ctx.parents, in_grads, ctx.needs_input_grad):
-            if not needed or grad is None:
+        in_grads = list(in_grads) if isinstance(in_grads, tuple) else [in_grads]
+        for i in range(min(len(ctx.parents), len(in_grads))):
+            parent, (grad, in_grads[i]) = ctx.parents[i], (in_grads[i], None)  # the list lets go: see _sole_owner
+            if not ctx.needs_input_grad[i] or grad is None:
                 continue
             grad = unbroadcast(np.asarray(grad), parent.shape)
             if grad.dtype != parent.dtype:
                 grad = grad.astype(parent.dtype)
-            push(parent, grad)
+            # on its own line, so no pending call holds `grad` on the stack; e.g. Add returns
+            # one array for both inputs, and the list's second reference makes both copy
+            refcount = sys.getrefcount(grad)
+            push(parent, grad, owned=_sole_owner(grad, refcount))
     return found
 
 

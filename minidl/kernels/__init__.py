@@ -20,6 +20,8 @@ Registered kernels (signature shared with the twin in `reference.py`):
     gru_backward(dhs, h0, w_hh, hs, acts, hns) -> (dgx, dh0, dw_hh, db_hh)
     max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw) -> (out, flat indices)
     max_pool2d_backward(grad_out, indices, H, W) -> dx
+    max_pool2d_2x2_forward(x) -> (out, uint8 codes 2*row+col)  (stride 2, no padding)
+    max_pool2d_2x2_backward(grad_out, codes, H, W) -> dx
     avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad) -> out
     avg_pool2d_backward(grad_out, H, W, kh, kw, sh, sw, ph, pw, count_include_pad) -> dx
 """
@@ -35,7 +37,14 @@ _REGISTRY = {
     "col2im": {"cython": "minidl.kernels._im2col:col2im", "reference": "minidl.kernels.reference:col2im"},
     **{
         name: {"cython": f"minidl.kernels._pool:{name}", "reference": f"minidl.kernels.reference:{name}"}
-        for name in ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward")
+        for name in (
+            "max_pool2d_forward",
+            "max_pool2d_backward",
+            "max_pool2d_2x2_forward",
+            "max_pool2d_2x2_backward",
+            "avg_pool2d_forward",
+            "avg_pool2d_backward",
+        )
     },
     **{
         name: {"numba": f"minidl.kernels.numba.recurrent:{name}", "reference": f"minidl.kernels.reference:{name}"}

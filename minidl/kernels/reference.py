@@ -104,6 +104,29 @@ def max_pool2d_backward(grad_out, indices, h, w):
     return dx.reshape(n, c, h, w)
 
 
+def max_pool2d_2x2_forward(x):
+    """2x2 windows at stride 2, no padding: maxima and each winner's code
+    k = 2 * row + col inside its window (rules as max_pool2d_forward).
+
+    Shape: x (N, C, H, W) -> out (N, C, H // 2, W // 2), codes (same) uint8.
+    """
+    w = x.shape[3]
+    out, flat = max_pool2d_forward(x, 2, 2, 2, 2, 0, 0, 1, 1)
+    oh, ow = out.shape[2:]
+    row = flat // w - 2 * np.arange(oh)[:, None]
+    col = flat % w - 2 * np.arange(ow)[None, :]
+    return out, (2 * row + col).astype(np.uint8)
+
+
+def max_pool2d_2x2_backward(grad_out, codes, h, w):
+    """Each output gradient to its window's winner. Shape: -> (N, C, H, W)."""
+    n, c, oh, ow = grad_out.shape
+    dx = np.zeros((n, c, h, w), dtype=grad_out.dtype)
+    for k in range(4):
+        dx[:, :, k // 2 : 2 * oh : 2, k % 2 : 2 * ow : 2] = np.where(codes == k, grad_out, 0)
+    return dx
+
+
 def _avg_divisor(h, w, kh, kw, sh, sw, ph, pw, count_include_pad, dtype):
     if count_include_pad:
         return dtype.type(kh * kw)

@@ -14,11 +14,18 @@ class MaxPool2d(Function):
     def forward(self, x, kernel, stride, padding, dilation):
         self.input_hw = x.shape[2:]
         self.window = kernel[0] * kernel[1]
-        out, self.indices = kernels.get("max_pool2d_forward")(np.ascontiguousarray(x), *kernel, *stride, *padding, *dilation)
+        x = np.ascontiguousarray(x)
+        # non-overlapping 2x2 windows have a kernel that keeps one byte per winner
+        self.tiled_2x2 = kernel == stride == (2, 2) and padding == (0, 0) and dilation == (1, 1)
+        if self.tiled_2x2:
+            out, self.winners = kernels.get("max_pool2d_2x2_forward")(x)
+        else:
+            out, self.winners = kernels.get("max_pool2d_forward")(x, *kernel, *stride, *padding, *dilation)
         return out
 
     def backward(self, grad):
-        return kernels.get("max_pool2d_backward")(np.ascontiguousarray(grad), self.indices, *self.input_hw)
+        name = "max_pool2d_2x2_backward" if self.tiled_2x2 else "max_pool2d_backward"
+        return kernels.get(name)(np.ascontiguousarray(grad), self.winners, *self.input_hw)
 
     def flops(self, out, x):
         return out.size * self.window

@@ -1,9 +1,12 @@
 """The backward engine: order, accumulation, deep graphs, grad mode, errors."""
+import weakref
+
 import numpy as np
 import pytest
 
 import minidl as md
 import minidl.functional as F
+from minidl.autograd import engine
 
 
 def test_deep_chain_of_100k_nodes_backpropagates_without_recursion():
@@ -128,3 +131,72 @@ def test_count_flops_sees_every_primitive():
         (a @ b).relu().sum()
     assert counter.by_op == {"MatMul": 2 * 8 * 16 * 4, "Relu": 8 * 4, "Sum": 8 * 4}
     assert counter.total == sum(counter.by_op.values())
+
+
+# The engine keeps a leaf's first gradient without copying it when nothing else
+# references the array (as PyTorch's AccumulateGrad does); these check that it
+# does so, and that it never lets two gradients, or a gradient and the graph, share memory.
+class _ReturnsFresh(md.autograd.Function):
+    """y = 2x; remembers (weakly) the gradient array it hands back."""
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, grad):
+        out = 2 * grad
+        _ReturnsFresh.last = weakref.ref(out)
+        return out
+
+
+class _ReturnsKept(md.autograd.Function):
+    """y = 2x; keeps the gradient array it hands back (so it must be copied)."""
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, grad):
+        self.kept = 2 * grad
+        return self.kept
+
+
+def test_an_unshared_first_gradient_is_kept_without_a_copy():
+    x = md.randn(3, 4, requires_grad=True)
+    _ReturnsFresh.apply(x).sum().backward()
+    if engine._COUNTS_EVERY_REFERENCE:
+        assert x.grad.data is _ReturnsFresh.last()
+    np.testing.assert_array_equal(x.grad.data, np.full((3, 4), 2, np.float32))
+
+
+def test_a_gradient_the_function_still_holds_is_copied():
+    x = md.randn(3, 4, requires_grad=True)
+    y = _ReturnsKept.apply(x)
+    y.sum().backward()
+    ctx = y._ctx
+    assert not np.shares_memory(x.grad.data, ctx.kept)
+    x.grad.data += 1  # the user's in-place change must not reach the graph's array
+    np.testing.assert_array_equal(ctx.kept, np.full((3, 4), 2, np.float32))
+
+
+def test_one_array_returned_for_two_inputs_gives_two_independent_gradients():
+    x = md.randn(3, 4, requires_grad=True)
+    y = md.randn(3, 4, requires_grad=True)
+    ((x + y) * 2).sum().backward()  # Add hands back one (fresh) array for both inputs
+    assert not np.shares_memory(x.grad.data, y.grad.data)
+    x.grad.data += 5
+    np.testing.assert_array_equal(y.grad.data, np.full((3, 4), 2, np.float32))
+
+
+def test_kept_gradients_accumulate_correctly_over_repeated_backward():
+    x = md.randn(2, 5, requires_grad=True)
+    for _ in range(3):
+        (x * x).sum().backward()  # x appears twice: the second gradient adds into the first
+    np.testing.assert_allclose(x.grad.data, 6 * x.data, rtol=1e-6)
+
+
+def test_a_retained_intermediate_gradient_is_not_shared_with_the_rest_of_the_graph():
+    x = md.randn(3, requires_grad=True)
+    y = x * 3
+    y.retain_grad()
+    (y * 2 + y * 5).sum().backward()  # y gets two contributions before passing one on
+    np.testing.assert_allclose(y.grad.data, np.full(3, 7.0), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.data, np.full(3, 21.0), rtol=1e-6)
