@@ -1,16 +1,16 @@
 """Collect each benchmark's median and print minidl/PyTorch ratios at the end of the run.
 
-Fairness: PyTorch gets as many threads as NumPy's BLAS uses (all cores), set
-here explicitly so that nothing else in the session can change it.
+Fairness: PyTorch gets as many threads as NumPy's BLAS uses (all cores); see
+minidl.bench.use_all_cores for why it is set only when its default differs.
 """
-import os
-
 import pytest
 
 try:
     import torch
 
-    torch.set_num_threads(os.cpu_count())
+    from minidl.bench import use_all_cores
+
+    use_all_cores(torch)
 except ImportError:
     torch = None
 

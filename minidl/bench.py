@@ -161,6 +161,15 @@ def cold_start():
     return run(code_import), run(code_lstm)
 
 
+def use_all_cores(torch):
+    """Give PyTorch as many threads as NumPy's BLAS uses, but only when its default
+    differs: calling torch.set_num_threads, even with the current count, rebuilds
+    its thread pool in a slower state (measured: B5 1.1 -> 1.7 ms), which would
+    flatter minidl."""
+    if torch.get_num_threads() != os.cpu_count():
+        torch.set_num_threads(os.cpu_count())
+
+
 def report(out=print, workloads=None, min_time=0.5):
     """Print the comparison table (the `minidl bench` command); returns the rows."""
     workloads = KERNEL_WORKLOADS + TRAINING_WORKLOADS if workloads is None else workloads
@@ -169,7 +178,7 @@ def report(out=print, workloads=None, min_time=0.5):
         import torch
 
         torch.manual_seed(0)
-        torch.set_num_threads(os.cpu_count())  # as many threads as NumPy's BLAS
+        use_all_cores(torch)
     rows = []
     out(f"{'id':3s}  {'work':58s} {'minidl ms':>10s} {'torch ms':>9s} {'ratio':>6s} {'goal':>5s} {'vs twin':>8s}")
     for w in workloads:

@@ -10,6 +10,9 @@ Registered kernels (signature shared with the twin in `reference.py`):
     col2im(cols, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw) -> x
     erf(x) -> erf(x), element-wise
     tanh(x, out=None) -> tanh(x), element-wise
+    exp(x, out=None) -> exp(x), element-wise
+    exp_shifted_rows(x) -> (exp(x - row max), row max, row sum)
+    adam_step(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled) -> (value, m, v)
     attention_softmax_forward(scores, bias, scale) -> probs
     attention_softmax_backward(probs, dprobs) -> dscores
     rnn_forward(gx, h0, w_hh, nonlinearity) -> hs
@@ -57,6 +60,12 @@ _REGISTRY = {
     },
     "erf": {"numba": "minidl.kernels.numba.special:erf", "reference": "minidl.kernels.reference:erf"},
     "tanh": {"numba": "minidl.kernels.numba.special:tanh", "reference": "minidl.kernels.reference:tanh"},
+    "exp": {"numba": "minidl.kernels.numba.special:exp", "reference": "minidl.kernels.reference:exp"},
+    "exp_shifted_rows": {
+        "numba": "minidl.kernels.numba.rows:exp_shifted_rows",
+        "reference": "minidl.kernels.reference:exp_shifted_rows",
+    },
+    "adam_step": {"numba": "minidl.kernels.numba.optim:adam_step", "reference": "minidl.kernels.reference:adam_step"},
 }
 
 _loaded = {}  # "module:function" -> callable, or the ImportError it raised

@@ -15,6 +15,11 @@ def tanh(x, out=None):
     return np.tanh(x, out=out)
 
 
+def exp(x, out=None):
+    """exp, element-wise (NumPy's)."""
+    return np.exp(x, out=out)
+
+
 def erf(x):
     """The error function, element-wise (slow: one Python call per element)."""
     return _erf_scalar(x).astype(x.dtype)
@@ -314,3 +319,29 @@ def attention_softmax_backward(probs, dprobs):
     Shape: (N, Lq, Lk) -> (N, Lq, Lk).
     """
     return probs * (dprobs - (dprobs * probs).sum(axis=-1, keepdims=True))
+
+
+def exp_shifted_rows(x):
+    """e = exp(x - row max), the row maxima and the row sums of e.
+
+    Shape: x (N, C) -> e (N, C), row_max (N,), row_sum (N,).
+    """
+    top = x.max(axis=1)
+    e = np.exp(x - top[:, None])
+    return e, top, e.sum(axis=1)
+
+
+def adam_step(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled):
+    """One Adam/AdamW step (no AMSGrad) -> (new value, new m, new v).
+
+    Shape: value, grad, m, v all the parameter's shape (m, v may be the scalar 0 at step 1).
+    """
+    if decoupled:
+        value = value * (1 - lr * weight_decay)
+    elif weight_decay:
+        grad = grad + weight_decay * value
+    m = b1 * m + (1 - b1) * grad
+    v = b2 * v + (1 - b2) * grad * grad
+    m_hat = m / (1 - b1**step)
+    v_hat = v / (1 - b2**step)
+    return value - lr * m_hat / (np.sqrt(v_hat) + eps), m, v

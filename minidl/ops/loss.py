@@ -10,6 +10,7 @@ FLOPs: about 5 per logit.
 """
 import numpy as np
 
+from .. import kernels
 from ..autograd.function import Function
 
 
@@ -21,10 +22,8 @@ class CrossEntropy(Function):
         w = valid.astype(logits.dtype)
         if weight is not None:
             w = w * weight[safe]
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        self.exp = np.exp(shifted)
-        self.total = self.exp.sum(axis=1)
-        log_prob = shifted[rows, safe] - np.log(self.total)
+        self.exp, top, self.total = kernels.get("exp_shifted_rows")(logits)  # exp(logits - row max)
+        log_prob = (logits[rows, safe] - top) - np.log(self.total)
         losses = -log_prob * w
         self.rows, self.safe, self.w, self.reduction = rows, safe, w, reduction
         if reduction == "none":

@@ -1,6 +1,7 @@
 """Adam and AdamW (decoupled weight decay), with bias correction and optional AMSGrad."""
 import numpy as np
 
+from .. import kernels
 from .optimizer import Optimizer
 
 
@@ -16,21 +17,25 @@ class Adam(Optimizer):
 
     def _update(self, p, grad, state, group):
         (b1, b2), lr, wd = group["betas"], group["lr"], group["weight_decay"]
+        step = state.get("step", 0) + 1
+        if not group["amsgrad"]:  # the common case: one fused pass (minidl.kernels adam_step)
+            value, m, v = kernels.get("adam_step")(
+                p.data, grad, state.get("exp_avg", 0), state.get("exp_avg_sq", 0), step,
+                lr, b1, b2, group["eps"], wd, self.decoupled,
+            )
+            return value, {"step": step, "exp_avg": m, "exp_avg_sq": v}
+        # AMSGrad divides by the running maximum of v: plain NumPy
         value = p.data
         if wd and self.decoupled:
             value = value * (1 - lr * wd)
         elif wd:
             grad = grad + wd * value
-        step = state.get("step", 0) + 1
         m = b1 * state.get("exp_avg", 0) + (1 - b1) * grad
         v = b2 * state.get("exp_avg_sq", 0) + (1 - b2) * grad * grad
-        new_state = {"step": step, "exp_avg": m, "exp_avg_sq": v}
-        denominator_v = v
-        if group["amsgrad"]:
-            denominator_v = np.maximum(state.get("max_exp_avg_sq", 0), v)
-            new_state["max_exp_avg_sq"] = denominator_v
+        v_max = np.maximum(state.get("max_exp_avg_sq", 0), v)
         m_hat = m / (1 - b1**step)
-        denominator = np.sqrt(denominator_v / (1 - b2**step)) + group["eps"]
+        denominator = np.sqrt(v_max / (1 - b2**step)) + group["eps"]
+        new_state = {"step": step, "exp_avg": m, "exp_avg_sq": v, "max_exp_avg_sq": v_max}
         return value - lr * m_hat / denominator, new_state
 
 

@@ -1,4 +1,4 @@
-"""Kernel dispatch rules, and the special-function kernels (erf, tanh) against their twins and PyTorch."""
+"""Kernel dispatch rules, and the special-function kernels (erf, tanh, exp) against their twins and PyTorch."""
 import math
 
 import numpy as np
@@ -88,3 +88,40 @@ def test_tanh_in_place_aliasing_and_strided_inputs(backend):
     f(overlapping[:, :4], out=overlapping[:, :4])  # strided view, in place
     np.testing.assert_allclose(overlapping[:, :4], expected[:, :4], rtol=5e-7)
     np.testing.assert_array_equal(overlapping[:, 4:], x[:, 4:])
+
+
+# every float32 exponent the result can have, denormals and overflow included
+EXP_SWEEP = np.concatenate([np.linspace(-110, 90, 2_000_001), np.linspace(-1, 1, 200_001), np.geomspace(1e-30, 1, 5_001)])
+
+
+@pytest.mark.parametrize("backend", kernels.available("exp"))
+def test_exp_float32_is_within_a_few_ulp_everywhere(backend):
+    x = EXP_SWEEP.astype(np.float32)
+    with np.errstate(over="ignore"):
+        got = kernels.get("exp", backend)(x).astype(np.float64)
+        exact = np.exp(x.astype(np.float64))
+    normal = (exact >= np.finfo(np.float32).tiny) & (exact <= np.finfo(np.float32).max)
+    assert np.max(np.abs(got[normal] - exact[normal]) / exact[normal]) < 2.5e-7
+    denormal = exact < np.finfo(np.float32).tiny  # absolute error of a few denormal steps (1.4e-45 each)
+    assert np.max(np.abs(got[denormal] - exact[denormal])) < 5e-45
+    too_big = exact > np.finfo(np.float32).max
+    assert too_big.any() and np.all(np.isposinf(got[too_big]))
+
+
+@pytest.mark.parametrize("backend", kernels.available("exp"))
+def test_exp_special_values_float64_exactness_and_aliasing(backend):
+    f = kernels.get("exp", backend)
+    with np.errstate(over="ignore"):
+        got = f(np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 89.0, -200.0], dtype=np.float32))
+    assert np.isnan(got[0]) and got[1:].tolist() == [np.inf, 0, 1, 1, np.inf, 0]
+    x64 = np.linspace(-700, 700, 1001)
+    np.testing.assert_array_equal(f(x64), np.exp(x64))  # float64 stays exact (gradcheck)
+    x = np.random.default_rng(0).standard_normal((6, 8)).astype(np.float32)
+    expected = f(x.copy())
+    same = x.copy()
+    assert f(same, out=same) is same
+    np.testing.assert_array_equal(same, expected)
+    strided = x.copy()
+    f(strided[:, :4], out=strided[:, :4])
+    np.testing.assert_allclose(strided[:, :4], expected[:, :4], rtol=3e-7)
+    np.testing.assert_array_equal(strided[:, 4:], x[:, 4:])

@@ -1,0 +1,68 @@
+"""Cross-entropy's row statistics and the fused Adam step against their NumPy twins."""
+import numpy as np
+import pytest
+
+from minidl import kernels
+from minidl.kernels import reference
+
+
+def _logits(shape, dtype, seed=0, scale=3.0):
+    return (scale * np.random.default_rng(seed).standard_normal(shape)).astype(dtype)
+
+
+@pytest.mark.parametrize("backend", kernels.available("exp_shifted_rows"))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1), (4, 7), (3, 5000), (65, 65)])
+def test_exp_shifted_rows_matches_twin(backend, dtype, shape):
+    x = _logits(shape, dtype)
+    x[0, -1] = 1e4  # a dominant logit: the shift keeps everything finite
+    if shape[1] > 2:
+        x[-1, 1] = -np.inf  # a logit that can never win
+    e, top, total = kernels.get("exp_shifted_rows", backend)(x)
+    ref_e, ref_top, ref_total = reference.exp_shifted_rows(x)
+    assert e.dtype == top.dtype == total.dtype == dtype and e.shape == shape and top.shape == total.shape == shape[:1]
+    tol = dict(rtol=3e-6, atol=1e-30) if dtype == np.float32 else dict(rtol=1e-13, atol=0)
+    np.testing.assert_array_equal(top, ref_top)
+    np.testing.assert_allclose(e, ref_e, **tol)
+    np.testing.assert_allclose(total, ref_total, **tol)
+    assert np.all(np.isfinite(e)) and np.all(total >= 1)
+
+
+@pytest.mark.parametrize("backend", kernels.available("exp_shifted_rows"))
+def test_exp_shifted_rows_keeps_nan_rows_nan(backend):
+    x = _logits((3, 6), np.float32)
+    x[1, 2] = np.nan
+    e, _, total = kernels.get("exp_shifted_rows", backend)(x)
+    assert np.isnan(total[1]) and np.isfinite(total[[0, 2]]).all()
+
+
+ADAM_CASES = [  # (shape, weight_decay, decoupled, step)
+    ((5000, 64), 0.0, False, 1),
+    ((7, 3), 0.1, False, 4),  # L2 penalty added to the gradient
+    ((129,), 0.01, True, 9),  # AdamW's decoupled decay
+    ((), 0.0, False, 2),  # a scalar parameter
+]
+
+
+@pytest.mark.parametrize("backend", kernels.available("adam_step"))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ADAM_CASES, ids=["step1_big", "l2", "adamw", "scalar"])
+def test_adam_step_matches_twin(backend, dtype, case):
+    shape, wd, decoupled, step = case
+    rng = np.random.default_rng(1)
+    value, grad = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
+    if step == 1:
+        m = v = 0  # no state yet
+    else:
+        m = (0.1 * rng.standard_normal(shape)).astype(dtype)
+        v = (0.01 * rng.random(shape)).astype(dtype)
+    args = (value, grad, m, v, step, 1e-3, 0.9, 0.999, 1e-8, wd, decoupled)
+    before = [np.copy(a) for a in (value, grad, m, v)]
+    got = kernels.get("adam_step", backend)(*args)
+    expected = reference.adam_step(*args)
+    tol = dict(rtol=2e-6, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-15)
+    for g, e in zip(got, expected):
+        assert g.dtype == dtype and g.shape == shape
+        np.testing.assert_allclose(g, e, **tol)
+    for a, b in zip((value, grad, m, v), before):  # inputs untouched: the optimizer's step is all-or-nothing
+        np.testing.assert_array_equal(a, b)
