@@ -5,7 +5,7 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba.core import types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 
 @numba.vectorize(["float32(float32)", "float64(float64)"], cache=True)
@@ -69,21 +69,26 @@ def _tanh32_inplace(x):
         x[i] = _tanh32_scalar(x[i])
 
 
-def tanh(x, out=None):
-    """tanh, element-wise: a vectorised rational approximation for float32 (NumPy's float32
-    tanh is not SIMD on this build: 2.6 ns/element), exact np.tanh otherwise."""
+def _float32_map(x, out, kernel, in_place_kernel, numpy_ufunc):
+    """out = f(x) with a float32 Numba kernel when both are contiguous float32, else NumPy's ufunc."""
     if out is None:
         out = np.empty_like(x)
     if x.dtype == np.float32 and x.flags.c_contiguous and out.flags.c_contiguous:
         if out is x:
-            _tanh32_inplace(x.reshape(-1))
+            in_place_kernel(x.reshape(-1))
         elif np.shares_memory(x, out):
             out[...] = x
-            _tanh32_inplace(out.reshape(-1))
+            in_place_kernel(out.reshape(-1))
         else:
-            _tanh32(x.reshape(-1), out.reshape(-1))
+            kernel(x.reshape(-1), out.reshape(-1))
         return out
-    return np.tanh(x, out=out)
+    return numpy_ufunc(x, out=out)
+
+
+def tanh(x, out=None):
+    """tanh, element-wise: a vectorised rational approximation for float32 (NumPy's float32
+    tanh is not SIMD on this build: 2.6 ns/element), exact np.tanh otherwise."""
+    return _float32_map(x, out, _tanh32, _tanh32_inplace, np.tanh)
 
 
 # ---- exp ---------------------------------------------------------------------
@@ -129,6 +134,19 @@ def _exp32_scalar(x):
     return p * _float32_from_bits((k1 + _BIAS) << _MANTISSA) * _float32_from_bits((k - k1 + _BIAS) << _MANTISSA)
 
 
+def exp_scalar(x):
+    """exp of one number inside Numba kernels: the vectorised float32 exp above for
+    float32, libm's exact exp otherwise (chosen when the kernel compiles)."""
+    return math.exp(x)
+
+
+@overload(exp_scalar, inline="always")
+def _exp_scalar_by_type(x):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+        return lambda x: _exp32_scalar(x)
+    return lambda x: math.exp(x)
+
+
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _exp32(x, out):
     for i in range(x.size):
@@ -144,15 +162,4 @@ def _exp32_inplace(x):  # see _tanh32_inplace
 def exp(x, out=None):
     """exp, element-wise: vectorised for float32 (within 1e-7 relative of the exact
     value, denormals and overflow as NumPy), exact np.exp otherwise."""
-    if out is None:
-        out = np.empty_like(x)
-    if x.dtype == np.float32 and x.flags.c_contiguous and out.flags.c_contiguous:
-        if out is x:
-            _exp32_inplace(x.reshape(-1))
-        elif np.shares_memory(x, out):
-            out[...] = x
-            _exp32_inplace(out.reshape(-1))
-        else:
-            _exp32(x.reshape(-1), out.reshape(-1))
-        return out
-    return np.exp(x, out=out)
+    return _float32_map(x, out, _exp32, _exp32_inplace, np.exp)
