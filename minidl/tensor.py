@@ -386,6 +386,14 @@ class Tensor:
             raise ValueError(f"permute: dims {dims} are not a permutation of the {self.ndim} dims of shape {self.shape}")
         return ops.Permute.apply(self, dims=dims)
 
+    def unbind(self, dim=0):
+        """The slices along `dim` as a tuple of tensors (views). Shape: (..., n, ...) -> n x (..., ...)."""
+        if self.ndim == 0:
+            raise ValueError("unbind: a scalar tensor has no dim to split")
+        if not -self.ndim <= dim < self.ndim:
+            raise ValueError(f"unbind: dim {dim} is out of range for shape {self.shape}")
+        return ops.Unbind.apply(self, dim=dim % self.ndim)
+
     def transpose(self, dim0=-2, dim1=-1):
         dims = list(range(self.ndim))
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]

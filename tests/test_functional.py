@@ -79,6 +79,8 @@ def test_gelu_rejects_unknown_approximation():
         (lambda: F.embedding(np.array([0.0, 1.0]), md.randn(5, 2)), TypeError, r"embedding: indices must have an integer dtype"),
         (lambda: F.linear(md.randn(2, 5), md.randn(4, 3)), ValueError,
          r"linear: input has 5 features \(shape \(2, 5\)\) but weight expects 3 \(shape \(4, 3\)\)"),
+        (lambda: F.linear(md.randn(2, 3), md.randn(4, 3), md.randn(3)), ValueError,
+         r"linear: bias of shape \(3,\) does not match weight \(4, 3\)"),
         (lambda: F.mse_loss(md.randn(2, 3), md.randn(3, 2)), ValueError, r"mse_loss: target shape \(3, 2\)"),
         (lambda: F.binary_cross_entropy_with_logits(md.randn(2), md.randn(3)), ValueError, r"target shape \(3,\)"),
     ],

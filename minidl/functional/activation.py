@@ -36,9 +36,8 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """
     if approximate == "none":
         return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
-    if approximate == "tanh":
-        inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)
-        return 0.5 * x * (1 + inner.tanh())
+    if approximate == "tanh":  # one fused primitive: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        return ops.GeluTanh.apply(x)
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh'; got {approximate!r}")
 
 

@@ -61,11 +61,4 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=False, dropo
     if dropout_p > 0 and training:
         keep = (generator().random((int(np.prod(lead)) if lead else 1, lq, lk)) >= dropout_p).astype(q.dtype)
         keep /= 1.0 - dropout_p
-    flat = lambda t: t.reshape(-1, *t.shape[-2:])  # noqa: E731
-    result = ops.ScaledDotProductAttention.apply(
-        flat(q), flat(k), flat(v), bias=bias, scale=scale, keep=keep, return_weights=return_weights
-    )
-    if return_weights:
-        out, probs = result
-        return out.reshape(*lead, lq, v.shape[-1]), probs.reshape(*lead, lq, lk)
-    return result.reshape(*lead, lq, v.shape[-1])
+    return ops.ScaledDotProductAttention.apply(q, k, v, bias=bias, scale=scale, keep=keep, return_weights=return_weights)

@@ -17,8 +17,9 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
             f"linear: input has {x.shape[-1] if x.ndim else 0} features (shape {x.shape}) "
             f"but weight expects {weight.shape[1]} (shape {weight.shape})"
         )
-    out = x @ weight.T
-    return out if bias is None else out + bias
+    if bias is not None and bias.shape != weight.shape[:1]:
+        raise ValueError(f"linear: bias of shape {bias.shape} does not match weight {weight.shape}")
+    return ops.Linear.apply(x, weight) if bias is None else ops.Linear.apply(x, weight, bias)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

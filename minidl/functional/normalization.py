@@ -1,6 +1,7 @@
-"""Layer and batch normalisation, composed from primitives (gradients come from autograd)."""
+"""Layer normalisation (one fused primitive) and batch normalisation (composed from primitives)."""
 import numpy as np
 
+from .. import ops
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 
@@ -13,13 +14,12 @@ def layer_norm(x: Tensor, normalized_shape, weight=None, bias=None, eps=1e-5) ->
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if x.shape[x.ndim - len(normalized_shape):] != normalized_shape:
         raise ValueError(f"layer_norm: input shape {x.shape} does not end with normalized_shape {normalized_shape}")
-    axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
-    centered = x - x.mean(dim=axes, keepdim=True)
-    var = (centered * centered).mean(dim=axes, keepdim=True)
-    out = centered / (var + eps).sqrt()
-    if weight is not None:
-        out = out * weight
-    return out if bias is None else out + bias
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p.shape != normalized_shape:
+            raise ValueError(f"layer_norm: {name} of shape {p.shape} does not match normalized_shape {normalized_shape}")
+    params = [p for p in (weight, bias) if p is not None]
+    return ops.LayerNorm.apply(x, *params, normalized_dims=len(normalized_shape), eps=float(eps),
+                               has_weight=weight is not None, has_bias=bias is not None)
 
 
 def batch_norm(x: Tensor, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):

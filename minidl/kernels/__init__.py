@@ -13,6 +13,9 @@ Registered kernels (signature shared with the twin in `reference.py`):
     exp(x, out=None) -> exp(x), element-wise
     exp_shifted_rows(x) -> (exp(x - row max), row max, row sum)
     adam_step(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled) -> (value, m, v)
+    gelu_tanh_forward(x) -> (out, tanh(u));  gelu_tanh_backward(x, t, grad) -> dx
+    layer_norm_forward(x, weight, bias, eps) -> (out, xhat, rstd)   (rows of a matrix)
+    layer_norm_backward(grad, xhat, rstd, weight) -> (dx, dweight, dbias)
     attention_softmax_forward(scores, bias, scale) -> probs
     attention_softmax_backward(probs, dprobs) -> dscores
     rnn_forward(gx, h0, w_hh, nonlinearity) -> hs
@@ -64,6 +67,14 @@ _REGISTRY = {
     "exp_shifted_rows": {
         "numba": "minidl.kernels.numba.rows:exp_shifted_rows",
         "reference": "minidl.kernels.reference:exp_shifted_rows",
+    },
+    **{
+        name: {"numba": f"minidl.kernels.numba.normalization:{name}", "reference": f"minidl.kernels.reference:{name}"}
+        for name in ("layer_norm_forward", "layer_norm_backward")
+    },
+    **{
+        name: {"numba": f"minidl.kernels.numba.activation:{name}", "reference": f"minidl.kernels.reference:{name}"}
+        for name in ("gelu_tanh_forward", "gelu_tanh_backward")
     },
     "adam_step": {"numba": "minidl.kernels.numba.optim:adam_step", "reference": "minidl.kernels.reference:adam_step"},
 }

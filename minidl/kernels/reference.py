@@ -345,3 +345,40 @@ def adam_step(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled)
     m_hat = m / (1 - b1**step)
     v_hat = v / (1 - b2**step)
     return value - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def layer_norm_forward(x, weight, bias, eps):
+    """Normalise each row of x, then scale and shift (weight/bias None: 1 and 0).
+
+    Shape: x (M, D), weight and bias (D,) -> out (M, D), xhat (M, D), rstd (M,).
+    """
+    centered = x - x.mean(axis=1, keepdims=True)
+    rstd = 1 / np.sqrt((centered * centered).mean(axis=1) + eps)
+    xhat = centered * rstd[:, None]
+    out = xhat * (1 if weight is None else weight) + (0 if bias is None else bias)
+    return out.astype(x.dtype, copy=False), xhat, rstd.astype(x.dtype, copy=False)
+
+
+def layer_norm_backward(grad, xhat, rstd, weight):
+    """Gradients of layer_norm_forward. Shape: grad (M, D) -> dx (M, D), dweight (D,), dbias (D,)."""
+    g = grad if weight is None else grad * weight
+    dx = rstd[:, None] * (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True))
+    return dx, (grad * xhat).sum(axis=0), grad.sum(axis=0)
+
+
+_GELU_C, _GELU_A = np.sqrt(2 / np.pi), 0.044715
+
+
+def gelu_tanh_forward(x):
+    """0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3); also returns t = tanh(u).
+
+    Shape: x (any) -> out, t (same shape).
+    """
+    t = np.tanh(_GELU_C * (x + _GELU_A * x**3)).astype(x.dtype, copy=False)
+    return (0.5 * x * (1 + t)).astype(x.dtype, copy=False), t
+
+
+def gelu_tanh_backward(x, t, grad):
+    """Shape: x, t, grad (same shape) -> dx."""
+    slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _GELU_C * (1 + 3 * _GELU_A * x * x)
+    return (grad * slope).astype(x.dtype, copy=False)

@@ -51,6 +51,12 @@ class MultiheadAttention(Module):
         batch, length = x.shape[0], x.shape[1]
         return F.linear(x, w, b).reshape(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
 
+    def _project_packed(self, x):
+        """q, k, v of (B, heads, L, head_dim), as views of one (B, L, 3E) projection."""
+        batch, length = x.shape[0], x.shape[1]
+        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
+        return qkv.reshape(batch, length, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+
     def _mask(self, attn_mask, key_padding_mask, is_causal, batch, lq, lk, dtype):
         bias = None
         if attn_mask is None and is_causal:
@@ -75,6 +81,7 @@ class MultiheadAttention(Module):
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
+        self_attention = query is key is value  # then one GEMM projects q, k and v together
         unbatched = query.ndim == 2
         if unbatched:
             query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)
@@ -86,7 +93,10 @@ class MultiheadAttention(Module):
                 f"MultiheadAttention: expected embed_dim {self.embed_dim}; got query {query.shape}, key {key.shape}, value {value.shape}"
             )
         batch, lq, lk = query.shape[0], query.shape[1], key.shape[1]
-        q, k, v = self._project(query, 0), self._project(key, 1), self._project(value, 2)
+        if self_attention:
+            q, k, v = self._project_packed(query)
+        else:
+            q, k, v = self._project(query, 0), self._project(key, 1), self._project(value, 2)
         bias = self._mask(attn_mask, key_padding_mask, is_causal, batch, lq, lk, q.dtype)
         result = F.scaled_dot_product_attention(
             q, k, v, attn_mask=bias, dropout_p=self.dropout if self.training else 0.0, return_weights=need_weights

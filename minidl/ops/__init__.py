@@ -1,16 +1,18 @@
 """Primitives (`Function` subclasses) by family. Users call them through Tensor methods and `F`."""
-from .elementwise import Abs, Add, Cast, Clip, Div, Erf, Exp, Log, Mul, Neg, Pow, PowScalar, Relu, Sigmoid, Sqrt, Sub, Tanh, Where
+from .elementwise import Abs, Add, Cast, Clip, Div, Erf, Exp, GeluTanh, Log, Mul, Neg, Pow, PowScalar, Relu, Sigmoid, Sqrt, Sub, Tanh, Where
 from .attention import ScaledDotProductAttention
 from .conv import Conv2d
 from .loss import CrossEntropy
+from .linear import Linear
 from .matmul import MatMul
-from .movement import Cat, EmbeddingLookup, Expand, Index, Permute, Reshape
+from .movement import Cat, EmbeddingLookup, Expand, Index, Permute, Reshape, Unbind
+from .normalization import LayerNorm
 from .pool import AvgPool2d, MaxPool2d
 from .reduce import Max, Mean, Min, Sum
 from .rnn import ElmanRecurrence, GRURecurrence, LSTMRecurrence
 
 __all__ = [
-    "Abs", "Add", "AvgPool2d", "Cast", "Cat", "Conv2d", "Clip", "Div", "ElmanRecurrence", "EmbeddingLookup", "Erf", "Exp", "Expand", "GRURecurrence", "Index", "LSTMRecurrence", "Log", "MatMul", "Max", "MaxPool2d", "Mean",
+    "Abs", "Add", "AvgPool2d", "Cast", "Cat", "Conv2d", "Clip", "Div", "ElmanRecurrence", "EmbeddingLookup", "Erf", "Exp", "Expand", "GeluTanh", "GRURecurrence", "Index", "LayerNorm", "Linear", "LSTMRecurrence", "Log", "MatMul", "Max", "MaxPool2d", "Mean",
     "Min", "Mul", "Neg", "Permute", "Pow", "PowScalar", "Relu", "Reshape", "ScaledDotProductAttention", "Sigmoid", "Sqrt", "Sub", "Sum",
-    "Tanh", "Where",
+    "Tanh", "Unbind", "Where",
 ]

@@ -27,6 +27,17 @@ class Permute(Movement):
         return grad.transpose(self.inverse)
 
 
+class Unbind(Movement):
+    """The slices along `dim`, as views (one output each); the backward stacks their gradients."""
+
+    def forward(self, a, dim):
+        self.dim = dim
+        return tuple(np.moveaxis(a, dim, 0))
+
+    def backward(self, *grads):
+        return np.stack(grads, axis=self.dim)
+
+
 class Expand(Movement):
     """Broadcast view; the engine sums the gradient back to the input's shape."""
 

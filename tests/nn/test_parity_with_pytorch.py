@@ -80,6 +80,10 @@ CASES = [
               [(2, 3, 8), (2, 4, 8), (2, 4, 8)], call=_mha_call),
     LayerCase("MultiheadAttention_seq_first", lambda lib: lib.MultiheadAttention(6, 3), [(4, 2, 6)] * 3,
               call=lambda layer, q, k, v: layer(q, k, v)),
+    LayerCase("MultiheadAttention_self_seq_first_packed", lambda lib: lib.MultiheadAttention(6, 3), [(4, 2, 6)],
+              call=lambda layer, x: layer(x, x, x)),  # one tensor for q, k, v: the packed projection
+    LayerCase("MultiheadAttention_self_unbatched", lambda lib: lib.MultiheadAttention(6, 2), [(5, 6)],
+              call=lambda layer, x: layer(x, x, x, need_weights=False)[0]),
     LayerCase("TransformerEncoderLayer_post_norm", lambda lib: lib.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True),
               [(2, 5, 8)]),
     LayerCase("TransformerEncoderLayer_pre_norm_gelu_causal",

@@ -8,9 +8,22 @@ from numba.core import types
 from numba.extending import intrinsic, overload
 
 
-@numba.vectorize(["float32(float32)", "float64(float64)"], cache=True)
+# A plain loop, not @numba.vectorize with signatures: that compiles (or loads from
+# the cache) when this module is imported, which cost every first kernel 0.3 s.
+@numba.njit(cache=True)
+def _erf(x, out):
+    for i in range(x.size):
+        out[i] = math.erf(x[i])
+
+
 def erf(x):
-    return math.erf(x)
+    """erf, element-wise (libm's, exact to the dtype's precision)."""
+    x = np.ascontiguousarray(x)
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)
+    out = np.empty_like(x)
+    _erf(x.reshape(-1), out.reshape(-1))
+    return out
 
 
 def _lambert_tanh_coefficients(depth=13):
@@ -134,17 +147,24 @@ def _exp32_scalar(x):
     return p * _float32_from_bits((k1 + _BIAS) << _MANTISSA) * _float32_from_bits((k - k1 + _BIAS) << _MANTISSA)
 
 
-def exp_scalar(x):
-    """exp of one number inside Numba kernels: the vectorised float32 exp above for
-    float32, libm's exact exp otherwise (chosen when the kernel compiles)."""
-    return math.exp(x)
+def _by_precision(fast32, exact):
+    """A scalar function for use inside Numba kernels: `fast32` on float32 arguments,
+    `exact` (libm's) on anything else, chosen when the calling kernel compiles."""
+
+    def scalar(x):
+        return exact(x)
+
+    @overload(scalar, inline="always")
+    def _choose(x):
+        if isinstance(x, types.Float) and x.bitwidth == 32:
+            return lambda x: fast32(x)
+        return lambda x: exact(x)
+
+    return scalar
 
 
-@overload(exp_scalar, inline="always")
-def _exp_scalar_by_type(x):
-    if isinstance(x, types.Float) and x.bitwidth == 32:
-        return lambda x: _exp32_scalar(x)
-    return lambda x: math.exp(x)
+tanh_scalar = _by_precision(_tanh32_scalar, math.tanh)
+exp_scalar = _by_precision(_exp32_scalar, math.exp)
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
