@@ -104,13 +104,40 @@ def max_pool2d_backward(const real[:, :, :, ::1] grad_out, const long long[:, :,
 # (a quarter of the memory traffic of int64 indices), and the backward writes
 # every input gradient once instead of zeroing and scattering.
 
+cdef inline bint max_2x2_row_short(const real* r0, const real* r1, real* out, unsigned char* code,
+                                   Py_ssize_t OW) noexcept nogil:
+    """A short row (OW < 16) assuming no NaN: the two row pairs, then the larger of the two, as
+    (v > m ? v : m), which gcc compiles to maxss, and codes by integer arithmetic, so nothing
+    branches on the data. Returns whether the row holds a NaN (then the caller redoes it)."""
+    cdef Py_ssize_t ox
+    cdef real a, b, c, d, top, bottom
+    cdef int nan = 0, k_top, k_bottom, lower
+    for ox in range(OW):
+        a, b, c, d = r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]
+        nan |= (a != a) | (b != b) | (c != c) | (d != d)
+        k_top = b > a
+        top = b if b > a else a
+        k_bottom = 2 + (d > c)
+        bottom = d if d > c else c
+        lower = bottom > top  # strictly: a tie keeps the first (top) maximum
+        out[ox] = bottom if bottom > top else top
+        code[ox] = <unsigned char>(k_top + lower * (k_bottom - k_top))
+    return nan
+
+
 cdef inline void max_2x2_row(const real* r0, const real* r1, real* out, unsigned char* code,
                              Py_ssize_t OW) noexcept nogil:
-    """One output row from input rows r0, r1; same tie and NaN rules as the general kernel."""
+    """One output row from input rows r0, r1; same tie and NaN rules as the general kernel.
+
+    Two loops, by measurement: gcc vectorises the one below, fastest on long rows (B2's
+    16 outputs: 0.33 ms against 0.44), but on short rows it runs its scalar tail, whose
+    selects become branches that mispredict on random data (8x8 images: 177 us against 80)."""
     cdef Py_ssize_t ox
     cdef real m, v
     cdef unsigned char k
     cdef bint take
+    if OW < 16 and not max_2x2_row_short(r0, r1, out, code, OW):
+        return
     for ox in range(OW):
         m = r0[2 * ox]
         k = 0

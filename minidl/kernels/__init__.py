@@ -14,6 +14,7 @@ Registered kernels (signature shared with the twin in `reference.py`):
     exp_shifted_rows(x) -> (exp(x - row max), row max, row sum)
     adam_step(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled) -> (value, m, v)
     gelu_tanh_forward(x) -> (out, tanh(u));  gelu_tanh_backward(x, t, grad) -> dx
+    scatter_add_rows(indices, rows, num_rows) -> out with out[indices[i]] += rows[i]
     layer_norm_forward(x, weight, bias, eps) -> (out, xhat, rstd)   (rows of a matrix)
     layer_norm_backward(grad, xhat, rstd, weight) -> (dx, dweight, dbias)
     attention_softmax_forward(scores, bias, scale) -> probs
@@ -75,6 +76,10 @@ _REGISTRY = {
     **{
         name: {"numba": f"minidl.kernels.numba.activation:{name}", "reference": f"minidl.kernels.reference:{name}"}
         for name in ("gelu_tanh_forward", "gelu_tanh_backward")
+    },
+    "scatter_add_rows": {
+        "numba": "minidl.kernels.numba.scatter:scatter_add_rows",
+        "reference": "minidl.kernels.reference:scatter_add_rows",
     },
     "adam_step": {"numba": "minidl.kernels.numba.optim:adam_step", "reference": "minidl.kernels.reference:adam_step"},
 }

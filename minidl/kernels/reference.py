@@ -382,3 +382,10 @@ def gelu_tanh_backward(x, t, grad):
     """Shape: x, t, grad (same shape) -> dx."""
     slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _GELU_C * (1 + 3 * _GELU_A * x * x)
     return (grad * slope).astype(x.dtype, copy=False)
+
+
+def scatter_add_rows(indices, rows, num_rows):
+    """out[indices[i]] += rows[i] for every i, into zeros. Shape: (M,), (M, D) -> (num_rows, D)."""
+    out = np.zeros((num_rows, rows.shape[1]), dtype=rows.dtype)
+    np.add.at(out, indices, rows)
+    return out

@@ -97,8 +97,10 @@ class EmbeddingLookup(Movement):
         return weight[indices]
 
     def backward(self, grad):
-        out = np.zeros(self.shape, dtype=grad.dtype)
-        np.add.at(out, self.indices.reshape(-1), grad.reshape(-1, self.shape[1]))
+        from .. import kernels
+
+        rows = grad.reshape(-1, self.shape[1])
+        out = kernels.get("scatter_add_rows")(self.indices.reshape(-1), rows, self.shape[0])
         if self.padding_idx is not None:
             out[self.padding_idx] = 0
         return out

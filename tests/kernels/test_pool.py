@@ -67,13 +67,14 @@ def test_max_pool_lets_nan_win_like_pytorch(backend, torch_oracle):
     np.testing.assert_array_equal(out[~np.isnan(out)], expected[~np.isnan(expected)])
 
 
-TILED_SHAPES = [(2, 3, 8, 8), (1, 1, 7, 5), (3, 2, 2, 9), (1, 4, 1, 6), (2, 1, 33, 31)]
+# the kernel has a short-row (< 16 outputs) and a long-row loop: both are covered
+TILED_SHAPES = [(2, 3, 8, 8), (1, 1, 7, 5), (3, 2, 2, 9), (1, 4, 1, 6), (2, 1, 33, 31), (2, 2, 5, 41)]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("integers", [False, True], ids=["distinct", "many_ties"])
-@pytest.mark.parametrize("shape", TILED_SHAPES, ids=["even", "odd_batch1", "height2", "height1", "odd_large"])
+@pytest.mark.parametrize("shape", TILED_SHAPES, ids=["even", "odd_batch1", "height2", "height1", "odd_large", "long_rows"])
 def test_max_pool_2x2_matches_twin_and_general_kernel(backend, dtype, integers, shape):
     """The 2x2 stride-2 kernel: same maxima and winners as the general kernel, odd edges uncovered."""
     x = _x(shape, dtype, integers=integers)
@@ -91,14 +92,16 @@ def test_max_pool_2x2_matches_twin_and_general_kernel(backend, dtype, integers, 
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_max_pool_2x2_lets_the_last_nan_win_like_pytorch(backend, torch_oracle):
-    x = np.arange(36, dtype=np.float32).reshape(1, 1, 6, 6)
+@pytest.mark.parametrize("width", [6, 40], ids=["short_rows", "long_rows"])
+def test_max_pool_2x2_lets_the_last_nan_win_like_pytorch(backend, width, torch_oracle):
+    x = np.arange(6 * width, dtype=np.float32).reshape(1, 1, 6, width)
     x[0, 0, 0, 1] = x[0, 0, 1, 0] = np.nan  # two NaNs in the first window
     x[0, 0, 3, 3] = np.nan
     out, codes = kernels.get("max_pool2d_2x2_forward", backend)(x)
     t_out, t_idx = torch_oracle.nn.functional.max_pool2d(torch_oracle.tensor(x), 2, return_indices=True)
     np.testing.assert_array_equal(out, t_out.numpy())  # NaNs compare equal in assert_array_equal
-    flat = (2 * np.arange(3)[:, None] + codes[0, 0] // 2) * 6 + 2 * np.arange(3)[None, :] + codes[0, 0] % 2
+    ow = width // 2
+    flat = (2 * np.arange(3)[:, None] + codes[0, 0] // 2) * width + 2 * np.arange(ow)[None, :] + codes[0, 0] % 2
     np.testing.assert_array_equal(flat, t_idx.numpy()[0, 0])
 
 

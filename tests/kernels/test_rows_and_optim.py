@@ -1,4 +1,4 @@
-"""Cross-entropy's row statistics and the fused Adam step against their NumPy twins."""
+"""Cross-entropy's row statistics, the fused Adam step and row scatter-add against their NumPy twins."""
 import numpy as np
 import pytest
 
@@ -66,3 +66,17 @@ def test_adam_step_matches_twin(backend, dtype, case):
         np.testing.assert_allclose(g, e, **tol)
     for a, b in zip((value, grad, m, v), before):  # inputs untouched: the optimizer's step is all-or-nothing
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("backend", kernels.available("scatter_add_rows"))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1, 3), (2048, 65, 64), (7, 5000, 2)], ids=["single", "many_repeats", "sparse"])
+def test_scatter_add_rows_matches_twin(backend, dtype, shape):
+    m, num_rows, d = shape
+    rng = np.random.default_rng(0)
+    indices = rng.integers(0, num_rows, size=m)
+    indices[0] = num_rows - 1  # the last row
+    rows = rng.standard_normal((m, d)).astype(dtype)
+    got = kernels.get("scatter_add_rows", backend)(indices, rows, num_rows)
+    assert got.dtype == dtype and got.shape == (num_rows, d)
+    np.testing.assert_allclose(got, reference.scatter_add_rows(indices, rows, num_rows), rtol=1e-5 if dtype == np.float32 else 1e-12)

@@ -24,6 +24,13 @@ def _adam(value, grad, m, v, new_value, new_m, new_v, lr, b1, keep_g, b2, keep_g
         new_value[i] = p - lr * (mi * m_scale) / (np.sqrt(vi * v_scale) + eps)
 
 
+def _flat_like(a, value):
+    """`a` as a flat contiguous array of value's shape and dtype (m and v start as the number 0)."""
+    if isinstance(a, np.ndarray) and a.shape == value.shape and a.dtype == value.dtype and a.flags.c_contiguous:
+        return a.reshape(-1)  # the usual case, kept cheap: this runs for every parameter every step
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(a, value.dtype), value.shape)).reshape(-1)
+
+
 def adam_step(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled):
     """One Adam/AdamW step (no AMSGrad) -> (new value, new m, new v), all fresh arrays.
 
@@ -37,9 +44,7 @@ def adam_step(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled)
     # NumPy does with Python floats (1 - float32(0.999) would be off by 1.3e-5)
     t = value.dtype.type
     constants = (lr, b1, 1 - b1, b2, 1 - b2, eps, weight_decay, 1 - lr * weight_decay)
-    # m and v start as the number 0: broadcast (and copied contiguous) like any state
-    flat = [np.ascontiguousarray(np.broadcast_to(np.asarray(a, value.dtype), value.shape)).reshape(-1)
-            for a in (value, grad, m, v)]
+    flat = [_flat_like(a, value) for a in (value, grad, m, v)]
     new = [np.empty(value.shape, value.dtype) for _ in range(3)]
     _adam(*flat, *(a.reshape(-1) for a in new), *(t(c) for c in constants), bool(decoupled),
           t(1 / (1 - b1**step)), t(1 / (1 - b2**step)))
