@@ -61,3 +61,25 @@ def test_max_pool_gradient_goes_to_the_first_of_tied_maxima(torch_oracle):
     torch_oracle.nn.functional.max_pool2d(tt, 2).sum().backward()
     np.testing.assert_array_equal(t.grad.numpy(), tt.grad.numpy())
     assert t.grad.numpy()[0, 0, 0, 1] == 1 and t.grad.numpy()[0, 0, 1, 0] == 0
+
+
+@pytest.mark.parametrize("fold", [True, False], ids=["batch_folded_into_one_gemm", "one_gemm_per_image"])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv2d_gemm_layouts_agree_with_pytorch(fold, groups, monkeypatch, torch_oracle):
+    """Small convolutions fold the batch into one GEMM, large ones run a GEMM per image: both are exact."""
+    import minidl.ops.conv as conv_op
+
+    monkeypatch.setattr(conv_op, "FOLD_BATCH_BELOW_MACS", 1 << 40 if fold else 0)
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((3, 4, 7, 6)), rng.standard_normal((6, 4 // groups, 3, 2)), rng.standard_normal(6)
+    mine = [md.tensor(a, requires_grad=True) for a in (x, w, b)]
+    out = F.conv2d(*mine, stride=(2, 1), padding=1, groups=groups)
+    assert mine[0].data.dtype == np.float64 and out._ctx.folded is fold
+    theirs = [torch_oracle.tensor(a, requires_grad=True) for a in (x, w, b)]
+    expected = torch_oracle.nn.functional.conv2d(*theirs, stride=(2, 1), padding=1, groups=groups)
+    g = rng.standard_normal(out.shape)
+    out.backward(md.tensor(g))
+    expected.backward(torch_oracle.tensor(g))
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for m, t in zip(mine, theirs):
+        np.testing.assert_allclose(m.grad.data, t.grad.numpy(), rtol=1e-12, atol=1e-12)

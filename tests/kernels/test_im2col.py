@@ -16,8 +16,11 @@ CASES = [
     (3, 4, 4, 4, 1, 1, 1, 1, 0, 0, 1, 1),  # 1x1 kernel
     (1, 2, 5, 7, 5, 7, 1, 1, 0, 0, 1, 1),  # kernel as large as the image
     (2, 1, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1),  # padding larger than a third of the image
+    # rows of 16+ outputs take the kernels' other path (short ones copy from a padded image)
+    (1, 2, 6, 40, 3, 3, 1, 1, 1, 1, 1, 1),  # "same" 3x3 on a wide image
+    (2, 1, 5, 50, 3, 2, 2, 3, 2, 1, 1, 2),  # wide, stride 3, dilation 2, padding 2 and 1
 ]
-ids = ["same3x3", "stride2_nonsquare", "stride3_pad2", "dilation2", "1x1", "full_kernel", "big_padding"]
+ids = ["same3x3", "stride2_nonsquare", "stride3_pad2", "dilation2", "1x1", "full_kernel", "big_padding", "wide_same", "wide_strided"]
 
 
 def _x(case, dtype, seed=0):
