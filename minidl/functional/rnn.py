@@ -34,8 +34,7 @@ def _check(op, x, h0, weight_ih, weight_hh, gates, states=()):
 
 def _input_projection(x, weight_ih, bias):
     """gx = x @ W_ih^T + bias for every step at once. Shape: (T, B, I) -> (T, B, G*H)."""
-    gx = x @ weight_ih.T
-    return gx if bias is None else gx + bias
+    return ops.Linear.apply(x, weight_ih) if bias is None else ops.Linear.apply(x, weight_ih, bias)
 
 
 def _state(h, batch, hidden, dtype):

@@ -4,17 +4,17 @@ Same signatures and results as the NumPy twins in `minidl/kernels/reference.py`.
 Per time step:
   * the recurrent product h @ W_hh^T is NumPy's matmul (BLAS); inside @njit it
     would need SciPy, which minidl does not depend on;
-  * tanh, and sigmoid as (1 + tanh(x/2)) / 2, run as one vectorised pass over
-    the gates (special.tanh: a rational approximation for float32, np.tanh for
-    float64); a scalar tanh in a Numba loop is ~30x slower (no SVML in llvmlite);
-  * everything else (bias and input terms, gate products, the cell update and
-    the whole backward gate block) is one fused Numba pass over (B, H).
+  * everything else is one fused Numba pass over (B, H): bias and input terms,
+    tanh, sigmoid as (1 + tanh(x/2)) / 2, gate products, the cell update
+    (special.tanh_scalar: the vectorised rational tanh for float32, libm's for
+    float64; libm's tanh in a float32 loop would be ~30x slower, no SVML in
+    llvmlite); and the whole backward gate block, also one pass.
 Backward keeps every step's gate gradients, so dW_hh is one GEMM after the loop.
 """
 import numba
 import numpy as np
 
-from .special import _tanh32_scalar
+from .special import _tanh32_scalar, tanh_scalar
 from .special import tanh as _tanh
 
 # ----------------------------------------------------------------- fused steps
@@ -36,118 +36,114 @@ def _add_tanh32(out, a):
             out[b, k] = _tanh32_scalar(out[b, k] + a[b, k])
 
 
-@numba.njit(cache=True)
+# The backward steps write their constants in the arrays' dtype: a bare 1 or 0.0 would
+# turn float32 arithmetic into float64 and keep LLVM from vectorising it.
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _rnn_step_backward(dz, dh, dhs_t, h_t, nonlinearity):
     """dz = (dhs_t + dh) * act'(z), act' from the output h_t; 0 tanh, 1 relu, 2 identity."""
+    one, zero = dz.dtype.type(1.0), dz.dtype.type(0.0)
     for b in range(dz.shape[0]):
         for k in range(dz.shape[1]):
             g = dhs_t[b, k] + dh[b, k]
             if nonlinearity == 0:
-                g *= 1 - h_t[b, k] * h_t[b, k]
+                g *= one - h_t[b, k] * h_t[b, k]
             elif nonlinearity == 1:
-                g = g if h_t[b, k] > 0 else 0.0
+                g = g if h_t[b, k] > zero else zero
             dz[b, k] = g
 
 
-@numba.njit(cache=True)
-def _lstm_pre(z, gx_t, hidden):
-    """z = (z + gx_t) scaled by 1/2 on the sigmoid gates (i, f, o), ready for one tanh."""
+# The cells loop over one row's contiguous gate blocks, each loop touching few arrays:
+# a single loop over all gates and states needed so many runtime alias checks that
+# LLVM kept it scalar (100 us per LSTM step on B4 instead of ~10).
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _sigmoid_into(out, a, b, start, stop):
+    """out[k] = sigmoid(a[k] + b[k]) for k in [start, stop), as (1 + tanh(x/2)) / 2."""
+    half = out.dtype.type(0.5)
+    for k in range(start, stop):
+        out[k] = half + half * tanh_scalar(half * (a[k] + b[k]))
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _lstm_cell(z, gx_t, c_prev, acts_t, c_t, tc_t, h_t, hidden):
+    """One LSTM step after the recurrent product z = h_prev @ W_hh^T (B, 4H): gates
+    i, f, o = sigmoid and g = tanh of z + gx_t; c_t = f * c_prev + i * g; h_t = o * tanh(c_t)."""
     for b in range(z.shape[0]):
-        for k in range(z.shape[1]):
-            v = z[b, k] + gx_t[b, k]
-            z[b, k] = v if hidden * 2 <= k < hidden * 3 else 0.5 * v
-
-
-@numba.njit(cache=True)
-def _lstm_post(t_z, c_prev, acts_t, c_t, hidden):
-    """From tanh'd gates: i, f, o = (1 + t) / 2, g = t; c_t = f * c_prev + i * g."""
-    for b in range(t_z.shape[0]):
+        zb, gb, ab = z[b], gx_t[b], acts_t[b]
+        _sigmoid_into(ab, zb, gb, 0, 2 * hidden)  # i, f
+        for k in range(2 * hidden, 3 * hidden):  # g
+            ab[k] = tanh_scalar(zb[k] + gb[k])
+        _sigmoid_into(ab, zb, gb, 3 * hidden, 4 * hidden)  # o
+        cp, cb, tb, hb = c_prev[b], c_t[b], tc_t[b], h_t[b]
         for k in range(hidden):
-            i = 0.5 * (1 + t_z[b, k])
-            f = 0.5 * (1 + t_z[b, hidden + k])
-            g = t_z[b, 2 * hidden + k]
-            o = 0.5 * (1 + t_z[b, 3 * hidden + k])
-            acts_t[b, k] = i
-            acts_t[b, hidden + k] = f
-            acts_t[b, 2 * hidden + k] = g
-            acts_t[b, 3 * hidden + k] = o
-            c_t[b, k] = f * c_prev[b, k] + i * g
+            c = ab[hidden + k] * cp[k] + ab[k] * ab[2 * hidden + k]
+            cb[k] = c
+            tc = tanh_scalar(c)
+            tb[k] = tc
+            hb[k] = ab[3 * hidden + k] * tc
 
 
-@numba.njit(cache=True)
-def _lstm_output(h_t, acts_t, tc_t, hidden):
-    for b in range(h_t.shape[0]):
-        for k in range(hidden):
-            h_t[b, k] = acts_t[b, 3 * hidden + k] * tc_t[b, k]
-
-
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _lstm_step_backward(dgates_t, dc, dh, dhs_t, acts_t, tc_t, c_prev, hidden):
-    """One step of LSTM backward: fills dgates_t (B, 4H) and carries dc back one step (in place)."""
+    """One step of LSTM backward: fills dgates_t (B, 4H) and carries dc back one step (in place).
+    Row by row, over 1-D views: few arrays per loop, so LLVM vectorises it (see _lstm_cell)."""
+    one = dc.dtype.type(1.0)
     for b in range(dc.shape[0]):
+        ab, db, dcb, cp = acts_t[b], dgates_t[b], dc[b], c_prev[b]
+        dht, dhb, tb = dhs_t[b], dh[b], tc_t[b]
         for k in range(hidden):
-            i = acts_t[b, k]
-            f = acts_t[b, hidden + k]
-            g = acts_t[b, 2 * hidden + k]
-            o = acts_t[b, 3 * hidden + k]
-            tc = tc_t[b, k]
-            dh_t = dhs_t[b, k] + dh[b, k]
-            d_c = dc[b, k] + dh_t * o * (1 - tc * tc)
-            dgates_t[b, k] = d_c * g * i * (1 - i)
-            dgates_t[b, hidden + k] = d_c * c_prev[b, k] * f * (1 - f)
-            dgates_t[b, 2 * hidden + k] = d_c * i * (1 - g * g)
-            dgates_t[b, 3 * hidden + k] = dh_t * tc * o * (1 - o)
-            dc[b, k] = d_c * f
+            i, f, g, o = ab[k], ab[hidden + k], ab[2 * hidden + k], ab[3 * hidden + k]
+            tc = tb[k]
+            dh_t = dht[k] + dhb[k]
+            d_c = dcb[k] + dh_t * o * (one - tc * tc)
+            db[k] = d_c * g * i * (one - i)
+            db[hidden + k] = d_c * cp[k] * f * (one - f)
+            db[2 * hidden + k] = d_c * i * (one - g * g)
+            db[3 * hidden + k] = dh_t * tc * o * (one - o)
+            dcb[k] = d_c * f
 
 
-@numba.njit(cache=True)
-def _gru_pre(a, hh, gx_t, b_hh, hidden):
-    """hh += b_hh; a[:, :2H] = (gx + hh) / 2 for r and z, ready for one tanh."""
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _gru_cell(hh, gx_t, b_hh, h_prev, acts_t, h_t, hn_t, hidden):
+    """One GRU step after the recurrent product hh = h_prev @ W_hh^T (B, 3H): r, z = sigmoid,
+    n = tanh(gx_n + r * (hh_n + b_hn)); h_t = (1 - z) * n + z * h_prev."""
+    one = hh.dtype.type(1.0)
     for b in range(hh.shape[0]):
+        hb, gb, ab = hh[b], gx_t[b], acts_t[b]
         for k in range(3 * hidden):
-            hh[b, k] += b_hh[k]
-        for k in range(2 * hidden):
-            a[b, k] = 0.5 * (gx_t[b, k] + hh[b, k])
-
-
-@numba.njit(cache=True)
-def _gru_mid(a, hh, gx_t, hidden):
-    """r, z = (1 + t) / 2 in place; a[:, 2H:] = gx_n + r * hh_n, ready for tanh."""
-    for b in range(a.shape[0]):
-        for k in range(2 * hidden):
-            a[b, k] = 0.5 * (1 + a[b, k])
+            hb[k] += b_hh[k]
+        _sigmoid_into(ab, gb, hb, 0, 2 * hidden)  # r, z
+        nb = hn_t[b]
         for k in range(hidden):
-            a[b, 2 * hidden + k] = gx_t[b, 2 * hidden + k] + a[b, k] * hh[b, 2 * hidden + k]
-
-
-@numba.njit(cache=True)
-def _gru_post(h_t, hn_t, a, hh, h_prev, hidden):
-    for b in range(h_t.shape[0]):
+            hn = hb[2 * hidden + k]
+            nb[k] = hn
+            ab[2 * hidden + k] = tanh_scalar(gb[2 * hidden + k] + ab[k] * hn)
+        pb, ob = h_prev[b], h_t[b]
         for k in range(hidden):
-            z = a[b, hidden + k]
-            h_t[b, k] = (1 - z) * a[b, 2 * hidden + k] + z * h_prev[b, k]
-            hn_t[b, k] = hh[b, 2 * hidden + k]
+            z = ab[hidden + k]
+            ob[k] = (one - z) * ab[2 * hidden + k] + z * pb[k]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _gru_step_backward(dgx_t, dhh_t, dh, dhs_t, acts_t, hn_t, h_prev, hidden):
-    """Fills dgx_t and dhh_t (B, 3H); dh becomes the direct part z * dh_t (the matmul part is added after)."""
+    """Fills dgx_t and dhh_t (B, 3H); dh becomes the direct part z * dh_t (the matmul part is added after).
+    Row by row, over 1-D views, so LLVM vectorises it (see _lstm_cell)."""
+    one = dh.dtype.type(1.0)
     for b in range(dh.shape[0]):
+        ab, gb, hb, dhb = acts_t[b], dgx_t[b], dhh_t[b], dh[b]
+        dht, nb, pb = dhs_t[b], hn_t[b], h_prev[b]
         for k in range(hidden):
-            r = acts_t[b, k]
-            z = acts_t[b, hidden + k]
-            n = acts_t[b, 2 * hidden + k]
-            dh_t = dhs_t[b, k] + dh[b, k]
-            dn = dh_t * (1 - z) * (1 - n * n)
-            dr = dn * hn_t[b, k] * r * (1 - r)
-            dz = dh_t * (h_prev[b, k] - n) * z * (1 - z)
-            dgx_t[b, k] = dr
-            dgx_t[b, hidden + k] = dz
-            dgx_t[b, 2 * hidden + k] = dn
-            dhh_t[b, k] = dr
-            dhh_t[b, hidden + k] = dz
-            dhh_t[b, 2 * hidden + k] = dn * r
-            dh[b, k] = dh_t * z
+            r, z, n = ab[k], ab[hidden + k], ab[2 * hidden + k]
+            dh_t = dht[k] + dhb[k]
+            dn = dh_t * (one - z) * (one - n * n)
+            dr = dn * nb[k] * r * (one - r)
+            dz = dh_t * (pb[k] - n) * z * (one - z)
+            gb[k] = dr
+            gb[hidden + k] = dz
+            gb[2 * hidden + k] = dn
+            hb[k] = dr
+            hb[hidden + k] = dz
+            hb[2 * hidden + k] = dn * r
+            dhb[k] = dh_t * z
 
 
 # ------------------------------------------------------------ whole sequences
@@ -201,11 +197,7 @@ def lstm_forward(gx, h0, c0, w_hh):
     h, c = h0, c0
     for t in range(steps):
         np.matmul(h, w_t, out=z)
-        _lstm_pre(z, gx[t], hidden)
-        _tanh(z, out=z)
-        _lstm_post(z, c, acts[t], cs[t], hidden)
-        _tanh(cs[t], out=tcs[t])
-        _lstm_output(hs[t], acts[t], tcs[t], hidden)
+        _lstm_cell(z, gx[t], c, acts[t], cs[t], tcs[t], hs[t], hidden)
         h, c = hs[t], cs[t]
     return hs, cs, acts, tcs
 
@@ -232,13 +224,8 @@ def gru_forward(gx, h0, w_hh, b_hh):
     w_t = np.ascontiguousarray(w_hh.T)
     h = h0
     for t in range(steps):
-        a = acts[t]
         np.matmul(h, w_t, out=hh)
-        _gru_pre(a, hh, gx[t], b_hh, hidden)
-        _tanh(a[:, : 2 * hidden], out=a[:, : 2 * hidden])
-        _gru_mid(a, hh, gx[t], hidden)
-        _tanh(a[:, 2 * hidden :], out=a[:, 2 * hidden :])
-        _gru_post(hs[t], hns[t], a, hh, h, hidden)
+        _gru_cell(hh, gx[t], b_hh, h, acts[t], hs[t], hns[t], hidden)
         h = hs[t]
     return hs, acts, hns
 

@@ -154,7 +154,7 @@ def _by_precision(fast32, exact):
     def scalar(x):
         return exact(x)
 
-    @overload(scalar, inline="always")
+    @overload(scalar)
     def _choose(x):
         if isinstance(x, types.Float) and x.bitwidth == 32:
             return lambda x: fast32(x)
