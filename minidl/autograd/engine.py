@@ -70,9 +70,17 @@ _COUNTS_EVERY_REFERENCE = sys.implementation.name == "cpython" and sys.version_i
 
 
 def _sole_owner(array, refcount):
-    """`array` owns its memory, can be written, and `refcount` (the caller's
-    sys.getrefcount(array), counting its own local and the call's argument) is 2."""
-    return _COUNTS_EVERY_REFERENCE and refcount == 2 and array.base is None and array.flags.writeable
+    """Nothing but the caller holds `array` (`refcount`, the caller's sys.getrefcount(array),
+    counts its own local and the call's argument: 2), it can be written, and it owns its
+    memory or is a whole-array view (e.g. a reshape of a fresh GEMM result) of a base
+    that nothing else holds."""
+    if not (_COUNTS_EVERY_REFERENCE and refcount == 2 and array.flags.writeable):
+        return False
+    base = array.base
+    if base is None:
+        return True
+    # the base's references: the view's, this local, getrefcount's argument
+    return type(base) is np.ndarray and base.base is None and base.size == array.size and sys.getrefcount(base) == 3
 
 
 def gradients(roots, root_grads, leaves=None):

@@ -200,3 +200,39 @@ def test_a_retained_intermediate_gradient_is_not_shared_with_the_rest_of_the_gra
     (y * 2 + y * 5).sum().backward()  # y gets two contributions before passing one on
     np.testing.assert_allclose(y.grad.data, np.full(3, 7.0), rtol=1e-6)
     np.testing.assert_allclose(x.grad.data, np.full(3, 21.0), rtol=1e-6)
+
+
+class _ReturnsReshapedFresh(md.autograd.Function):
+    """y = 2x; hands back a reshaped view of a fresh array (as Linear's backward does)."""
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, grad):
+        flat = 2 * grad.reshape(-1)
+        _ReturnsReshapedFresh.last_base = weakref.ref(flat)
+        return flat.reshape(grad.shape)
+
+
+class _ReturnsViewOfKept(md.autograd.Function):
+    """y = 2x; hands back a view of an array it keeps (must be copied)."""
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, grad):
+        self.kept = 2 * grad.reshape(-1)
+        return self.kept.reshape(grad.shape)
+
+
+def test_a_whole_view_of_an_unshared_array_is_kept_and_a_view_of_a_held_one_is_copied():
+    x = md.randn(3, 4, requires_grad=True)
+    _ReturnsReshapedFresh.apply(x).sum().backward()
+    if engine._COUNTS_EVERY_REFERENCE:
+        assert x.grad.data.base is _ReturnsReshapedFresh.last_base()
+    y = md.randn(3, 4, requires_grad=True)
+    out = _ReturnsViewOfKept.apply(y)
+    out.sum().backward()
+    assert not np.shares_memory(y.grad.data, out._ctx.kept)
+    y.grad.data += 1
+    np.testing.assert_array_equal(out._ctx.kept, np.full(12, 2, np.float32))
