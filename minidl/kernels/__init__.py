@@ -111,10 +111,21 @@ def available(name):
     return [b for b, target in implementations(name).items() if not isinstance(_load(target), Exception)]
 
 
+_resolved = {}  # (name, forced backend, explicitly asked) -> function; ops call get() on every use
+
+
 def get(name, backend=None):
     """The implementation of kernel `name`: `backend`, else $MINIDL_KERNELS, else the fastest that loads."""
-    impls = implementations(name)
     forced = backend or os.environ.get("MINIDL_KERNELS") or None
+    key = (name, forced, backend is not None)
+    fn = _resolved.get(key)
+    if fn is None:
+        fn = _resolved[key] = _resolve(name, backend, forced)
+    return fn
+
+
+def _resolve(name, backend, forced):
+    impls = implementations(name)
     if forced is not None:
         if forced not in BACKENDS:
             raise ValueError(f"kernels: unknown backend {forced!r}; choose one of {BACKENDS}")

@@ -10,8 +10,8 @@ import numpy as np
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _adam(value, grad, m, v, new_value, new_m, new_v, lr, b1, keep_g, b2, keep_g2, eps, wd, shrink, decoupled,
-          m_scale, v_scale):
+def _adam(value, grad, m, v, new_value, new_m, new_v, constants, decoupled):
+    lr, b1, keep_g, b2, keep_g2, eps, wd, shrink, m_scale, v_scale = constants
     for i in range(value.size):
         p, g = value[i], grad[i]
         if decoupled:
@@ -26,7 +26,7 @@ def _adam(value, grad, m, v, new_value, new_m, new_v, lr, b1, keep_g, b2, keep_g
 
 def _flat_like(a, value):
     """`a` as a flat contiguous array of value's shape and dtype (m and v start as the number 0)."""
-    if isinstance(a, np.ndarray) and a.shape == value.shape and a.dtype == value.dtype and a.flags.c_contiguous:
+    if type(a) is np.ndarray and a.shape == value.shape and a.dtype == value.dtype and a.flags.c_contiguous:
         return a.reshape(-1)  # the usual case, kept cheap: this runs for every parameter every step
     return np.ascontiguousarray(np.broadcast_to(np.asarray(a, value.dtype), value.shape)).reshape(-1)
 
@@ -36,16 +36,18 @@ def adam_step(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled)
 
     Shape: value, grad, m, v all the parameter's shape (m, v are the number 0 at step 1).
     """
-    from .. import reference
+    if value.dtype not in _FLOATS or grad.dtype != value.dtype:
+        from ..reference import adam_step as numpy_twin
 
-    if value.dtype not in (np.float32, np.float64) or grad.dtype != value.dtype:
-        return reference.adam_step(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled)
+        return numpy_twin(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled)
     # constants are computed in double and rounded once to the parameter's precision, as
     # NumPy does with Python floats (1 - float32(0.999) would be off by 1.3e-5)
-    t = value.dtype.type
-    constants = (lr, b1, 1 - b1, b2, 1 - b2, eps, weight_decay, 1 - lr * weight_decay)
-    flat = [_flat_like(a, value) for a in (value, grad, m, v)]
-    new = [np.empty(value.shape, value.dtype) for _ in range(3)]
-    _adam(*flat, *(a.reshape(-1) for a in new), *(t(c) for c in constants), bool(decoupled),
-          t(1 / (1 - b1**step)), t(1 / (1 - b2**step)))
-    return tuple(new)
+    constants = np.array([lr, b1, 1 - b1, b2, 1 - b2, eps, weight_decay, 1 - lr * weight_decay,
+                          1 / (1 - b1**step), 1 / (1 - b2**step)], dtype=value.dtype)
+    new = (np.empty_like(value), np.empty_like(value), np.empty_like(value))
+    _adam(_flat_like(value, value), _flat_like(grad, value), _flat_like(m, value), _flat_like(v, value),
+          new[0].reshape(-1), new[1].reshape(-1), new[2].reshape(-1), constants, bool(decoupled))
+    return new
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
