@@ -84,17 +84,24 @@ def _im2col_padded(const real[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw, Py_
     return cols_arr
 
 
-def im2col(const real[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw,
-           Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
+def im2col(x, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
            Py_ssize_t dh, Py_ssize_t dw):
+    if out_size(x.shape[3], kw, sw, pw, dw) < SHORT_ROW:
+        return _im2col_padded(x, kh, kw, sh, sw, ph, pw, dh, dw)
+    return _im2col_rows(x, kh, kw, sh, sw, ph, pw, dh, dw)
+
+
+def _im2col_rows(const real[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw,
+                 Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
+                 Py_ssize_t dh, Py_ssize_t dw):
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t OH = out_size(H, kh, sh, ph, dh), OW = out_size(W, kw, sw, pw, dw)
-    if OW < SHORT_ROW:
-        return _im2col_padded(x, kh, kw, sh, sw, ph, pw, dh, dw)
     dtype = np.float32 if real is float else np.float64
     cols_arr = np.empty((N, C * kh * kw, OH * OW), dtype=dtype)
     cdef real[:, :, ::1] cols = cols_arr
-    cdef Py_ssize_t n, c, i, j, oy, ox, iy, row, base, x_off, lo, hi
+    cdef Py_ssize_t n, c, i, j, oy, ox, iy, row, x_off, lo, hi
+    cdef const real* src
+    cdef real* dst
     with nogil:
         for n in range(N):
             for c in range(C):
@@ -108,17 +115,25 @@ def im2col(const real[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw,
                             hi = lo
                         for oy in range(OH):
                             iy = oy * sh - ph + i * dh
-                            base = oy * OW
+                            dst = &cols[n, row, oy * OW]
                             if iy < 0 or iy >= H:
                                 for ox in range(OW):
-                                    cols[n, row, base + ox] = 0
+                                    dst[ox] = 0
                                 continue
+                            # raw pointers, and a unit-stride loop of its own: written with
+                            # memoryview indexing, gcc's code for this loop changed with
+                            # unrelated functions in the module (im2col 1.9 -> 3.6 ms on B1)
+                            src = &x[n, c, iy, 0]
                             for ox in range(lo):
-                                cols[n, row, base + ox] = 0
-                            for ox in range(lo, hi):
-                                cols[n, row, base + ox] = x[n, c, iy, ox * sw + x_off]
+                                dst[ox] = 0
+                            if sw == 1:
+                                for ox in range(lo, hi):
+                                    dst[ox] = src[ox + x_off]
+                            else:
+                                for ox in range(lo, hi):
+                                    dst[ox] = src[ox * sw + x_off]
                             for ox in range(hi, OW):
-                                cols[n, row, base + ox] = 0
+                                dst[ox] = 0
     return cols_arr
 
 
@@ -150,7 +165,9 @@ def col2im(const real[:, :, ::1] cols, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
     dtype = np.float32 if real is float else np.float64
     x_arr = np.zeros((N, C, H, W), dtype=dtype)
     cdef real[:, :, :, ::1] x = x_arr
-    cdef Py_ssize_t n, c, i, j, oy, ox, iy, row, base, x_off, lo, hi
+    cdef Py_ssize_t n, c, i, j, oy, ox, iy, row, x_off, lo, hi
+    cdef const real* src
+    cdef real* dst
     with nogil:
         for n in range(N):
             for c in range(C):
@@ -164,7 +181,12 @@ def col2im(const real[:, :, ::1] cols, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                             iy = oy * sh - ph + i * dh
                             if iy < 0 or iy >= H:
                                 continue
-                            base = oy * OW
-                            for ox in range(lo, hi):
-                                x[n, c, iy, ox * sw + x_off] += cols[n, row, base + ox]
+                            src = &cols[n, row, oy * OW]
+                            dst = &x[n, c, iy, 0]  # raw pointers, as in im2col
+                            if sw == 1:
+                                for ox in range(lo, hi):
+                                    dst[ox + x_off] += src[ox]
+                            else:
+                                for ox in range(lo, hi):
+                                    dst[ox * sw + x_off] += src[ox]
     return x_arr
