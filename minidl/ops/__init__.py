@@ -12,7 +12,7 @@ from .reduce import Max, Mean, Min, Sum
 from .rnn import ElmanRecurrence, GRURecurrence, LSTMRecurrence
 
 __all__ = [
-    "Abs", "Add", "AvgPool2d", "Cast", "Cat", "Conv2d", "Clip", "Div", "ElmanRecurrence", "EmbeddingLookup", "Erf", "Exp", "Expand", "GeluTanh", "GRURecurrence", "Index", "LayerNorm", "Linear", "LSTMRecurrence", "Log", "MatMul", "Max", "MaxPool2d", "Mean",
+    "Abs", "Add", "AvgPool2d", "Cast", "Cat", "Conv2d", "Clip", "CrossEntropy", "Div", "ElmanRecurrence", "EmbeddingLookup", "Erf", "Exp", "Expand", "GeluTanh", "GRURecurrence", "Index", "LayerNorm", "Linear", "LSTMRecurrence", "Log", "MatMul", "Max", "MaxPool2d", "Mean",
     "Min", "Mul", "Neg", "Permute", "Pow", "PowScalar", "Relu", "Reshape", "ScaledDotProductAttention", "Sigmoid", "Sqrt", "Sub", "Sum",
     "Tanh", "Unbind", "Where",
 ]

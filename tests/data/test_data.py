@@ -1,6 +1,5 @@
 """DataLoader, collation, tokenizers and the data-set loaders."""
 import os
-import shutil
 
 import numpy as np
 import pytest
