@@ -282,6 +282,13 @@ OPS = [
            [(2, 2, 3, 4), (2, 2, 4, 4), (2, 2, 4, 5)], flops=lambda q, k, v: 2 * 4 * 3 * 4 * (4 + 5) + 5 * 4 * 3 * 4),
     OpInfo("F.sdpa_causal", lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
            lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, is_causal=True), [(1, 4, 3), (1, 4, 3), (1, 4, 2)]),
+    # causal rows are cut at the diagonal (top-left aligned) and run in blocks of 32 columns
+    OpInfo("F.sdpa_causal_more_queries", lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+           lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, is_causal=True), [(2, 5, 3), (2, 3, 3), (2, 3, 2)]),
+    OpInfo("F.sdpa_causal_more_keys", lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+           lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, is_causal=True), [(3, 2), (6, 2), (6, 1)]),
+    OpInfo("F.sdpa_causal_long_rows", lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+           lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, is_causal=True), [(37, 2), (37, 2), (37, 1)]),
     OpInfo("F.sdpa_bool_mask_fully_masked_row", lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=ATTN_MASK),
            lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, attn_mask=_t(ATTN_MASK)), [(2, 3, 2), (2, 4, 2), (2, 4, 3)]),
     OpInfo("F.sdpa_float_mask_scale", lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=_like(q, ATTN_BIAS), scale=0.3),

@@ -8,13 +8,9 @@ from ..random import generator
 from ..tensor import Tensor
 
 
-def _mask_bias(attn_mask, is_causal, lead, lq, lk, dtype):
-    """Masks as one additive bias of shape (1 or N, Lq, Lk): 0 where allowed, -inf where not."""
-    if is_causal:
-        if attn_mask is not None:
-            raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
-        allowed = np.tril(np.ones((lq, lk), dtype=bool))
-        return np.where(allowed, 0, -np.inf).astype(dtype)[None]
+def _mask_bias(attn_mask, lead, lq, lk, dtype):
+    """A mask as an additive bias of shape (1 or N, Lq, Lk): 0 where allowed, -inf where not.
+    (The causal rule is not a bias: the kernel stops each row at the diagonal instead.)"""
     if attn_mask is None:
         return None
     mask = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
@@ -42,6 +38,16 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=False, dropo
     Shape: q (..., Lq, E), k (..., Lk, E), v (..., Lk, Ev) -> (..., Lq, Ev)
     [and probabilities (..., Lq, Lk)]; q, k and v share their leading dims.
     """
+    if is_causal and attn_mask is not None:
+        raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
+    return masked_attention(q, k, v, attn_mask, is_causal, dropout_p, scale, return_weights, training)
+
+
+def masked_attention(q, k, v, attn_mask=None, is_causal=False, dropout_p=0.0, scale=None, return_weights=False,
+                     training=True):
+    """scaled_dot_product_attention with a mask and the causal rule at once: a key is
+    allowed where both allow it (MultiheadAttention's key padding in a causal model).
+    Shape: as scaled_dot_product_attention."""
     op = "scaled_dot_product_attention"
     if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim:
         raise ValueError(f"{op}: q, k, v need the same rank >= 2; got {q.shape}, {k.shape}, {v.shape}")
@@ -56,9 +62,10 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=False, dropo
         raise ValueError(f"{op}: dropout_p must be in [0, 1); got {dropout_p}")
     lq, lk, e = q.shape[-2], k.shape[-2], q.shape[-1]
     scale = 1.0 / math.sqrt(e) if scale is None else float(scale)
-    bias = _mask_bias(attn_mask, is_causal, lead, lq, lk, q.dtype)
+    bias = _mask_bias(attn_mask, lead, lq, lk, q.dtype)
     keep = None
     if dropout_p > 0 and training:
         keep = (generator().random((int(np.prod(lead)) if lead else 1, lq, lk)) >= dropout_p).astype(q.dtype)
         keep /= 1.0 - dropout_p
-    return ops.ScaledDotProductAttention.apply(q, k, v, bias=bias, scale=scale, keep=keep, return_weights=return_weights)
+    return ops.ScaledDotProductAttention.apply(q, k, v, bias=bias, causal=bool(is_causal), scale=scale, keep=keep,
+                                               return_weights=return_weights)

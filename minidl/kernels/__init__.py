@@ -6,8 +6,8 @@ backend wherever the kernel has one. Compiled modules are imported on first
 use, so `import minidl` stays quick.
 
 Registered kernels (signature shared with the twin in `reference.py`):
-    im2col(x, kh, kw, sh, sw, ph, pw, dh, dw) -> cols
-    col2im(cols, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw) -> x
+    im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, batch_in_columns=False) -> cols
+    col2im(cols, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, batch_in_columns=False) -> x
     erf(x) -> erf(x), element-wise
     tanh(x, out=None) -> tanh(x), element-wise
     exp(x, out=None) -> exp(x), element-wise
@@ -17,8 +17,8 @@ Registered kernels (signature shared with the twin in `reference.py`):
     scatter_add_rows(indices, rows, num_rows) -> out with out[indices[i]] += rows[i]
     layer_norm_forward(x, weight, bias, eps) -> (out, xhat, rstd)   (rows of a matrix)
     layer_norm_backward(grad, xhat, rstd, weight) -> (dx, dweight, dbias)
-    attention_softmax_forward(scores, bias, scale) -> probs
-    attention_softmax_backward(probs, dprobs) -> dscores
+    attention_softmax_forward(scores, bias, scale, causal=False) -> probs
+    attention_softmax_backward(probs, dprobs, causal=False) -> dscores
     rnn_forward(gx, h0, w_hh, nonlinearity) -> hs
     rnn_backward(dhs, h0, w_hh, hs, nonlinearity) -> (dgx, dh0, dw_hh)
     lstm_forward(gx, h0, c0, w_hh) -> (hs, cs, acts, tcs)

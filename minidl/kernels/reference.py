@@ -39,10 +39,11 @@ def _windows(size_h, size_w, kh, kw, sh, sw, dh, dw, oh, ow):
             yield i, j, rows, cols
 
 
-def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw):
+def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, batch_in_columns=False):
     """Unfold image patches into columns.
 
-    Shape: x (N, C, H, W) -> cols (N, C*kh*kw, OH*OW), row (c*kh + i)*kw + j.
+    Shape: x (N, C, H, W) -> cols (N, C*kh*kw, OH*OW), row (c*kh + i)*kw + j;
+    with `batch_in_columns`, (C*kh*kw, N, OH*OW): the batch side by side in each row.
     """
     n, c, h, w = x.shape
     oh = conv_output_size(h, kh, sh, ph, dh)
@@ -51,14 +52,17 @@ def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw):
     cols = np.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
     for i, j, rows, cs in _windows(h, w, kh, kw, sh, sw, dh, dw, oh, ow):
         cols[:, :, i, j] = padded[:, :, rows, cs]
-    return cols.reshape(n, c * kh * kw, oh * ow)
+    cols = cols.reshape(n, c * kh * kw, oh * ow)
+    return np.ascontiguousarray(cols.transpose(1, 0, 2)) if batch_in_columns else cols
 
 
-def col2im(cols, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw):
+def col2im(cols, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, batch_in_columns=False):
     """Adjoint of im2col: add every column entry back onto its pixel.
 
-    Shape: cols (N, C*kh*kw, OH*OW) -> x (N, C, H, W).
+    Shape: cols (N, C*kh*kw, OH*OW), or (C*kh*kw, N, OH*OW) with `batch_in_columns` -> x (N, C, H, W).
     """
+    if batch_in_columns:
+        cols = cols.transpose(1, 0, 2)
     n = cols.shape[0]
     oh = conv_output_size(h, kh, sh, ph, dh)
     ow = conv_output_size(w, kw, sw, pw, dw)
@@ -296,15 +300,23 @@ def gru_backward(dhs, h0, w_hh, hs, acts, hns):
 
 
 # ---------------------------------------------------------------- attention
-def attention_softmax_forward(scores, bias, scale):
-    """Row softmax of scores*scale + bias; a row with no allowed entry (all -inf) becomes 0,
-    as PyTorch's scaled_dot_product_attention does.
+def causal_bias(lq, lk, dtype):
+    """The causal mask as an additive bias (1, Lq, Lk): query i may attend to keys j <= i
+    (top-left aligned, as PyTorch's is_causal), -inf elsewhere."""
+    return np.where(np.tril(np.ones((lq, lk), dtype=bool)), 0, -np.inf).astype(dtype)[None]
+
+
+def attention_softmax_forward(scores, bias, scale, causal=False):
+    """Row softmax of scores*scale + bias, with the causal mask too when `causal`; a row
+    with no allowed entry (all -inf) becomes 0, as PyTorch's scaled_dot_product_attention does.
 
     Shape: scores (N, Lq, Lk), bias (1 or N, Lq, Lk) or None -> probs (N, Lq, Lk).
     """
     s = scores * scores.dtype.type(scale)
     if bias is not None:
         s = s + bias
+    if causal:
+        s = s + causal_bias(*scores.shape[1:], scores.dtype)
     top = s.max(axis=-1, keepdims=True)
     dead = np.isneginf(top)
     with np.errstate(over="ignore"):  # -3e38 - 3e38 -> -inf is right here: exp gives 0
@@ -313,8 +325,9 @@ def attention_softmax_forward(scores, bias, scale):
     return np.where(dead, 0, e / np.where(dead, 1, total)).astype(scores.dtype)
 
 
-def attention_softmax_backward(probs, dprobs):
+def attention_softmax_backward(probs, dprobs, causal=False):
     """Gradient of the pre-softmax scores (before the scale): P * (dP - rowsum(dP * P)).
+    `causal` only says that P is zero above the diagonal (the result is too).
 
     Shape: (N, Lq, Lk) -> (N, Lq, Lk).
     """

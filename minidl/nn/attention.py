@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import functional as F
+from ..functional.attention import masked_attention
 from ..tensor import Tensor
 from . import init
 from .linear import Linear
@@ -59,8 +60,6 @@ class MultiheadAttention(Module):
 
     def _mask(self, attn_mask, key_padding_mask, is_causal, batch, lq, lk, dtype):
         bias = None
-        if attn_mask is None and is_causal:
-            attn_mask = ~np.tril(np.ones((lq, lk), dtype=bool))
         if attn_mask is not None:
             m = _as_bias(attn_mask, dtype, "attn_mask")
             if m.shape == (lq, lk):
@@ -98,9 +97,9 @@ class MultiheadAttention(Module):
         else:
             q, k, v = self._project(query, 0), self._project(key, 1), self._project(value, 2)
         bias = self._mask(attn_mask, key_padding_mask, is_causal, batch, lq, lk, q.dtype)
-        result = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=bias, dropout_p=self.dropout if self.training else 0.0, return_weights=need_weights
-        )
+        # is_causal alone: the kernel's causal rows (no mask built); with attn_mask, the mask rules, as in PyTorch
+        result = masked_attention(q, k, v, attn_mask=bias, is_causal=is_causal and attn_mask is None,
+                                  dropout_p=self.dropout if self.training else 0.0, return_weights=need_weights)
         out, weights = result if need_weights else (result, None)
         out = self.out_proj(out.transpose(1, 2).reshape(batch, lq, self.embed_dim))
         if weights is not None and average_attn_weights:

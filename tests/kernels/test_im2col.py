@@ -16,11 +16,14 @@ CASES = [
     (3, 4, 4, 4, 1, 1, 1, 1, 0, 0, 1, 1),  # 1x1 kernel
     (1, 2, 5, 7, 5, 7, 1, 1, 0, 0, 1, 1),  # kernel as large as the image
     (2, 1, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1),  # padding larger than a third of the image
+    (3, 2, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1),  # rows of exactly one block of 4 (B8's second conv)
+    (2, 2, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1),  # rows of two blocks of 4 and a remainder of 3
     # rows of 16+ outputs take the kernels' other path (short ones copy from a padded image)
     (1, 2, 6, 40, 3, 3, 1, 1, 1, 1, 1, 1),  # "same" 3x3 on a wide image
     (2, 1, 5, 50, 3, 2, 2, 3, 2, 1, 1, 2),  # wide, stride 3, dilation 2, padding 2 and 1
 ]
-ids = ["same3x3", "stride2_nonsquare", "stride3_pad2", "dilation2", "1x1", "full_kernel", "big_padding", "wide_same", "wide_strided"]
+ids = ["same3x3", "stride2_nonsquare", "stride3_pad2", "dilation2", "1x1", "full_kernel", "big_padding", "rows_of_4",
+       "rows_of_11", "wide_same", "wide_strided"]
 
 
 def _x(case, dtype, seed=0):
@@ -36,22 +39,27 @@ def _out_hw(case):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES, ids=ids)
-def test_im2col_matches_reference_twin(backend, dtype, case):
+@pytest.mark.parametrize("batch_in_columns", [False, True], ids=["per_image", "batch_in_columns"])
+def test_im2col_matches_reference_twin(backend, dtype, case, batch_in_columns):
     x = _x(case, dtype)
-    cols = kernels.get("im2col", backend)(x, *case[4:])
+    cols = kernels.get("im2col", backend)(x, *case[4:], batch_in_columns=batch_in_columns)
     expected = reference.im2col(x, *case[4:])
-    assert cols.dtype == dtype and cols.shape == expected.shape
+    if batch_in_columns:  # the same columns with the batch moved inside each row
+        expected = expected.transpose(1, 0, 2)
+    assert cols.dtype == dtype and cols.shape == expected.shape and cols.flags.c_contiguous
     np.testing.assert_array_equal(cols, expected)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES, ids=ids)
-def test_col2im_matches_reference_twin(backend, dtype, case):
+@pytest.mark.parametrize("batch_in_columns", [False, True], ids=["per_image", "batch_in_columns"])
+def test_col2im_matches_reference_twin(backend, dtype, case, batch_in_columns):
     n, c, h, w = case[:4]
     oh, ow = _out_hw(case)
     cols = np.random.default_rng(1).standard_normal((n, c * case[4] * case[5], oh * ow)).astype(dtype)
-    got = kernels.get("col2im", backend)(cols, c, h, w, *case[4:])
+    given = np.ascontiguousarray(cols.transpose(1, 0, 2)) if batch_in_columns else cols
+    got = kernels.get("col2im", backend)(given, c, h, w, *case[4:], batch_in_columns=batch_in_columns)
     expected = reference.col2im(cols, c, h, w, *case[4:])
     assert got.dtype == dtype and got.shape == (n, c, h, w)
     tol = 1e-5 if dtype == np.float32 else 1e-12

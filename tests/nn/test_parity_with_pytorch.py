@@ -30,6 +30,16 @@ def _mha_call(layer, q, k, v):
     return layer(q, k, v, key_padding_mask=_torch().tensor(pad), attn_mask=_torch().tensor(mask))
 
 
+def _mha_causal_padding_call(layer, x):
+    """Ours: is_causal with no mask (the kernel's causal rows) and key padding; PyTorch's MHA
+    needs the causal mask itself (is_causal is only a hint there)."""
+    pad = np.array([[False, False, False, False, True, True], [False] * 6])
+    if isinstance(x, md.Tensor):
+        return layer(x, x, x, key_padding_mask=pad, is_causal=True)[0]
+    causal = _torch().tensor(np.triu(np.ones((6, 6), dtype=bool), 1))
+    return layer(x, x, x, key_padding_mask=_torch().tensor(pad), attn_mask=causal, is_causal=True)[0]
+
+
 def _causal_encoder_call(layer, x):
     mask = np.triu(np.ones((5, 5), dtype=bool), 1)
     return layer(x, src_mask=mask if isinstance(x, md.Tensor) else _torch().tensor(mask))
@@ -78,6 +88,8 @@ CASES = [
     LayerCase("GRU_with_state_bidir", lambda lib: lib.GRU(4, 5, bidirectional=True), [(4, 2, 4), (2, 2, 5)]),
     LayerCase("MultiheadAttention_masks_weights", lambda lib: lib.MultiheadAttention(8, 2, batch_first=True),
               [(2, 3, 8), (2, 4, 8), (2, 4, 8)], call=_mha_call),
+    LayerCase("MultiheadAttention_causal_with_key_padding", lambda lib: lib.MultiheadAttention(8, 2, batch_first=True),
+              [(2, 6, 8)], call=_mha_causal_padding_call),
     LayerCase("MultiheadAttention_seq_first", lambda lib: lib.MultiheadAttention(6, 3), [(4, 2, 6)] * 3,
               call=lambda layer, q, k, v: layer(q, k, v)),
     LayerCase("MultiheadAttention_self_seq_first_packed", lambda lib: lib.MultiheadAttention(6, 3), [(4, 2, 6)],

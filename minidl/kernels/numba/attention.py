@@ -15,58 +15,76 @@ from .special import exp_scalar
 # Reassociation lets LLVM vectorise the row sums and maxima (a serial float sum is
 # latency-bound: 0.28 ms -> see benchmarks/ B5); no 'nnan'/'ninf': -inf marks masked scores.
 _ROW_MATH = {"reassoc", "nsz", "contract"}
+# Causal rows are cut at the diagonal but processed in whole blocks of this many
+# columns (the extra ones masked): LLVM's vector loops step 32 floats at a time and
+# run anything shorter scalar, which made cut rows slower than full ones.
+_LANES = 32
 
 
 @numba.njit(cache=True, fastmath=_ROW_MATH, error_model="numpy")
-def _softmax_backward(probs, dprobs, out):
+def _softmax_backward(probs, dprobs, out, causal):
     n, rows, cols = probs.shape
+    zero = out.dtype.type(0.0)
     for a in range(n):
         for i in range(rows):
-            dot = 0.0
-            for j in range(cols):
-                dot += dprobs[a, i, j] * probs[a, i, j]
-            for j in range(cols):
-                out[a, i, j] = probs[a, i, j] * (dprobs[a, i, j] - dot)
+            # P is 0 past the diagonal, and so is the result (see _softmax for the span)
+            span = min((i + _LANES) & -_LANES, cols) if causal else cols
+            p, d, o = probs[a, i], dprobs[a, i], out[a, i]
+            dot = zero
+            for j in range(span):
+                dot += d[j] * p[j]
+            for j in range(span):
+                o[j] = p[j] * (d[j] - dot)
+            for j in range(span, cols):
+                o[j] = zero
 
 
 @numba.njit(cache=True, fastmath=_ROW_MATH, error_model="numpy")
-def _softmax(scores, p, bias, scale):
-    """p = softmax(scores*scale + bias) by rows; rows with nothing allowed become 0."""
+def _softmax(scores, p, bias, scale, causal):
+    """p = softmax(scores*scale + bias) by rows, keys j <= i only when `causal`;
+    rows with nothing allowed become 0. Causal rows stop at the diagonal: half the
+    exps of a square mask are never computed, and no bias is read."""
     n, rows, cols = p.shape
     per_item = bias is not None and bias.shape[0] == n
-    zero = p.dtype.type(0.0)
+    zero, neg_inf = p.dtype.type(0.0), p.dtype.type(-np.inf)
     for a in range(n):
         for i in range(rows):
-            top = p.dtype.type(-np.inf)
-            for j in range(cols):
-                v = scores[a, i, j] * scale
+            valid = min(i + 1, cols) if causal else cols
+            span = min((valid + _LANES - 1) & -_LANES, cols)  # whole vector blocks: masked inside
+            s, pr = scores[a, i], p[a, i]
+            top = neg_inf
+            for j in range(span):
+                v = s[j] * scale
                 if bias is not None:
                     v += bias[a if per_item else 0, i, j]
-                p[a, i, j] = v
+                v = v if j < valid else neg_inf
+                pr[j] = v
                 top = max(top, v)
-            if top == -np.inf:
-                for j in range(cols):
-                    p[a, i, j] = zero
+            for j in range(span, cols):
+                pr[j] = zero
+            if top == neg_inf:
+                for j in range(span):
+                    pr[j] = zero
                 continue
             total = zero
-            for j in range(cols):
-                e = exp_scalar(p[a, i, j] - top)
-                p[a, i, j] = e
+            for j in range(span):
+                e = exp_scalar(pr[j] - top)
+                pr[j] = e
                 total += e
             inv = p.dtype.type(1.0) / total
-            for j in range(cols):
-                p[a, i, j] *= inv
+            for j in range(span):
+                pr[j] *= inv
 
 
-def attention_softmax_forward(scores, bias, scale):
+def attention_softmax_forward(scores, bias, scale, causal=False):
     p = np.empty_like(scores)
     if bias is not None:
         bias = np.ascontiguousarray(bias, dtype=p.dtype)
-    _softmax(np.ascontiguousarray(scores), p, bias, p.dtype.type(scale))
+    _softmax(np.ascontiguousarray(scores), p, bias, p.dtype.type(scale), bool(causal))
     return p
 
 
-def attention_softmax_backward(probs, dprobs):
+def attention_softmax_backward(probs, dprobs, causal=False):
     out = np.empty_like(probs)
-    _softmax_backward(probs, np.ascontiguousarray(dprobs), out)
+    _softmax_backward(probs, np.ascontiguousarray(dprobs), out, bool(causal))
     return out
