@@ -57,8 +57,11 @@ cdef void windows_and_columns(real* padded, real* cols, Py_ssize_t N, Py_ssize_t
     cdef real a0, a1, a2, a3
     for n in range(N):
         for c in range(C):
-            for i in range(kh):
-                for j in range(kw):
+            # taps column by column: in col2im, tap j+1 adds into the row tap j just stored one
+            # element over, and a load that half-overlaps a recent store stalls; with the kernel
+            # rows in between, stores are long done (B8's col2im 157 -> 122 us)
+            for j in range(kw):
+                for i in range(kh):
                     column = cols + n * image_step + ((c * kh + i) * kw + j) * row_step
                     for oy in range(OH):
                         image = padded + ((n * C + c) * Hp + oy * sh + i * dh) * Wp + j * dw
