@@ -104,40 +104,15 @@ def max_pool2d_backward(const real[:, :, :, ::1] grad_out, const long long[:, :,
 # (a quarter of the memory traffic of int64 indices), and the backward writes
 # every input gradient once instead of zeroing and scattering.
 
-cdef inline bint max_2x2_row_short(const real* r0, const real* r1, real* out, unsigned char* code,
-                                   Py_ssize_t OW) noexcept nogil:
-    """A short row (OW < 16) assuming no NaN: the two row pairs, then the larger of the two, as
-    (v > m ? v : m), which gcc compiles to maxss, and codes by integer arithmetic, so nothing
-    branches on the data. Returns whether the row holds a NaN (then the caller redoes it)."""
-    cdef Py_ssize_t ox
-    cdef real a, b, c, d, top, bottom
-    cdef int nan = 0, k_top, k_bottom, lower
-    for ox in range(OW):
-        a, b, c, d = r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]
-        nan |= (a != a) | (b != b) | (c != c) | (d != d)
-        k_top = b > a
-        top = b if b > a else a
-        k_bottom = 2 + (d > c)
-        bottom = d if d > c else c
-        lower = bottom > top  # strictly: a tie keeps the first (top) maximum
-        out[ox] = bottom if bottom > top else top
-        code[ox] = <unsigned char>(k_top + lower * (k_bottom - k_top))
-    return nan
-
-
 cdef inline void max_2x2_row(const real* r0, const real* r1, real* out, unsigned char* code,
                              Py_ssize_t OW) noexcept nogil:
-    """One output row from input rows r0, r1; same tie and NaN rules as the general kernel.
-
-    Two loops, by measurement: gcc vectorises the one below, fastest on long rows (B2's
-    16 outputs: 0.33 ms against 0.44), but on short rows it runs its scalar tail, whose
-    selects become branches that mispredict on random data (8x8 images: 177 us against 80)."""
+    """One output row from input rows r0, r1, for long rows (see SHORT_2X2_ROW): the window's
+    four values in order, each taken when strictly greater (the first maximum wins ties) or
+    NaN (the last NaN wins), as the general kernel and PyTorch. gcc vectorises this loop."""
     cdef Py_ssize_t ox
     cdef real m, v
     cdef unsigned char k
     cdef bint take
-    if OW < 16 and not max_2x2_row_short(r0, r1, out, code, OW):
-        return
     for ox in range(OW):
         m = r0[2 * ox]
         k = 0
@@ -157,6 +132,46 @@ cdef inline void max_2x2_row(const real* r0, const real* r1, real* out, unsigned
         code[ox] = k
 
 
+# Rows shorter than this many outputs take the two-pass path below: on short rows
+# gcc's vector loop above never starts and its scalar tail branches on the data
+# (8x8 images: 177 us), and even a branch-free loop per row costs more than its
+# few outputs (110 us).
+SHORT_2X2_ROW = 16
+
+
+cdef void max_2x2_columns_then_pairs(const real* x, real* out, unsigned char* code, real* column_max,
+                                     unsigned char* column_row, Py_ssize_t planes, Py_ssize_t H,
+                                     Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
+    """All windows of all planes in two passes. First each column of each row pair: the
+    larger of top and bottom (the bottom when strictly greater or NaN) and which row it came
+    from, packed as (pairs, 2*OW). Then the two columns of each window, flat over the whole
+    batch. This is the same winner as scanning the window in order (max_2x2_row): a column's
+    winner is its first maximum or last NaN, and of two column winners the window's is the
+    larger value, on equal values the smaller code 2*row + col, among NaNs the larger code."""
+    cdef Py_ssize_t p, oy, i, pair = 0, width = 2 * OW
+    cdef const real* r0
+    cdef real t, b, left, right
+    cdef unsigned char take, k_left, k_right
+    cdef bint left_nan, right_nan
+    for p in range(planes):
+        for oy in range(OH):
+            r0 = x + (p * H + 2 * oy) * W
+            for i in range(width):
+                t, b = r0[i], r0[W + i]
+                take = (b > t) | (b != b)
+                column_max[pair * width + i] = b if take else t
+                column_row[pair * width + i] = take
+            pair += 1
+    for i in range(pair * OW):
+        left, right = column_max[2 * i], column_max[2 * i + 1]
+        k_left, k_right = 2 * column_row[2 * i], 2 * column_row[2 * i + 1] + 1
+        left_nan, right_nan = left != left, right != right
+        take = (right_nan & ((not left_nan) | (k_right > k_left))) | (
+            (not left_nan) & (not right_nan) & ((right > left) | ((right == left) & (k_right < k_left))))
+        out[i] = right if take else left
+        code[i] = k_right if take else k_left
+
+
 def max_pool2d_2x2_forward(const real[:, :, :, ::1] x):
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t OH = H // 2, OW = W // 2
@@ -167,7 +182,16 @@ def max_pool2d_2x2_forward(const real[:, :, :, ::1] x):
         return out_arr, code_arr
     cdef real[:, :, :, ::1] out = out_arr
     cdef unsigned char[:, :, :, ::1] code = code_arr
+    cdef real[::1] column_max
+    cdef unsigned char[::1] column_row
     cdef Py_ssize_t n, c, oy
+    if OW < SHORT_2X2_ROW:
+        column_max = np.empty(N * C * OH * 2 * OW, dtype=dtype)
+        column_row = np.empty(N * C * OH * 2 * OW, dtype=np.uint8)
+        with nogil:
+            max_2x2_columns_then_pairs(&x[0, 0, 0, 0], &out[0, 0, 0, 0], &code[0, 0, 0, 0], &column_max[0],
+                                       &column_row[0], N * C, H, W, OH, OW)
+        return out_arr, code_arr
     with nogil:
         for n in range(N):
             for c in range(C):

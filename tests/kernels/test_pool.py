@@ -119,3 +119,22 @@ def test_avg_pool_forward_and_backward_match_twin(backend, dtype, include_pad, c
     dx = kernels.get("avg_pool2d_backward", backend)(grad, *case[2:4], *args)
     np.testing.assert_allclose(dx, reference.avg_pool2d_backward(grad, *case[2:4], *args), rtol=tol, atol=tol)
     assert out.dtype == dtype and dx.dtype == dtype
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("layout", [(27, 1, 3), (81, 1, 1), (1, 81, 1), (1, 1, 81)], ids=["3_a_row", "1_a_row", "channels", "long_row"])
+def test_max_pool_2x2_every_window_of_ties_and_nans(backend, layout, torch_oracle):
+    """All 81 windows over {0, 1, NaN}: the short-row path (columns first, then pairs) and the
+    long-row path pick the same winner as scanning the window in order, and as PyTorch."""
+    values = np.array([0.0, 1.0, np.nan], dtype=np.float32)
+    windows = values[np.stack(np.meshgrid(*[np.arange(3)] * 4, indexing="ij"), -1).reshape(81, 4)]  # (81, 4) = a, b, c, d
+    n, c, per_row = layout
+    x = windows.reshape(n, c, per_row, 2, 2).transpose(0, 1, 3, 2, 4).reshape(n, c, 2, 2 * per_row)
+    out, codes = kernels.get("max_pool2d_2x2_forward", backend)(x)
+    ref_out, ref_codes = reference.max_pool2d_2x2_forward(x)
+    np.testing.assert_array_equal(codes, ref_codes)
+    np.testing.assert_array_equal(out, ref_out)
+    _, t_idx = torch_oracle.nn.functional.max_pool2d(torch_oracle.tensor(x), 2, return_indices=True)
+    k = codes[:, :, 0].astype(np.int64)
+    flat = (k // 2) * (2 * per_row) + 2 * np.arange(per_row) + k % 2
+    np.testing.assert_array_equal(flat, t_idx.numpy()[:, :, 0])
