@@ -60,3 +60,58 @@ def test_dropout_gradient_passes_gradcheck_with_a_fixed_mask():
 def test_bad_input_is_rejected_with_the_shapes(call, message):
     with pytest.raises(ValueError, match=message):
         call(*_qkv())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(is_causal=True), dict(attn_mask="bool"), dict(attn_mask="float_per_item"), dict(dropout_p=0.3),
+     dict(return_weights=True)],
+    ids=["causal", "bool_mask", "float_mask_per_item", "dropout", "weights"],
+)
+def test_one_thread_and_two_give_the_same_numbers(monkeypatch, dtype, kwargs):
+    """The two halves of the batch (minidl.kernels.threads) compute exactly what one thread does,
+    forward and every gradient; odd batch (5 = 2 + 3) so the halves differ in size."""
+    rng = np.random.default_rng(3)
+    shape = (5, 2, 6, 4)
+    arrays = [rng.standard_normal(shape).astype(dtype) for _ in range(3)]
+    kwargs = dict(kwargs)
+    if kwargs.get("attn_mask") == "bool":
+        kwargs["attn_mask"] = rng.random((6, 6)) > 0.3
+    elif kwargs.get("attn_mask") == "float_per_item":
+        kwargs["attn_mask"] = rng.standard_normal((5, 2, 6, 6)).astype(dtype)
+    results = []
+    for ways in ("1", "2"):
+        monkeypatch.setenv("MINIDL_THREADS", ways)
+        md.manual_seed(0)  # the same dropout mask both times
+        q, k, v = (md.tensor(a.copy(), requires_grad=True) for a in arrays)
+        out = F.scaled_dot_product_attention(q, k, v, **kwargs)
+        if kwargs.get("return_weights"):
+            out, weights = out
+            loss = (out * out).sum() + (weights * weights).sum()  # gradient flows into the weights too
+        else:
+            loss = (out * out).sum()
+        loss.backward()
+        results.append([out.numpy(), q.grad.numpy(), k.grad.numpy(), v.grad.numpy()])
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("torch") is None, reason="needs the PyTorch oracle")
+def test_split_benchmark_shape_matches_pytorch(monkeypatch):
+    """B5's shape on two threads against PyTorch, forward and gradients (float32)."""
+    import torch
+
+    monkeypatch.setenv("MINIDL_THREADS", "2")
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal((16, 4, 64, 16)).astype(np.float32) for _ in range(3)]
+    mine = [md.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    grad = rng.standard_normal((16, 4, 64, 16)).astype(np.float32)
+    out = F.scaled_dot_product_attention(*mine, is_causal=True)
+    (out * md.tensor(grad)).sum().backward()
+    ref = torch.nn.functional.scaled_dot_product_attention(*theirs, is_causal=True)
+    (ref * torch.tensor(grad)).sum().backward()
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-4, atol=1e-5)
+    for m, t in zip(mine, theirs):
+        np.testing.assert_allclose(m.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-4)

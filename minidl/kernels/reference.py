@@ -306,9 +306,10 @@ def causal_bias(lq, lk, dtype):
     return np.where(np.tril(np.ones((lq, lk), dtype=bool)), 0, -np.inf).astype(dtype)[None]
 
 
-def attention_softmax_forward(scores, bias, scale, causal=False):
+def attention_softmax_forward(scores, bias, scale, causal=False, out=None):
     """Row softmax of scores*scale + bias, with the causal mask too when `causal`; a row
     with no allowed entry (all -inf) becomes 0, as PyTorch's scaled_dot_product_attention does.
+    Written into `out` when given (C-contiguous, scores' shape), as the compiled kernel.
 
     Shape: scores (N, Lq, Lk), bias (1 or N, Lq, Lk) or None -> probs (N, Lq, Lk).
     """
@@ -322,16 +323,24 @@ def attention_softmax_forward(scores, bias, scale, causal=False):
     with np.errstate(over="ignore"):  # -3e38 - 3e38 -> -inf is right here: exp gives 0
         e = np.exp(s - np.where(dead, 0, top))
     total = e.sum(axis=-1, keepdims=True)
-    return np.where(dead, 0, e / np.where(dead, 1, total)).astype(scores.dtype)
+    return _into(out, np.where(dead, 0, e / np.where(dead, 1, total)).astype(scores.dtype))
 
 
-def attention_softmax_backward(probs, dprobs, causal=False):
+def _into(out, result):
+    """result, copied into `out` when one is given (the kernels' optional output buffer)."""
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
+def attention_softmax_backward(probs, dprobs, causal=False, out=None):
     """Gradient of the pre-softmax scores (before the scale): P * (dP - rowsum(dP * P)).
-    `causal` only says that P is zero above the diagonal (the result is too).
+    `causal` only says that P is zero above the diagonal (the result is too). Into `out` when given.
 
     Shape: (N, Lq, Lk) -> (N, Lq, Lk).
     """
-    return probs * (dprobs - (dprobs * probs).sum(axis=-1, keepdims=True))
+    return _into(out, probs * (dprobs - (dprobs * probs).sum(axis=-1, keepdims=True)))
 
 
 def exp_shifted_rows(x):

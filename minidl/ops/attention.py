@@ -2,41 +2,78 @@
 
 Shape: q (..., Lq, E), k (..., Lk, E), v (..., Lk, Ev) -> out (..., Lq, Ev) [, probs (..., Lq, Lk)];
 the leading dims are the same for all three (N = their product) and `bias` (1 or N, Lq, Lk)
-comes from the masks; `causal` lets query i see keys j <= i only. q, k and v may be strided views (e.g. heads split from one packed
-projection): the batched GEMMs read them in place.
+comes from the masks; `causal` lets query i see keys j <= i only. q, k and v may be strided
+views (e.g. heads split from one packed projection): the batched GEMMs read them in place.
+Forward and backward each run over the first leading dim in two halves on two threads when
+that measured faster for the call (minidl.kernels.threads: B5 alone 1.9x, after a GEMM never).
 FLOPs: both GEMMs (2*N*Lq*Lk*E and 2*N*Lq*Lk*Ev) plus ~5 per score for the softmax.
 """
 import numpy as np
 
 from .. import kernels
 from ..autograd.function import Function
+from ..kernels.threads import run_halves
+
+
+def _rows(x, lo, hi):
+    """x's items [lo, hi) along the first leading dim (all of x when it has no leading dims)."""
+    return x if x.ndim == 2 else x[lo:hi]
 
 
 class ScaledDotProductAttention(Function):
     def forward(self, q, k, v, bias, causal, scale, keep, return_weights):
         self.q, self.k, self.v, self.scale, self.causal = q, k, v, scale, causal
-        scores = np.matmul(q, k.swapaxes(-1, -2))  # (..., Lq, Lk), contiguous
-        lq, lk = scores.shape[-2:]
-        probs = kernels.get("attention_softmax_forward")(scores.reshape(-1, lq, lk), bias, scale, causal)
-        self.probs = probs.reshape(scores.shape)
-        self.keep = None if keep is None else keep.reshape(scores.shape)  # dropout mask, already / (1-p)
-        self.used = self.probs if keep is None else self.probs * self.keep
-        out = np.matmul(self.used, v)
-        return (out, self.probs) if return_weights else out
+        lead, lq, lk = q.shape[:-2], q.shape[-2], k.shape[-2]
+        self.items = lead[0] if lead else 1  # what the two threads split
+        per_item = int(np.prod(lead[1:], dtype=np.int64))  # bias rows per item
+        self.probs = probs = np.empty(lead + (lq, lk), dtype=q.dtype)
+        self.keep = None if keep is None else keep.reshape(probs.shape)  # dropout mask, already / (1-p)
+        self.used = used = probs if keep is None else np.empty_like(probs)
+        out = np.empty(lead + (lq, v.shape[-1]), dtype=q.dtype)
+        softmax = kernels.get("attention_softmax_forward")
+        split_bias = bias is not None and bias.shape[0] > 1
+
+        def part(lo, hi):
+            scores = np.matmul(_rows(q, lo, hi), _rows(k, lo, hi).swapaxes(-1, -2))
+            b = bias[lo * per_item : hi * per_item] if split_bias else bias
+            softmax(scores.reshape(-1, lq, lk), b, scale, causal, out=_rows(probs, lo, hi).reshape(-1, lq, lk))
+            if keep is not None:
+                np.multiply(_rows(probs, lo, hi), _rows(self.keep, lo, hi), out=_rows(used, lo, hi))
+            np.matmul(_rows(used, lo, hi), _rows(v, lo, hi), out=_rows(out, lo, hi))
+
+        run_halves(("attention_forward", q.shape, k.shape, v.shape, q.dtype.str, causal, bias is not None),
+                   self.items, part)
+        return (out, probs) if return_weights else out
 
     def backward(self, grad_out, grad_probs=None):
-        d_used = np.matmul(grad_out, self.v.swapaxes(-1, -2))
-        grad_v = np.matmul(self.used.swapaxes(-1, -2), grad_out) if self.needs_input_grad[2] else None
-        d_probs = d_used if self.keep is None else d_used * self.keep
-        if grad_probs is not None:
-            d_probs = d_probs + grad_probs
-        lq, lk = d_probs.shape[-2:]
-        d_scores = kernels.get("attention_softmax_backward")(self.probs.reshape(-1, lq, lk), d_probs.reshape(-1, lq, lk),
-                                                             self.causal)
-        d_scores *= d_scores.dtype.type(self.scale)
-        d_scores = d_scores.reshape(d_probs.shape)
-        grad_q = np.matmul(d_scores, self.k) if self.needs_input_grad[0] else None
-        grad_k = np.matmul(d_scores.swapaxes(-1, -2), self.q) if self.needs_input_grad[1] else None
+        q, k, v, probs, used, keep = self.q, self.k, self.v, self.probs, self.used, self.keep
+        lq, lk = probs.shape[-2:]
+        need_q, need_k, need_v = self.needs_input_grad[:3]
+        grad_q = np.empty(q.shape, q.dtype) if need_q else None
+        grad_k = np.empty(k.shape, k.dtype) if need_k else None
+        grad_v = np.empty(v.shape, v.dtype) if need_v else None
+        softmax_backward = kernels.get("attention_softmax_backward")
+        scale = probs.dtype.type(self.scale)
+
+        def part(lo, hi):
+            g = _rows(grad_out, lo, hi)
+            d_probs = np.matmul(g, _rows(v, lo, hi).swapaxes(-1, -2))  # a fresh array: updated in place below
+            if need_v:
+                np.matmul(_rows(used, lo, hi).swapaxes(-1, -2), g, out=_rows(grad_v, lo, hi))
+            if keep is not None:
+                d_probs *= _rows(keep, lo, hi)
+            if grad_probs is not None:
+                d_probs += _rows(grad_probs, lo, hi)
+            p = _rows(probs, lo, hi)
+            d_scores = softmax_backward(p.reshape(-1, lq, lk), d_probs.reshape(-1, lq, lk), self.causal).reshape(p.shape)
+            d_scores *= scale
+            if need_q:
+                np.matmul(d_scores, _rows(k, lo, hi), out=_rows(grad_q, lo, hi))
+            if need_k:
+                np.matmul(d_scores.swapaxes(-1, -2), _rows(q, lo, hi), out=_rows(grad_k, lo, hi))
+
+        run_halves(("attention_backward", q.shape, k.shape, v.shape, q.dtype.str, self.causal,
+                    keep is not None, grad_probs is not None), self.items, part)
         return grad_q, grad_k, grad_v
 
     def macs(self, out, q, k, v):

@@ -21,7 +21,8 @@ _ROW_MATH = {"reassoc", "nsz", "contract"}
 _LANES = 32
 
 
-@numba.njit(cache=True, fastmath=_ROW_MATH, error_model="numpy")
+# nogil: minidl.kernels.threads may run two halves of a batch at once
+@numba.njit(cache=True, nogil=True, fastmath=_ROW_MATH, error_model="numpy")
 def _softmax_backward(probs, dprobs, out, causal):
     n, rows, cols = probs.shape
     zero = out.dtype.type(0.0)
@@ -39,7 +40,7 @@ def _softmax_backward(probs, dprobs, out, causal):
                 o[j] = zero
 
 
-@numba.njit(cache=True, fastmath=_ROW_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=_ROW_MATH, error_model="numpy")
 def _softmax(scores, p, bias, scale, causal):
     """p = softmax(scores*scale + bias) by rows, keys j <= i only when `causal`;
     rows with nothing allowed become 0. Causal rows stop at the diagonal: half the
@@ -76,15 +77,15 @@ def _softmax(scores, p, bias, scale, causal):
                 pr[j] *= inv
 
 
-def attention_softmax_forward(scores, bias, scale, causal=False):
-    p = np.empty_like(scores)
+def attention_softmax_forward(scores, bias, scale, causal=False, out=None):
+    p = np.empty_like(scores) if out is None else out
     if bias is not None:
         bias = np.ascontiguousarray(bias, dtype=p.dtype)
     _softmax(np.ascontiguousarray(scores), p, bias, p.dtype.type(scale), bool(causal))
     return p
 
 
-def attention_softmax_backward(probs, dprobs, causal=False):
-    out = np.empty_like(probs)
-    _softmax_backward(probs, np.ascontiguousarray(dprobs), out, bool(causal))
+def attention_softmax_backward(probs, dprobs, causal=False, out=None):
+    out = np.empty_like(probs) if out is None else out
+    _softmax_backward(np.ascontiguousarray(probs), np.ascontiguousarray(dprobs), out, bool(causal))
     return out

@@ -1,0 +1,87 @@
+"""Run work over a batch on one thread or on two, whichever measured faster for that work.
+
+`run_halves(key, n, part)` calls part(lo, hi) for [0, n): either once on this thread, or
+[n//2, n) on a worker thread while this thread does [0, n//2). `part` must write disjoint
+slices of its outputs and release the GIL in its heavy calls (NumPy's matmul does, and
+so do minidl's nogil Numba kernels).
+
+Why measure instead of always splitting: on this project's 2-core machine the second
+core is only free when no GEMM ran just before. After a NumPy matmul, OpenBLAS's worker
+thread spin-waits for more work for a while, and a thread of ours on that core fights it:
+causal attention split in two ran 1.9x faster alone (benchmark B5) but 1.3x slower right
+after a projection GEMM (as in every transformer layer). OpenBLAS reads its spin time only
+from the environment when NumPy loads it, so minidl cannot shorten it. The cost depends on
+where the call sits in a model, so each `key` (one call site and shape) is timed both ways
+over its first calls, then keeps the faster: the way a planner such as FFTW's, or cuDNN's
+benchmark mode, picks an algorithm.
+
+MINIDL_THREADS=1 keeps everything on one thread; MINIDL_THREADS=2 always splits.
+"""
+import os
+import time
+
+TRIALS = 3  # timed calls of each way, after one untimed warm-up call each
+_ONE, _TWO = 1, 2
+
+_pool = None
+_timings = {}  # key -> {ways: [seconds, ...]}
+_chosen = {}  # key -> _ONE or _TWO
+
+
+def _forced():
+    value = os.environ.get("MINIDL_THREADS")
+    if value in (None, "", "auto"):
+        return None
+    if value not in ("1", "2"):
+        raise ValueError(f"MINIDL_THREADS must be 1, 2 or auto; got {value!r}")
+    return int(value)
+
+
+def _worker():
+    global _pool
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="minidl-worker")
+    return _pool
+
+
+def _run(ways, n, part):
+    if ways == _ONE:
+        part(0, n)
+        return
+    half = n // 2
+    other = _worker().submit(part, half, n)
+    try:
+        part(0, half)
+    finally:
+        other.result()  # waits even when this half failed: the worker must not outlive the call
+
+
+def run_halves(key, n, part):
+    """part(lo, hi) over [0, n), on one thread or two (see the module docstring)."""
+    forced = _forced()
+    if n < 2 or (os.cpu_count() or 1) < 2 or forced == 1:
+        part(0, n)
+        return
+    if forced == 2:
+        _run(_TWO, n, part)
+        return
+    ways = _chosen.get(key)
+    if ways is not None:
+        _run(ways, n, part)
+        return
+    times = _timings.setdefault(key, {_ONE: [], _TWO: []})
+    ways = _ONE if len(times[_ONE]) <= len(times[_TWO]) else _TWO
+    start = time.perf_counter()
+    _run(ways, n, part)
+    times[ways].append(time.perf_counter() - start)
+    if len(times[_TWO]) > TRIALS:
+        best = {w: min(ts[1:]) for w, ts in times.items()}  # the first call of each way warms up
+        _chosen[key] = _TWO if best[_TWO] < best[_ONE] else _ONE
+        del _timings[key]
+
+
+def chosen(key):
+    """1 or 2 once `key` has been measured, else None (for tests and `minidl bench`)."""
+    return _chosen.get(key)

@@ -1,0 +1,93 @@
+"""minidl.kernels.threads: the batch is covered exactly once either way, and the faster way is kept."""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from minidl.kernels import threads
+
+
+@pytest.fixture(autouse=True)
+def fresh_choices(monkeypatch):
+    monkeypatch.delenv("MINIDL_THREADS", raising=False)
+    monkeypatch.setattr(threads, "_timings", {})
+    monkeypatch.setattr(threads, "_chosen", {})
+
+
+def _recording_part(calls):
+    def part(lo, hi):
+        calls.append((lo, hi, threading.current_thread() is threading.main_thread()))
+
+    return part
+
+
+@pytest.mark.parametrize("forced, expected", [("1", [(0, 7, True)]), ("2", [(0, 3, True), (3, 7, False)])])
+def test_forced_ways_cover_the_range_once(monkeypatch, forced, expected):
+    monkeypatch.setenv("MINIDL_THREADS", forced)
+    calls = []
+    threads.run_halves("k", 7, _recording_part(calls))
+    assert sorted(calls) == expected
+
+
+def test_a_single_item_is_never_split(monkeypatch):
+    monkeypatch.setenv("MINIDL_THREADS", "2")
+    calls = []
+    threads.run_halves("k", 1, _recording_part(calls))
+    assert calls == [(0, 1, True)]
+
+
+def test_bad_setting_is_named(monkeypatch):
+    monkeypatch.setenv("MINIDL_THREADS", "4")
+    with pytest.raises(ValueError, match="MINIDL_THREADS must be 1, 2 or auto; got '4'"):
+        threads.run_halves("k", 4, lambda lo, hi: None)
+
+
+@pytest.mark.parametrize("split_is_faster", [True, False])
+def test_the_measured_faster_way_is_kept(split_is_faster):
+    """A part whose cost depends on the way: sleeps release the GIL like BLAS calls do."""
+
+    def part(lo, hi):
+        whole = hi - lo == 8
+        time.sleep(0.004 if whole else (0.001 if split_is_faster else 0.008))
+
+    for _ in range(2 * (threads.TRIALS + 1)):
+        threads.run_halves("site", 8, part)
+    assert threads.chosen("site") == (2 if split_is_faster else 1)
+    calls = []
+    threads.run_halves("site", 8, _recording_part(calls))
+    assert len(calls) == (2 if split_is_faster else 1)
+
+
+def test_keys_are_measured_separately():
+    for _ in range(2 * (threads.TRIALS + 1)):
+        threads.run_halves("a", 4, lambda lo, hi: time.sleep(0.001))
+    assert threads.chosen("a") is not None and threads.chosen("b") is None
+
+
+@pytest.mark.parametrize("failing_half", [0, 1])
+def test_an_error_in_either_half_is_raised_after_both_finish(monkeypatch, failing_half):
+    monkeypatch.setenv("MINIDL_THREADS", "2")
+    finished = []
+
+    def part(lo, hi):
+        if (lo > 0) == bool(failing_half):
+            raise RuntimeError(f"half {failing_half} failed")
+        time.sleep(0.01)
+        finished.append(lo)
+
+    with pytest.raises(RuntimeError, match=f"half {failing_half} failed"):
+        threads.run_halves("k", 4, part)
+    assert len(finished) == 1  # the other half ran to its end before the error came back
+
+
+def test_halves_write_disjoint_slices():
+    out = np.zeros(9)
+
+    def part(lo, hi):
+        out[lo:hi] += np.arange(lo, hi)
+
+    for _ in range(2 * (threads.TRIALS + 1) + 3):
+        out[:] = 0
+        threads.run_halves("fill", 9, part)
+        np.testing.assert_array_equal(out, np.arange(9))
