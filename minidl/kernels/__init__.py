@@ -13,6 +13,7 @@ Registered kernels (signature shared with the twin in `reference.py`):
     exp(x, out=None) -> exp(x), element-wise
     exp_shifted_rows(x) -> (exp(x - row max), row max, row sum)
     adam_step(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled) -> (value, m, v)
+    relu_forward(x) -> max(x, 0);  relu_backward(grad, out) -> grad * (out > 0)
     gelu_tanh_forward(x) -> (out, tanh(u));  gelu_tanh_backward(x, t, grad) -> dx
     scatter_add_rows(indices, rows, num_rows) -> out with out[indices[i]] += rows[i]
     layer_norm_forward(x, weight, bias, eps) -> (out, xhat, rstd)   (rows of a matrix)
@@ -75,7 +76,7 @@ _REGISTRY = {
     },
     **{
         name: {"numba": f"minidl.kernels.numba.activation:{name}", "reference": f"minidl.kernels.reference:{name}"}
-        for name in ("gelu_tanh_forward", "gelu_tanh_backward")
+        for name in ("relu_forward", "relu_backward", "gelu_tanh_forward", "gelu_tanh_backward")
     },
     "scatter_add_rows": {
         "numba": "minidl.kernels.numba.scatter:scatter_add_rows",

@@ -391,6 +391,17 @@ def layer_norm_backward(grad, xhat, rstd, weight):
 _GELU_C, _GELU_A = np.sqrt(2 / np.pi), 0.044715
 
 
+def relu_forward(x):
+    """max(x, 0), NaN kept. Shape: any -> same."""
+    return np.maximum(x, x.dtype.type(0))
+
+
+def relu_backward(grad, out):
+    """The gradient where the output is positive, 0 elsewhere (NaN outputs too, as PyTorch).
+    Shape: grad (out's shape, or broadcastable to it), out -> out's shape."""
+    return np.where(out > 0, grad, 0).astype(out.dtype, copy=False)
+
+
 def gelu_tanh_forward(x):
     """0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3); also returns t = tanh(u).
 

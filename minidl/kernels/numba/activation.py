@@ -1,4 +1,10 @@
-"""GELU with the tanh approximation, forward and backward in one pass each.
+"""ReLU, and GELU with the tanh approximation: forward and backward in one pass each.
+
+ReLU: NumPy's float32 maximum is not SIMD on this build (34 us on a 64x16x8x8 batch,
+where the comparison alone takes 5.5), and its gradient was a float-times-bool product.
+Here both are one vectorised select; the backward reads the output (out > 0, as PyTorch),
+so no mask is kept.
+
 
 gelu(x) = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3). As primitives
 that is nine graph nodes per call (B7's feed-forward blocks); here one pass
@@ -14,6 +20,48 @@ from .special import tanh_scalar
 
 _C = math.sqrt(2 / math.pi)
 _A = 0.044715
+
+
+# N-d in, flattened inside (contiguous arrays reshape for free in Numba): two reshapes
+# in Python cost more than the kernel on small batches
+@numba.njit(cache=True)
+def _relu_forward(x, out):
+    x, out = x.reshape(x.size), out.reshape(out.size)
+    zero = x.dtype.type(0.0)
+    for i in range(x.size):
+        v = x[i]
+        out[i] = zero if v <= zero else v  # NaN is not <= 0: it passes through
+
+
+@numba.njit(cache=True)
+def _relu_backward(grad, out, dx):
+    grad, out, dx = grad.reshape(grad.size), out.reshape(out.size), dx.reshape(dx.size)
+    zero = dx.dtype.type(0.0)
+    for i in range(grad.size):
+        g = grad[i]  # loaded before the test: a load inside the condition kept the loop scalar
+        dx[i] = g if out[i] > zero else zero
+
+
+def relu_forward(x):
+    """Shape: x (any) -> max(x, 0), NaN kept."""
+    if x.dtype not in (np.float32, np.float64) or not x.flags.c_contiguous:
+        from ..reference import relu_forward as numpy_twin
+
+        return numpy_twin(x)
+    out = np.empty_like(x)
+    _relu_forward(x, out)
+    return out
+
+
+def relu_backward(grad, out):
+    """Shape: grad (out's shape, or broadcastable to it), out -> grad where out > 0, else 0."""
+    if grad.shape != out.shape or grad.dtype != out.dtype or not (grad.flags.c_contiguous and out.flags.c_contiguous):
+        from ..reference import relu_backward as numpy_twin
+
+        return numpy_twin(grad, out)
+    dx = np.empty_like(out)
+    _relu_backward(grad, out, dx)
+    return dx
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
