@@ -83,3 +83,31 @@ def test_conv2d_gemm_layouts_agree_with_pytorch(fold, groups, monkeypatch, torch
     np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12, atol=1e-12)
     for m, t in zip(mine, theirs):
         np.testing.assert_allclose(m.grad.data, t.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(64, 16, 4, 4), (3, 2, 9, 7)], ids=["folded", "folded_odd"])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_conv_output_is_contiguous(shape, with_bias):
+    """The folded GEMM computes (K, N, L); the output handed on is (N, K, H, W) C-contiguous,
+    so the next layer's kernels take their fast paths (a strided view sent ReLU to NumPy)."""
+    rng = np.random.default_rng(0)
+    x = md.tensor(rng.standard_normal(shape).astype(np.float32))
+    w = md.tensor(rng.standard_normal((5, shape[1], 3, 3)).astype(np.float32))
+    b = md.tensor(rng.standard_normal(5).astype(np.float32)) if with_bias else None
+    out = F.conv2d(x, w, b, padding=1)
+    assert out.numpy().flags.c_contiguous
+    expected = reference_conv2d(x.numpy(), w.numpy(), None if b is None else b.numpy(), padding=1)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+def reference_conv2d(x, w, b, padding):
+    """Direct cross-correlation, a sum over the kernel taps (stride 1)."""
+    n, c, h, width = x.shape
+    k, _, kh, kw = w.shape
+    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    oh, ow = h + 2 * padding - kh + 1, width + 2 * padding - kw + 1
+    out = np.zeros((n, k, oh, ow))
+    for i in range(kh):
+        for j in range(kw):
+            out += np.einsum("nchw,kc->nkhw", padded[:, :, i:i + oh, j:j + ow], w[:, :, i, j])
+    return out if b is None else out + b.reshape(1, k, 1, 1)

@@ -23,6 +23,7 @@ import time
 TRIALS = 3  # timed calls of each way, after one untimed warm-up call each
 _ONE, _TWO = 1, 2
 
+_CORES = os.cpu_count() or 1  # os.cpu_count() reads /sys on every call: 17 us here
 _pool = None
 _timings = {}  # key -> {ways: [seconds, ...]}
 _chosen = {}  # key -> _ONE or _TWO
@@ -61,7 +62,7 @@ def _run(ways, n, part):
 def run_halves(key, n, part):
     """part(lo, hi) over [0, n), on one thread or two (see the module docstring)."""
     forced = _forced()
-    if n < 2 or (os.cpu_count() or 1) < 2 or forced == 1:
+    if n < 2 or _CORES < 2 or forced == 1:
         part(0, n)
         return
     if forced == 2:

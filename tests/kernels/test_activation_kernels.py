@@ -40,10 +40,13 @@ def test_relu_gradient_is_zero_wherever_the_output_is_not_positive(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_relu_takes_what_the_fast_path_does_not(backend):
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((6, 8)).astype(np.float32)[:, ::2]  # strided
+    x = rng.standard_normal((6, 8)).astype(np.float32)[:, ::2]  # strided (a folded conv's output was)
     out = kernels.get("relu_forward", backend)(x)
     np.testing.assert_array_equal(out, np.maximum(x, 0))
     dx = kernels.get("relu_backward", backend)(np.float32(2.0), out)  # a broadcast scalar gradient
     np.testing.assert_array_equal(dx, np.where(out > 0, 2.0, 0.0).astype(np.float32))
+    strided_grad = np.arange(24, dtype=np.float32).reshape(4, 6).T  # (6, 4), not contiguous
+    np.testing.assert_array_equal(kernels.get("relu_backward", backend)(strided_grad, out),
+                                  np.where(out > 0, strided_grad, 0))
     ints = np.array([-2, 0, 3])
     np.testing.assert_array_equal(kernels.get("relu_forward", backend)(ints), [0, 0, 3])
