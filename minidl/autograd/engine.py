@@ -133,11 +133,19 @@ def gradients(roots, root_grads, leaves=None):
             parent, (grad, in_grads[i]) = ctx.parents[i], (in_grads[i], None)  # the list lets go: see _sole_owner
             if not ctx.needs_input_grad[i] or grad is None:
                 continue
-            grad = unbroadcast(np.asarray(grad), parent.shape)
-            if grad.dtype != parent.dtype:
-                grad = grad.astype(parent.dtype)
-            # on its own line, so no pending call holds `grad` on the stack; e.g. Add returns
-            # one array for both inputs, and the list's second reference makes both copy
+            if type(grad) is not np.ndarray:
+                grad = np.asarray(grad)
+            target = parent.data
+            if grad.shape != target.shape:
+                grad = unbroadcast(grad, target.shape)
+            if grad.dtype != target.dtype:
+                grad = grad.astype(target.dtype)
+            if parent._ctx is not None:  # interior: summed into its node's pending slot, never kept as is
+                push(parent, grad)
+                continue
+            # a leaf may keep its first gradient without a copy. The count is on its own line,
+            # so no pending call holds `grad` on the stack; e.g. Add returns one array for both
+            # inputs, and the list's second reference makes both copy
             refcount = sys.getrefcount(grad)
             push(parent, grad, owned=_sole_owner(grad, refcount))
     return found
