@@ -13,6 +13,7 @@ Registered kernels (signature shared with the twin in `reference.py`):
     exp(x, out=None) -> exp(x), element-wise
     exp_shifted_rows(x) -> (exp(x - row max), row max, row sum)
     adam_step(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled) -> (value, m, v)
+    sgd_step(value, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize) -> (value, buf)
     relu_forward(x) -> max(x, 0);  relu_backward(grad, out) -> grad * (out > 0)
     gelu_tanh_forward(x) -> (out, tanh(u));  gelu_tanh_backward(x, t, grad) -> dx
     scatter_add_rows(indices, rows, num_rows) -> out with out[indices[i]] += rows[i]
@@ -82,7 +83,10 @@ _REGISTRY = {
         "numba": "minidl.kernels.numba.scatter:scatter_add_rows",
         "reference": "minidl.kernels.reference:scatter_add_rows",
     },
-    "adam_step": {"numba": "minidl.kernels.numba.optim:adam_step", "reference": "minidl.kernels.reference:adam_step"},
+    **{
+        name: {"numba": f"minidl.kernels.numba.optim:{name}", "reference": f"minidl.kernels.reference:{name}"}
+        for name in ("adam_step", "sgd_step")
+    },
 }
 
 _loaded = {}  # "module:function" -> callable, or the ImportError it raised

@@ -369,6 +369,22 @@ def adam_step(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled)
     return value - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
 
 
+def sgd_step(value, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """One SGD step (PyTorch's rules: the momentum buffer starts as the first gradient)
+    -> (new value, new buffer or None without momentum), fresh arrays.
+
+    Shape: value, grad, buf (None before the first step) all the parameter's shape.
+    """
+    g = -grad if maximize else grad
+    if weight_decay:
+        g = g + weight_decay * value
+    new_buf = None
+    if momentum:
+        new_buf = g.copy() if buf is None else momentum * buf + (1 - dampening) * g
+        g = g + momentum * new_buf if nesterov else new_buf
+    return value - lr * g, new_buf
+
+
 def layer_norm_forward(x, weight, bias, eps):
     """Normalise each row of x, then scale and shift (weight/bias None: 1 and 0).
 

@@ -1,4 +1,5 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (PyTorch's rules)."""
+from .. import kernels
 from .optimizer import Optimizer
 
 
@@ -14,14 +15,9 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov, maximize=maximize))
 
-    def _update(self, p, grad, state, group):
-        g = -grad if group["maximize"] else grad
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p.data
-        new_state = {}
-        if group["momentum"]:
-            buf = state.get("momentum_buffer")
-            buf = g.copy() if buf is None else group["momentum"] * buf + (1 - group["dampening"]) * g
-            new_state["momentum_buffer"] = buf
-            g = g + group["momentum"] * buf if group["nesterov"] else buf
-        return p.data - group["lr"] * g, new_state
+    def _update(self, p, grad, state, group):  # one fused pass: minidl.kernels sgd_step
+        value, buf = kernels.get("sgd_step")(
+            p.data, grad, state.get("momentum_buffer"), group["lr"], group["momentum"], group["dampening"],
+            group["weight_decay"], group["nesterov"], group["maximize"],
+        )
+        return value, ({} if buf is None else {"momentum_buffer": buf})

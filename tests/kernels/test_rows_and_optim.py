@@ -68,6 +68,40 @@ def test_adam_step_matches_twin(backend, dtype, case):
         np.testing.assert_array_equal(a, b)
 
 
+SGD_CASES = [  # (shape, momentum, dampening, weight_decay, nesterov, maximize, first step)
+    ((5000, 64), 0.0, 0.0, 0.0, False, False, True),  # plain SGD: no buffer
+    ((7, 3), 0.9, 0.0, 0.0, False, False, True),  # the buffer starts as the gradient
+    ((7, 3), 0.9, 0.1, 0.01, False, False, False),
+    ((129,), 0.9, 0.0, 0.1, True, False, False),  # Nesterov
+    ((16, 1, 3, 3), 0.5, 0.0, 0.0, False, True, False),  # maximize
+    ((), 0.9, 0.0, 0.0, False, False, False),  # a scalar parameter
+]
+
+
+@pytest.mark.parametrize("backend", kernels.available("sgd_step"))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", SGD_CASES, ids=["plain", "first", "dampening_wd", "nesterov", "maximize", "scalar"])
+def test_sgd_step_matches_twin_exactly(backend, dtype, case):
+    shape, momentum, dampening, wd, nesterov, maximize, first = case
+    rng = np.random.default_rng(2)
+    value, grad = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
+    buf = None if first else rng.standard_normal(shape).astype(dtype)
+    args = (value, grad, buf, 0.05, momentum, dampening, wd, nesterov, maximize)
+    before = [None if a is None else np.copy(a) for a in (value, grad, buf)]
+    got_value, got_buf = kernels.get("sgd_step", backend)(*args)
+    want_value, want_buf = reference.sgd_step(*args)
+    assert got_value.dtype == dtype and got_value.shape == shape
+    np.testing.assert_array_equal(got_value, want_value)  # same roundings: bit for bit
+    if momentum:
+        np.testing.assert_array_equal(got_buf, want_buf)
+        assert got_buf is not grad and not np.shares_memory(got_buf, grad)  # a buffer of its own
+    else:
+        assert got_buf is None and want_buf is None
+    for a, b in zip((value, grad, buf), before):  # inputs untouched: the optimizer's step is all-or-nothing
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("backend", kernels.available("scatter_add_rows"))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1, 1, 3), (2048, 65, 64), (7, 5000, 2)], ids=["single", "many_repeats", "sparse"])
