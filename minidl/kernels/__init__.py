@@ -11,7 +11,8 @@ Registered kernels (signature shared with the twin in `reference.py`):
     erf(x) -> erf(x), element-wise
     tanh(x, out=None) -> tanh(x), element-wise
     exp(x, out=None) -> exp(x), element-wise
-    exp_shifted_rows(x) -> (exp(x - row max), row max, row sum)
+    cross_entropy_forward(logits, target, weight, ignore_index) -> (losses, row_weight, exp, total)
+    cross_entropy_backward(exp, total, target, ignore_index, coef) -> dlogits
     adam_step(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled) -> (value, m, v)
     sgd_step(value, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize) -> (value, buf)
     relu_forward(x) -> max(x, 0);  relu_backward(grad, out) -> grad * (out > 0)
@@ -67,9 +68,9 @@ _REGISTRY = {
     "erf": {"numba": "minidl.kernels.numba.special:erf", "reference": "minidl.kernels.reference:erf"},
     "tanh": {"numba": "minidl.kernels.numba.special:tanh", "reference": "minidl.kernels.reference:tanh"},
     "exp": {"numba": "minidl.kernels.numba.special:exp", "reference": "minidl.kernels.reference:exp"},
-    "exp_shifted_rows": {
-        "numba": "minidl.kernels.numba.rows:exp_shifted_rows",
-        "reference": "minidl.kernels.reference:exp_shifted_rows",
+    **{
+        name: {"numba": f"minidl.kernels.numba.cross_entropy:{name}", "reference": f"minidl.kernels.reference:{name}"}
+        for name in ("cross_entropy_forward", "cross_entropy_backward")
     },
     **{
         name: {"numba": f"minidl.kernels.numba.normalization:{name}", "reference": f"minidl.kernels.reference:{name}"}

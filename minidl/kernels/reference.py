@@ -343,14 +343,32 @@ def attention_softmax_backward(probs, dprobs, causal=False, out=None):
     return _into(out, probs * (dprobs - (dprobs * probs).sum(axis=-1, keepdims=True)))
 
 
-def exp_shifted_rows(x):
-    """e = exp(x - row max), the row maxima and the row sums of e.
+def cross_entropy_forward(logits, target, weight, ignore_index):
+    """Per-row losses (weighted; 0 where the target is ignore_index), the row weights,
+    e = exp(logits - row max) and its row sums.
 
-    Shape: x (N, C) -> e (N, C), row_max (N,), row_sum (N,).
+    Shape: logits (N, C), target (N,), weight (C,) or None -> losses (N,), row_weight (N,), e (N, C), total (N,).
     """
-    top = x.max(axis=1)
-    e = np.exp(x - top[:, None])
-    return e, top, e.sum(axis=1)
+    valid = target != ignore_index
+    safe = np.where(valid, target, 0)
+    w = valid.astype(logits.dtype)
+    if weight is not None:
+        w = w * weight[safe]
+    top = logits.max(axis=1)
+    e = np.exp(logits - top[:, None])
+    total = e.sum(axis=1)
+    log_prob = (logits[np.arange(len(target)), safe] - top) - np.log(total)
+    return -log_prob * w, w, e, total
+
+
+def cross_entropy_backward(exp, total, target, ignore_index, coef):
+    """exp / total * coef, minus coef at each row's target (ignored rows have coef 0).
+
+    Shape: exp (N, C), total (N,), target (N,), coef (N,) -> (N, C).
+    """
+    out = exp * (coef / total)[:, None]
+    out[np.arange(len(target)), np.where(target != ignore_index, target, 0)] -= coef
+    return out
 
 
 def adam_step(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled):

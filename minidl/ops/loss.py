@@ -16,31 +16,21 @@ from ..autograd.function import Function
 
 class CrossEntropy(Function):
     def forward(self, logits, target, weight, ignore_index, reduction):
-        rows = np.arange(len(target))
-        valid = target != ignore_index
-        safe = np.where(valid, target, 0)
-        w = valid.astype(logits.dtype)
-        if weight is not None:
-            w = w * weight[safe]
-        self.exp, top, self.total = kernels.get("exp_shifted_rows")(logits)  # exp(logits - row max)
-        log_prob = (logits[rows, safe] - top) - np.log(self.total)
-        losses = -log_prob * w
-        self.rows, self.safe, self.w, self.reduction = rows, safe, w, reduction
+        losses, self.w, self.exp, self.total = kernels.get("cross_entropy_forward")(logits, target, weight, ignore_index)
+        self.target, self.ignore_index, self.reduction = target, ignore_index, reduction
         if reduction == "none":
             return losses
         if reduction == "sum":
             return np.asarray(losses.sum(), dtype=logits.dtype)
         with np.errstate(invalid="ignore", divide="ignore"):  # every target ignored: NaN, as PyTorch
-            self.denominator = w.sum()
+            self.denominator = self.w.sum()
             return np.asarray(losses.sum() / self.denominator, dtype=logits.dtype)
 
     def backward(self, grad):
         coef = self.w * grad  # grad is a scalar, or (N,) for 'none'
         if self.reduction == "mean":
             coef = coef / self.denominator
-        out = self.exp * (coef / self.total)[:, None]
-        out[self.rows, self.safe] -= coef
-        return out
+        return kernels.get("cross_entropy_backward")(self.exp, self.total, self.target, self.ignore_index, coef)
 
     def flops(self, out, logits):
         return 5 * logits.size

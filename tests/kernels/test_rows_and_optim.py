@@ -1,4 +1,4 @@
-"""Cross-entropy's row statistics, the fused Adam step and row scatter-add against their NumPy twins."""
+"""Cross-entropy's row kernels, the fused Adam and SGD steps and row scatter-add against their NumPy twins."""
 import numpy as np
 import pytest
 
@@ -10,30 +10,41 @@ def _logits(shape, dtype, seed=0, scale=3.0):
     return (scale * np.random.default_rng(seed).standard_normal(shape)).astype(dtype)
 
 
-@pytest.mark.parametrize("backend", kernels.available("exp_shifted_rows"))
+@pytest.mark.parametrize("backend", kernels.available("cross_entropy_forward"))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1, 1), (4, 7), (3, 5000), (65, 65)])
-def test_exp_shifted_rows_matches_twin(backend, dtype, shape):
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_kernels_match_twin(backend, dtype, shape, weighted):
+    rng = np.random.default_rng(1)
     x = _logits(shape, dtype)
     x[0, -1] = 1e4  # a dominant logit: the shift keeps everything finite
     if shape[1] > 2:
         x[-1, 1] = -np.inf  # a logit that can never win
-    e, top, total = kernels.get("exp_shifted_rows", backend)(x)
-    ref_e, ref_top, ref_total = reference.exp_shifted_rows(x)
-    assert e.dtype == top.dtype == total.dtype == dtype and e.shape == shape and top.shape == total.shape == shape[:1]
+    target = rng.integers(0, shape[1], shape[0])
+    if shape[0] > 1:
+        target[1] = -100  # ignored
+    weight = rng.random(shape[1]).astype(dtype) if weighted else None
+    got = kernels.get("cross_entropy_forward", backend)(x, target, weight, -100)
+    want = reference.cross_entropy_forward(x, target, weight, -100)
     tol = dict(rtol=3e-6, atol=1e-30) if dtype == np.float32 else dict(rtol=1e-13, atol=0)
-    np.testing.assert_array_equal(top, ref_top)
-    np.testing.assert_allclose(e, ref_e, **tol)
-    np.testing.assert_allclose(total, ref_total, **tol)
+    for g, w, shape_of in zip(got, want, (shape[:1], shape[:1], shape, shape[:1])):
+        assert g.dtype == dtype and g.shape == shape_of
+        np.testing.assert_allclose(g, w, **{**tol, "atol": 1e-6 if dtype == np.float32 else 1e-12})
+    losses, row_weight, e, total = want
     assert np.all(np.isfinite(e)) and np.all(total >= 1)
+    if shape[0] > 1:
+        assert losses[1] == 0 and row_weight[1] == 0
+    coef = rng.standard_normal(shape[0]).astype(dtype) * row_weight
+    dx = kernels.get("cross_entropy_backward", backend)(e, total, target, -100, coef)
+    np.testing.assert_allclose(dx, reference.cross_entropy_backward(e, total, target, -100, coef), **tol)
 
 
-@pytest.mark.parametrize("backend", kernels.available("exp_shifted_rows"))
-def test_exp_shifted_rows_keeps_nan_rows_nan(backend):
+@pytest.mark.parametrize("backend", kernels.available("cross_entropy_forward"))
+def test_cross_entropy_keeps_nan_rows_nan(backend):
     x = _logits((3, 6), np.float32)
     x[1, 2] = np.nan
-    e, _, total = kernels.get("exp_shifted_rows", backend)(x)
-    assert np.isnan(total[1]) and np.isfinite(total[[0, 2]]).all()
+    losses, _, _, total = kernels.get("cross_entropy_forward", backend)(x, np.array([0, 1, 2]), None, -100)
+    assert np.isnan(total[1]) and np.isnan(losses[1]) and np.isfinite(losses[[0, 2]]).all()
 
 
 ADAM_CASES = [  # (shape, weight_decay, decoupled, step)
