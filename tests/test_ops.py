@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 
 import minidl as md
+import minidl.functional as F
+from minidl import ops
 from tests.op_db import OPS
 
 ids = [op.name for op in OPS]
@@ -82,3 +84,27 @@ def test_registry_covers_every_primitive():
         _observers.remove(record)
     missing = set(md.ops.__all__) - seen - {"Cast"}  # Cast: tests/test_tensor.py
     assert not missing, f"primitives without a registry entry: {sorted(missing)}"
+
+
+def test_unbind_gradient_is_laid_out_as_the_input():
+    """Attention's packed q, k, v are unbound from a permuted view; the gathered gradient keeps
+    that view's memory order, so the permute and reshape back to the projection are views."""
+    base = np.arange(2 * 5 * 3 * 4 * 6, dtype=np.float64).reshape(2, 5, 3, 4, 6)
+    view = base.transpose(2, 0, 3, 1, 4)  # (3, B, H, L, E) over a (B, L, 3, H, E) array
+    op = ops.Unbind()
+    outs = op.forward(view, dim=0)
+    grads = [np.random.default_rng(i).standard_normal(o.shape) for i, o in enumerate(outs)]
+    g = op.backward(*grads)
+    np.testing.assert_array_equal(g, np.stack(grads))
+    assert g.transpose(1, 3, 0, 2, 4).flags.c_contiguous  # back in the projection's (B, L, 3, H, E) order
+
+
+def test_attention_output_and_gradients_are_laid_out_as_the_inputs():
+    rng = np.random.default_rng(0)
+    packed = md.tensor(rng.standard_normal((2, 5, 3, 4, 6)), requires_grad=True)  # (B, L, 3, H, E)
+    q, k, v = packed.permute(2, 0, 3, 1, 4).unbind(0)  # (B, H, L, E) views, as MultiheadAttention's
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert out.numpy().transpose(0, 2, 1, 3).flags.c_contiguous  # heads merge back without a copy
+    merged = out.transpose(1, 2).reshape(2, 5, 24)
+    (merged * md.tensor(rng.standard_normal((2, 5, 24)))).sum().backward()
+    assert packed.grad.numpy().flags.c_contiguous

@@ -28,14 +28,20 @@ class Permute(Movement):
 
 
 class Unbind(Movement):
-    """The slices along `dim`, as views (one output each); the backward stacks their gradients."""
+    """The slices along `dim`, as views (one output each); the backward gathers their gradients
+    into one array laid out in memory as the input was. For attention's packed q, k, v
+    (a permuted view of one projection) the permute and reshape back are then views:
+    np.stack's (3, ...) order made the reshape copy with 16-float runs (B7: 0.42 ms a step)."""
 
     def forward(self, a, dim):
-        self.dim = dim
+        self.dim, self.input = dim, a  # a view, kept for its memory order only
         return tuple(np.moveaxis(a, dim, 0))
 
     def backward(self, *grads):
-        return np.stack(grads, axis=self.dim)
+        out = np.empty_like(self.input)  # order 'K': the input's memory order
+        for slot, grad in zip(np.moveaxis(out, self.dim, 0), grads):
+            slot[...] = grad
+        return out
 
 
 class Expand(Movement):
