@@ -20,13 +20,24 @@ MINIDL_THREADS=1 keeps everything on one thread; MINIDL_THREADS=2 always splits.
 import os
 import time
 
-TRIALS = 3  # timed calls of each way, after one untimed warm-up call each
+TRIALS = 5  # timed calls of each way, after one untimed warm-up call each
+MARGIN = 0.9  # two threads are kept only when clearly faster: this machine is shared and noisy
 _ONE, _TWO = 1, 2
 
 _CORES = os.cpu_count() or 1  # os.cpu_count() reads /sys on every call: 17 us here
 _pool = None
 _timings = {}  # key -> {ways: [seconds, ...]}
 _chosen = {}  # key -> _ONE or _TWO
+
+
+def _forget_pool():
+    global _pool
+    _pool = None
+
+
+# a forked child inherits the pool object but not its thread: it makes its own
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _forced():
@@ -79,7 +90,7 @@ def run_halves(key, n, part):
     times[ways].append(time.perf_counter() - start)
     if len(times[_TWO]) > TRIALS:
         best = {w: min(ts[1:]) for w, ts in times.items()}  # the first call of each way warms up
-        _chosen[key] = _TWO if best[_TWO] < best[_ONE] else _ONE
+        _chosen[key] = _TWO if best[_TWO] < MARGIN * best[_ONE] else _ONE
         del _timings[key]
 
 

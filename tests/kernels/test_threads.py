@@ -59,6 +59,17 @@ def test_the_measured_faster_way_is_kept(split_is_faster):
     assert len(calls) == (2 if split_is_faster else 1)
 
 
+def test_a_split_barely_faster_is_not_kept():
+    """Within the margin the single thread wins: a noisy near-tie must not pick the split."""
+
+    def part(lo, hi):
+        time.sleep(0.004 if hi - lo == 8 else 0.004 * 0.97)  # the split would be 3 % faster
+
+    for _ in range(2 * (threads.TRIALS + 1)):
+        threads.run_halves("tie", 8, part)
+    assert threads.chosen("tie") == 1
+
+
 def test_keys_are_measured_separately():
     for _ in range(2 * (threads.TRIALS + 1)):
         threads.run_halves("a", 4, lambda lo, hi: time.sleep(0.001))
@@ -91,3 +102,24 @@ def test_halves_write_disjoint_slices():
         out[:] = 0
         threads.run_halves("fill", 9, part)
         np.testing.assert_array_equal(out, np.arange(9))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_a_worker_of_its_own(monkeypatch):
+    import os
+
+    monkeypatch.setenv("MINIDL_THREADS", "2")
+    threads.run_halves("k", 2, lambda lo, hi: None)  # the parent's worker now exists
+    pid = os.fork()
+    if pid == 0:  # child: a split must finish (the inherited pool has no thread)
+        import signal
+
+        signal.alarm(10)  # a hang ends the child (non-zero status) instead of the test run
+        try:
+            done = []
+            threads.run_halves("k", 2, lambda lo, hi: done.append(lo))
+            os._exit(0 if sorted(done) == [0, 1] else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child status {status}"
