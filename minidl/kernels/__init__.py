@@ -21,7 +21,7 @@ Registered kernels (signature shared with the twin in `reference.py`):
     layer_norm_forward(x, weight, bias, eps) -> (out, xhat, rstd)   (rows of a matrix)
     layer_norm_backward(grad, xhat, rstd, weight) -> (dx, dweight, dbias)
     attention_softmax_forward(scores, bias, scale, causal=False, out=None) -> probs
-    attention_softmax_backward(probs, dprobs, causal=False, out=None) -> dscores
+    attention_softmax_backward(probs, dprobs, causal=False, out=None, scale=1.0) -> dscores
     rnn_forward(gx, h0, w_hh, nonlinearity) -> hs
     rnn_backward(dhs, h0, w_hh, hs, nonlinearity) -> (dgx, dh0, dw_hh)
     lstm_forward(gx, h0, c0, w_hh) -> (hs, cs, acts, tcs)

@@ -334,13 +334,15 @@ def _into(out, result):
     return out
 
 
-def attention_softmax_backward(probs, dprobs, causal=False, out=None):
-    """Gradient of the pre-softmax scores (before the scale): P * (dP - rowsum(dP * P)).
-    `causal` only says that P is zero above the diagonal (the result is too). Into `out` when given.
+def attention_softmax_backward(probs, dprobs, causal=False, out=None, scale=1.0):
+    """Gradient of the raw scores Q K^T when P = softmax(scores * scale):
+    P * (dP - rowsum(dP * P)) * scale. `causal` only says that P is zero above the
+    diagonal (the result is too). Into `out` when given.
 
     Shape: (N, Lq, Lk) -> (N, Lq, Lk).
     """
-    return _into(out, probs * (dprobs - (dprobs * probs).sum(axis=-1, keepdims=True)))
+    d = probs * (dprobs - (dprobs * probs).sum(axis=-1, keepdims=True))
+    return _into(out, d if scale == 1.0 else (d * probs.dtype.type(scale)).astype(probs.dtype, copy=False))
 
 
 def cross_entropy_forward(logits, target, weight, ignore_index):

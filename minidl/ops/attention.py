@@ -67,8 +67,8 @@ class ScaledDotProductAttention(Function):
             if grad_probs is not None:
                 d_probs += _rows(grad_probs, lo, hi)
             p = _rows(probs, lo, hi)
-            d_scores = softmax_backward(p.reshape(-1, lq, lk), d_probs.reshape(-1, lq, lk), self.causal).reshape(p.shape)
-            d_scores *= scale
+            d_scores = softmax_backward(p.reshape(-1, lq, lk), d_probs.reshape(-1, lq, lk), self.causal,
+                                        scale=scale).reshape(p.shape)
             if need_q:
                 np.matmul(d_scores, _rows(k, lo, hi), out=_rows(grad_q, lo, hi))
             if need_k:

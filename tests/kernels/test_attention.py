@@ -38,6 +38,8 @@ def test_softmax_forward_and_backward_match_twin(backend, dtype, kind, shape):
     dprobs = rng.standard_normal(shape).astype(dtype)
     got = kernels.get("attention_softmax_backward", backend)(probs, dprobs)
     np.testing.assert_allclose(got, reference.attention_softmax_backward(expected, dprobs), **tol)
+    scaled = kernels.get("attention_softmax_backward", backend)(probs, dprobs, scale=0.5)  # the scale folded in
+    np.testing.assert_allclose(scaled, 0.5 * reference.attention_softmax_backward(expected, dprobs), **tol)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

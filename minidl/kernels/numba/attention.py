@@ -23,7 +23,7 @@ _LANES = 32
 
 # nogil: minidl.kernels.threads may run two halves of a batch at once
 @numba.njit(cache=True, nogil=True, fastmath=_ROW_MATH, error_model="numpy")
-def _softmax_backward(probs, dprobs, out, causal):
+def _softmax_backward(probs, dprobs, out, causal, scale):
     n, rows, cols = probs.shape
     zero = out.dtype.type(0.0)
     for a in range(n):
@@ -35,7 +35,7 @@ def _softmax_backward(probs, dprobs, out, causal):
             for j in range(span):
                 dot += d[j] * p[j]
             for j in range(span):
-                o[j] = p[j] * (d[j] - dot)
+                o[j] = p[j] * (d[j] - dot) * scale
             for j in range(span, cols):
                 o[j] = zero
 
@@ -85,7 +85,8 @@ def attention_softmax_forward(scores, bias, scale, causal=False, out=None):
     return p
 
 
-def attention_softmax_backward(probs, dprobs, causal=False, out=None):
+def attention_softmax_backward(probs, dprobs, causal=False, out=None, scale=1.0):
     out = np.empty_like(probs) if out is None else out
-    _softmax_backward(np.ascontiguousarray(probs), np.ascontiguousarray(dprobs), out, bool(causal))
+    _softmax_backward(np.ascontiguousarray(probs), np.ascontiguousarray(dprobs), out, bool(causal),
+                      out.dtype.type(scale))
     return out
