@@ -191,6 +191,10 @@ def report(out=print, workloads=None, min_time=0.5):
         rows.append({"id": w.id, "minidl_s": mine, "torch_s": theirs, "reference_s": twin, "goal": w.goal})
     if not have_torch:
         out("(PyTorch is not installed: `pip install torch` to fill the torch and ratio columns)")
+    from .kernels import threads
+
+    for key, ways in sorted(threads.choices().items(), key=str):
+        out(f"threads: {key[0]} {key[1]} -> {ways} (measured at this call site; see minidl/kernels/threads.py)")
     imported, first_lstm = cold_start()
     out(f"cold start: import minidl {imported:.3f} s; first LSTM forward+backward with a warm Numba cache {first_lstm:.3f} s")
     out("'vs twin': speed-up of the default kernels over MINIDL_KERNELS=reference on the same workload")

@@ -36,3 +36,13 @@ def _tiny_pool(framework):
     leaves = bench._leaves(framework, bench._data(0, (1, 1, 4, 4)))
     pool = bench.F.max_pool2d if framework == "minidl" else bench._torch_f().max_pool2d
     return bench._step(framework, leaves, lambda x: pool(x, 2))
+
+
+def test_report_names_the_two_thread_choices(monkeypatch):
+    from minidl.kernels import threads
+
+    monkeypatch.setattr(threads, "_chosen", {("attention_forward", (16, 4, 64, 16)): 2})
+    lines = []
+    tiny = [bench.Workload("T1", "max_pool2d on a tiny input", 1.0, lambda fw: _tiny_pool(fw))]
+    bench.report(lines.append, workloads=tiny, min_time=0.01)
+    assert "threads: attention_forward (16, 4, 64, 16) -> 2 (measured at this call site; see minidl/kernels/threads.py)" in lines

@@ -95,5 +95,10 @@ def run_halves(key, n, part):
 
 
 def chosen(key):
-    """1 or 2 once `key` has been measured, else None (for tests and `minidl bench`)."""
+    """1 or 2 once `key` has been measured, else None."""
     return _chosen.get(key)
+
+
+def choices():
+    """{key: 1 or 2} for every key measured so far (`minidl bench` prints them)."""
+    return dict(_chosen)

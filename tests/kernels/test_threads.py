@@ -74,6 +74,7 @@ def test_keys_are_measured_separately():
     for _ in range(2 * (threads.TRIALS + 1)):
         threads.run_halves("a", 4, lambda lo, hi: time.sleep(0.001))
     assert threads.chosen("a") is not None and threads.chosen("b") is None
+    assert threads.choices() == {"a": threads.chosen("a")}
 
 
 @pytest.mark.parametrize("failing_half", [0, 1])
