@@ -38,15 +38,17 @@ class Conv2d(Function):
         cols = kernels.get("im2col")(np.ascontiguousarray(x), *self.geometry, batch_in_columns=self.folded)
         if self.folded:
             self.cols = cols.reshape(groups, cg * kh * kw, n * oh * ow)
-            # (K, N, L) read as (N, K, L): a strided view, copied once below (with the bias)
-            # so that the layers after a conv get contiguous arrays
-            out = np.matmul(self.weight, self.cols).reshape(k, n, oh, ow).transpose(1, 0, 2, 3)
-        else:
-            self.cols = cols.reshape(n, groups, cg * kh * kw, oh * ow)
-            out = np.matmul(self.weight, self.cols).reshape(n, k, oh, ow)  # (N, G, Kg, L), contiguous
+            out = np.matmul(self.weight, self.cols)  # (G, Kg, N*L)
+            if bias:  # along the long rows, before the transpose: 30 us against 36 after it (B8)
+                out += bias[0].reshape(groups, k // groups, 1)
+            # (K, N, L) read as (N, K, L) is a strided view: copied once, so that the layers
+            # after a conv get contiguous arrays
+            return np.ascontiguousarray(out.reshape(k, n, oh, ow).transpose(1, 0, 2, 3))
+        self.cols = cols.reshape(n, groups, cg * kh * kw, oh * ow)
+        out = np.matmul(self.weight, self.cols).reshape(n, k, oh, ow)  # (N, G, Kg, L), contiguous
         if bias:
-            return np.add(out, bias[0].reshape(1, k, 1, 1), out=np.empty((n, k, oh, ow), dtype=out.dtype))
-        return np.ascontiguousarray(out)
+            out += bias[0].reshape(1, k, 1, 1)
+        return out
 
     def backward(self, grad):
         n, c, h, w = self.input_shape
