@@ -2,6 +2,7 @@
 import functools
 import threading
 
+
 class _ThreadState(threading.local):
     enabled = True  # the class default: every new thread starts with gradients on
 

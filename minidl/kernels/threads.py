@@ -8,8 +8,8 @@ so do minidl's nogil Numba kernels).
 Why measure instead of always splitting: on this project's 2-core machine the second
 core is only free when no GEMM ran just before. After a NumPy matmul, OpenBLAS's worker
 thread spin-waits for more work for a while, and a thread of ours on that core fights it:
-causal attention split in two ran 1.9x faster alone (benchmark B5) but 1.3x slower right
-after a projection GEMM (as in every transformer layer). OpenBLAS reads its spin time only
+causal attention split in two ran 1.9x faster alone (benchmark B5), but after a projection
+GEMM (as in every transformer layer) 1.3x slower in one measurement, 2-5 % in another. OpenBLAS reads its spin time only
 from the environment when NumPy loads it, so minidl cannot shorten it. The cost depends on
 where the call sits in a model, so each `key` (one call site and shape) is timed both ways
 over its first calls, then keeps the faster: the way a planner such as FFTW's, or cuDNN's

@@ -5,7 +5,8 @@ the leading dims are the same for all three (N = their product) and `bias` (1 or
 comes from the masks; `causal` lets query i see keys j <= i only. q, k and v may be strided
 views (e.g. heads split from one packed projection): the batched GEMMs read them in place.
 Forward and backward each run over the first leading dim in two halves on two threads when
-that measured faster for the call (minidl.kernels.threads: B5 alone 1.9x, after a GEMM never).
+that measured faster for the call (minidl.kernels.threads: B5 alone 1.9x; right after a GEMM,
+as in a transformer layer, it usually loses and one thread is kept).
 FLOPs: both GEMMs (2*N*Lq*Lk*E and 2*N*Lq*Lk*Ev) plus ~5 per score for the softmax.
 """
 import numpy as np

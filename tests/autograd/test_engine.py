@@ -236,3 +236,23 @@ def test_a_whole_view_of_an_unshared_array_is_kept_and_a_view_of_a_held_one_is_c
     assert not np.shares_memory(y.grad.data, out._ctx.kept)
     y.grad.data += 1
     np.testing.assert_array_equal(out._ctx.kept, np.full(12, 2, np.float32))
+
+
+def test_grad_mode_is_per_thread_and_new_threads_start_enabled():
+    import threading
+
+    from minidl.autograd.grad_mode import is_grad_enabled
+
+    seen = {}
+
+    def other():
+        seen["start"] = is_grad_enabled()
+        with md.no_grad():
+            seen["inside"] = is_grad_enabled()
+
+    with md.no_grad():
+        worker = threading.Thread(target=other)
+        worker.start()
+        worker.join()
+        assert not is_grad_enabled()  # the other thread's no_grad did not leak here, nor ours there
+    assert seen == {"start": True, "inside": False} and is_grad_enabled()
