@@ -91,7 +91,7 @@ def run_halves(key, n, part):
     if len(times[_TWO]) > TRIALS:
         best = {w: min(ts[1:]) for w, ts in times.items()}  # the first call of each way warms up
         _chosen[key] = _TWO if best[_TWO] < MARGIN * best[_ONE] else _ONE
-        del _timings[key]
+        _timings.pop(key, None)  # pop: two user threads may finish the same key's trials at once
 
 
 def chosen(key):

@@ -124,3 +124,20 @@ def test_a_forked_child_gets_a_worker_of_its_own(monkeypatch):
             os._exit(2)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child status {status}"
+
+
+def test_calls_from_several_user_threads_all_complete():
+    """Two threads of the user's, each splitting (and timing) the same key at once."""
+    import concurrent.futures
+
+    def part(lo, hi):
+        time.sleep(0.0005)
+
+    def many():
+        for _ in range(3 * (threads.TRIALS + 1)):
+            threads.run_halves("shared", 4, part)
+        return True
+
+    with concurrent.futures.ThreadPoolExecutor(2) as users:
+        assert all(f.result(timeout=30) for f in [users.submit(many) for _ in range(2)])
+    assert threads.chosen("shared") in (1, 2)
