@@ -44,6 +44,35 @@ cdef inline Py_ssize_t end_valid(Py_ssize_t offset, Py_ssize_t stride, Py_ssize_
 SHORT_ROW = 16
 
 
+cdef inline void window_rows(real* image, real* column, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t sh,
+                             Py_ssize_t sw, Py_ssize_t Wp, bint to_columns) noexcept nogil:
+    """One tap of one image plane: its OH*OW column entries, row by row from `image`
+    (the tap's first pixel in the zero-padded plane)."""
+    cdef Py_ssize_t oy, ox, blocks = OW // 4 if sw == 1 else 0
+    cdef real a0, a1, a2, a3
+    for oy in range(OH):
+        # unit stride: fixed blocks of 4, all loaded before any is stored, so gcc may
+        # use one vector move per block without proving the two pointers apart (a loop
+        # of runtime length OW stayed scalar: 1 ns per element)
+        if to_columns:
+            for ox in range(0, 4 * blocks, 4):
+                a0, a1, a2, a3 = image[ox], image[ox + 1], image[ox + 2], image[ox + 3]
+                column[ox], column[ox + 1], column[ox + 2], column[ox + 3] = a0, a1, a2, a3
+            for ox in range(4 * blocks, OW):
+                column[ox] = image[ox * sw]
+        else:
+            for ox in range(0, 4 * blocks, 4):
+                a0, a1, a2, a3 = column[ox], column[ox + 1], column[ox + 2], column[ox + 3]
+                image[ox] += a0
+                image[ox + 1] += a1
+                image[ox + 2] += a2
+                image[ox + 3] += a3
+            for ox in range(4 * blocks, OW):
+                image[ox * sw] += column[ox]
+        column += OW
+        image += sh * Wp
+
+
 cdef void windows_and_columns(real* padded, real* cols, Py_ssize_t N, Py_ssize_t C, Py_ssize_t Hp,
                               Py_ssize_t Wp, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
                               Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t OH, Py_ssize_t OW,
@@ -51,39 +80,29 @@ cdef void windows_and_columns(real* padded, real* cols, Py_ssize_t N, Py_ssize_t
     """Between a zero-padded image (N, C, Hp, Wp) and its columns, image n's row r starting at
     cols + n*image_step + r*row_step: copy windows into columns (im2col), or add columns back
     (col2im, its adjoint)."""
-    cdef Py_ssize_t n, c, i, j, oy, ox, blocks = OW // 4 if sw == 1 else 0
-    cdef real* image
-    cdef real* column
-    cdef real a0, a1, a2, a3
-    for n in range(N):
+    cdef Py_ssize_t n, c, i, j, row
+    # Taps column by column: in col2im, tap j+1 adds into the row tap j just stored one
+    # element over, and a load that half-overlaps a recent store stalls; with the kernel
+    # rows in between, stores are long done (B8's col2im 157 -> 122 us).
+    if image_step < row_step:
+        # batch side by side in each row: images innermost, so the columns are written (or
+        # read) front to back. Image-major, each store went to a row 4 KB from the last one
+        # (B8's second conv, interleaved in one process: im2col 91 -> 66 us, col2im 103 -> 67)
         for c in range(C):
-            # taps column by column: in col2im, tap j+1 adds into the row tap j just stored one
-            # element over, and a load that half-overlaps a recent store stalls; with the kernel
-            # rows in between, stores are long done (B8's col2im 157 -> 122 us)
             for j in range(kw):
                 for i in range(kh):
-                    column = cols + n * image_step + ((c * kh + i) * kw + j) * row_step
-                    for oy in range(OH):
-                        image = padded + ((n * C + c) * Hp + oy * sh + i * dh) * Wp + j * dw
-                        # unit stride: fixed blocks of 4, all loaded before any is stored, so
-                        # gcc may use one vector move per block without proving the two
-                        # pointers apart (a loop of runtime length OW stayed scalar: 1 ns per element)
-                        if to_columns:
-                            for ox in range(0, 4 * blocks, 4):
-                                a0, a1, a2, a3 = image[ox], image[ox + 1], image[ox + 2], image[ox + 3]
-                                column[ox], column[ox + 1], column[ox + 2], column[ox + 3] = a0, a1, a2, a3
-                            for ox in range(4 * blocks, OW):
-                                column[ox] = image[ox * sw]
-                        else:
-                            for ox in range(0, 4 * blocks, 4):
-                                a0, a1, a2, a3 = column[ox], column[ox + 1], column[ox + 2], column[ox + 3]
-                                image[ox] += a0
-                                image[ox + 1] += a1
-                                image[ox + 2] += a2
-                                image[ox + 3] += a3
-                            for ox in range(4 * blocks, OW):
-                                image[ox * sw] += column[ox]
-                        column += OW
+                    row = (c * kh + i) * kw + j
+                    for n in range(N):
+                        window_rows(padded + ((n * C + c) * Hp + i * dh) * Wp + j * dw,
+                                    cols + n * image_step + row * row_step, OH, OW, sh, sw, Wp, to_columns)
+        return
+    for n in range(N):
+        for c in range(C):
+            for j in range(kw):
+                for i in range(kh):
+                    row = (c * kh + i) * kw + j
+                    window_rows(padded + ((n * C + c) * Hp + i * dh) * Wp + j * dw,
+                                cols + n * image_step + row * row_step, OH, OW, sh, sw, Wp, to_columns)
 
 
 cdef void between_padded(real* padded, real* image, Py_ssize_t planes, Py_ssize_t H, Py_ssize_t W,

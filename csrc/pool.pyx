@@ -132,44 +132,76 @@ cdef inline void max_2x2_row(const real* r0, const real* r1, real* out, unsigned
         code[ox] = k
 
 
-# Rows shorter than this many outputs take the two-pass path below: on short rows
+# Rows shorter than this many outputs take the three flat passes below: on short rows
 # gcc's vector loop above never starts and its scalar tail branches on the data
-# (8x8 images: 177 us), and even a branch-free loop per row costs more than its
-# few outputs (110 us).
+# (8x8 images: 177 us). On long rows (B2's 32x32) the one pass above stays faster.
 SHORT_2X2_ROW = 16
 
 
-cdef void max_2x2_columns_then_pairs(const real* x, real* out, unsigned char* code, real* column_max,
-                                     unsigned char* column_row, Py_ssize_t planes, Py_ssize_t H,
-                                     Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
-    """All windows of all planes in two passes. First each column of each row pair: the
-    larger of top and bottom (the bottom when strictly greater or NaN) and which row it came
-    from, packed as (pairs, 2*OW). Then the two columns of each window, flat over the whole
-    batch. This is the same winner as scanning the window in order (max_2x2_row): a column's
-    winner is its first maximum or last NaN, and of two column winners the window's is the
-    larger value, on equal values the smaller code 2*row + col, among NaNs the larger code."""
-    cdef Py_ssize_t p, oy, i, pair = 0, width = 2 * OW
-    cdef const real* r0
-    cdef real t, b, left, right
-    cdef unsigned char take, k_left, k_right
-    cdef bint left_nan, right_nan
+cdef void max_of_pairs(const real* x, real* h, unsigned char* column, Py_ssize_t rows,
+                       Py_ssize_t W, Py_ssize_t OW) noexcept nogil:
+    """Pass 1: each row's horizontal pairs, h[q*OW + ox] = the larger of x[q, 2ox] and
+    x[q, 2ox+1] (the right one when strictly greater or NaN), column[...] which one won.
+    With even W the pairs of all rows are one flat run that gcc vectorises."""
+    cdef Py_ssize_t q, j, n = rows * OW
+    cdef real a, b
+    cdef bint take
+    if W == 2 * OW:
+        for j in range(n):
+            a = x[2 * j]
+            b = x[2 * j + 1]
+            take = (b > a) | (b != b)
+            h[j] = b if take else a
+            column[j] = take
+        return
+    for q in range(rows):  # odd W: the last column belongs to no window
+        for j in range(OW):
+            a = x[q * W + 2 * j]
+            b = x[q * W + 2 * j + 1]
+            take = (b > a) | (b != b)
+            h[q * OW + j] = b if take else a
+            column[q * OW + j] = take
+
+
+cdef void max_of_row_pairs(const real* h, const unsigned char* column, real* v, unsigned char* code,
+                           Py_ssize_t n, Py_ssize_t OW) noexcept nogil:
+    """Pass 2: every pass-1 entry against the one a row below, flat: v[u] = the lower one
+    when strictly greater or NaN, with its window code 2*row + column. Rows that start no
+    window (odd ones, across planes) are computed too and never read: twice the work of
+    the windows alone, but a flat loop that gcc vectorises instead of loops of OW."""
+    cdef Py_ssize_t u
+    cdef real t, b
+    cdef unsigned char take
+    for u in range(n):
+        t = h[u]
+        b = h[u + OW]
+        take = (b > t) | (b != b)
+        v[u] = b if take else t
+        # arithmetic instead of a second select: with two, gcc left the loop scalar and branchy
+        code[u] = column[u] + take * (2 + column[u + OW] - column[u])
+
+
+cdef void window_rows_out(const real* v, const unsigned char* code, real* out, unsigned char* out_code,
+                          Py_ssize_t planes, Py_ssize_t H, Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
+    """Pass 3: copy out the pass-2 rows that start a window (row 2*oy of each plane)."""
+    cdef Py_ssize_t p, oy, ox, blocks = OW // 4
+    cdef const real* src
+    cdef const unsigned char* src_code
+    cdef real a0, a1, a2, a3
     for p in range(planes):
         for oy in range(OH):
-            r0 = x + (p * H + 2 * oy) * W
-            for i in range(width):
-                t, b = r0[i], r0[W + i]
-                take = (b > t) | (b != b)
-                column_max[pair * width + i] = b if take else t
-                column_row[pair * width + i] = take
-            pair += 1
-    for i in range(pair * OW):
-        left, right = column_max[2 * i], column_max[2 * i + 1]
-        k_left, k_right = 2 * column_row[2 * i], 2 * column_row[2 * i + 1] + 1
-        left_nan, right_nan = left != left, right != right
-        take = (right_nan & ((not left_nan) | (k_right > k_left))) | (
-            (not left_nan) & (not right_nan) & ((right > left) | ((right == left) & (k_right < k_left))))
-        out[i] = right if take else left
-        code[i] = k_right if take else k_left
+            src = v + (p * H + 2 * oy) * OW
+            src_code = code + (p * H + 2 * oy) * OW
+            # blocks of 4 loaded before stored: one vector move each (see im2col.pyx)
+            for ox in range(0, 4 * blocks, 4):
+                a0, a1, a2, a3 = src[ox], src[ox + 1], src[ox + 2], src[ox + 3]
+                out[ox], out[ox + 1], out[ox + 2], out[ox + 3] = a0, a1, a2, a3
+            for ox in range(4 * blocks, OW):
+                out[ox] = src[ox]
+            for ox in range(OW):
+                out_code[ox] = src_code[ox]
+            out += OW
+            out_code += OW
 
 
 def max_pool2d_2x2_forward(const real[:, :, :, ::1] x):
@@ -182,15 +214,19 @@ def max_pool2d_2x2_forward(const real[:, :, :, ::1] x):
         return out_arr, code_arr
     cdef real[:, :, :, ::1] out = out_arr
     cdef unsigned char[:, :, :, ::1] code = code_arr
-    cdef real[::1] column_max
-    cdef unsigned char[::1] column_row
     cdef Py_ssize_t n, c, oy
+    cdef real[::1] pairs
+    cdef unsigned char[::1] pair_code
+    cdef Py_ssize_t n_pairs = N * C * H * OW
     if OW < SHORT_2X2_ROW:
-        column_max = np.empty(N * C * OH * 2 * OW, dtype=dtype)
-        column_row = np.empty(N * C * OH * 2 * OW, dtype=np.uint8)
+        # one buffer for passes 1 and 2 (the winners of pairs, then of windows)
+        pairs = np.empty(2 * n_pairs, dtype=dtype)
+        pair_code = np.empty(2 * n_pairs, dtype=np.uint8)
         with nogil:
-            max_2x2_columns_then_pairs(&x[0, 0, 0, 0], &out[0, 0, 0, 0], &code[0, 0, 0, 0], &column_max[0],
-                                       &column_row[0], N * C, H, W, OH, OW)
+            max_of_pairs(&x[0, 0, 0, 0], &pairs[0], &pair_code[0], N * C * H, W, OW)
+            max_of_row_pairs(&pairs[0], &pair_code[0], &pairs[n_pairs], &pair_code[n_pairs], n_pairs - OW, OW)
+            window_rows_out(&pairs[n_pairs], &pair_code[n_pairs], &out[0, 0, 0, 0], &code[0, 0, 0, 0],
+                            N * C, H, OH, OW)
         return out_arr, code_arr
     with nogil:
         for n in range(N):

@@ -68,13 +68,13 @@ def test_max_pool_lets_nan_win_like_pytorch(backend, torch_oracle):
 
 
 # the kernel has a short-row (< 16 outputs) and a long-row loop: both are covered
-TILED_SHAPES = [(2, 3, 8, 8), (1, 1, 7, 5), (3, 2, 2, 9), (1, 4, 1, 6), (2, 1, 33, 31), (2, 2, 5, 41)]
+TILED_SHAPES = [(2, 3, 8, 8), (1, 1, 7, 5), (2, 3, 5, 8), (3, 2, 2, 9), (1, 4, 1, 6), (2, 1, 33, 31), (2, 2, 5, 41)]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("integers", [False, True], ids=["distinct", "many_ties"])
-@pytest.mark.parametrize("shape", TILED_SHAPES, ids=["even", "odd_batch1", "height2", "height1", "odd_large", "long_rows"])
+@pytest.mark.parametrize("shape", TILED_SHAPES, ids=["even", "odd_batch1", "odd_height", "height2", "height1", "odd_large", "long_rows"])
 def test_max_pool_2x2_matches_twin_and_general_kernel(backend, dtype, integers, shape):
     """The 2x2 stride-2 kernel: same maxima and winners as the general kernel, odd edges uncovered."""
     x = _x(shape, dtype, integers=integers)
@@ -124,7 +124,7 @@ def test_avg_pool_forward_and_backward_match_twin(backend, dtype, include_pad, c
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("layout", [(27, 1, 3), (81, 1, 1), (1, 81, 1), (1, 1, 81)], ids=["3_a_row", "1_a_row", "channels", "long_row"])
 def test_max_pool_2x2_every_window_of_ties_and_nans(backend, layout, torch_oracle):
-    """All 81 windows over {0, 1, NaN}: the short-row path (columns first, then pairs) and the
+    """All 81 windows over {0, 1, NaN}: the short-row path (pairs first, then rows) and the
     long-row path pick the same winner as scanning the window in order, and as PyTorch."""
     values = np.array([0.0, 1.0, np.nan], dtype=np.float32)
     windows = values[np.stack(np.meshgrid(*[np.arange(3)] * 4, indexing="ij"), -1).reshape(81, 4)]  # (81, 4) = a, b, c, d
