@@ -8,6 +8,8 @@ use, so `import minidl` stays quick.
 Registered kernels (signature shared with the twin in `reference.py`):
     im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, batch_in_columns=False) -> cols
     col2im(cols, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, batch_in_columns=False) -> x
+    gemm_rows_to_batch(rows, N, bias=None) -> images (N, K, L) from rows (K, N*L), + bias
+    batch_to_gemm_rows(images, with_sums=False) -> (rows (K, N*L), row sums or None)
     erf(x) -> erf(x), element-wise
     tanh(x, out=None) -> tanh(x), element-wise
     exp(x, out=None) -> exp(x), element-wise
@@ -45,6 +47,10 @@ BACKENDS = ("cython", "numba", "reference")
 _REGISTRY = {
     "im2col": {"cython": "minidl.kernels._im2col:im2col", "reference": "minidl.kernels.reference:im2col"},
     "col2im": {"cython": "minidl.kernels._im2col:col2im", "reference": "minidl.kernels.reference:col2im"},
+    **{
+        name: {"cython": f"minidl.kernels._im2col:{name}", "reference": f"minidl.kernels.reference:{name}"}
+        for name in ("gemm_rows_to_batch", "batch_to_gemm_rows")
+    },
     **{
         name: {"cython": f"minidl.kernels._pool:{name}", "reference": f"minidl.kernels.reference:{name}"}
         for name in (

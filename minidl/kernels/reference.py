@@ -73,6 +73,25 @@ def col2im(cols, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, batch_in_columns=False
     return padded[:, :, ph : ph + h, pw : pw + w].copy()
 
 
+def gemm_rows_to_batch(rows, n, bias=None):
+    """A folded convolution's GEMM result as images, plus the bias.
+
+    Shape: rows (K, N*L), bias (K,) or None -> (N, K, L).
+    """
+    k = rows.shape[0]
+    images = rows.reshape(k, n, -1).transpose(1, 0, 2)
+    return np.ascontiguousarray(images if bias is None else images + bias[:, None])
+
+
+def batch_to_gemm_rows(images, with_sums=False):
+    """Images as a folded convolution's GEMM rows, and each row's sum (the bias gradient).
+
+    Shape: images (N, K, L) -> (rows (K, N*L), sums (K,) or None).
+    """
+    rows = np.ascontiguousarray(images.transpose(1, 0, 2)).reshape(images.shape[1], -1)
+    return rows, (rows.sum(axis=1, dtype=np.float64).astype(images.dtype) if with_sums else None)
+
+
 def _pool_windows(x, kh, kw, sh, sw, ph, pw, dh, dw, fill):
     """All pooling windows side by side. Shape: (N, C, H, W) -> (N, C, kh*kw, OH, OW)."""
     n, c, h, w = x.shape

@@ -39,11 +39,10 @@ class Conv2d(Function):
         if self.folded:
             self.cols = cols.reshape(groups, cg * kh * kw, n * oh * ow)
             out = np.matmul(self.weight, self.cols)  # (G, Kg, N*L)
-            if bias:  # along the long rows, before the transpose: 30 us against 36 after it (B8)
-                out += bias[0].reshape(groups, k // groups, 1)
-            # (K, N, L) read as (N, K, L) is a strided view: copied once, so that the layers
-            # after a conv get contiguous arrays
-            return np.ascontiguousarray(out.reshape(k, n, oh, ow).transpose(1, 0, 2, 3))
+            # (K, N*L) rows to (N, K, L) images and the bias, in one pass: the layers after a
+            # conv get contiguous arrays
+            b = np.ascontiguousarray(bias[0]) if bias else None
+            return kernels.get("gemm_rows_to_batch")(out.reshape(k, n * oh * ow), n, b).reshape(n, k, oh, ow)
         self.cols = cols.reshape(n, groups, cg * kh * kw, oh * ow)
         out = np.matmul(self.weight, self.cols).reshape(n, k, oh, ow)  # (N, G, Kg, L), contiguous
         if bias:
@@ -54,8 +53,12 @@ class Conv2d(Function):
         n, c, h, w = self.input_shape
         g = self.groups
         length = grad.shape[2] * grad.shape[3]
-        if self.folded:  # (G, Kg, N*L), in one copy
-            grad_groups = np.ascontiguousarray(grad.reshape(n, -1, length).transpose(1, 0, 2)).reshape(g, -1, n * length)
+        want_grad_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
+        folded_grad_b = None
+        if self.folded:  # (G, Kg, N*L) in one pass, summing each channel for the bias gradient on the way
+            rows, folded_grad_b = kernels.get("batch_to_gemm_rows")(
+                np.ascontiguousarray(grad).reshape(n, -1, length), want_grad_b)
+            grad_groups = rows.reshape(g, -1, n * length)
         else:  # e.g. a broadcast from sum(): copy once, not in both GEMMs
             grad_groups = np.ascontiguousarray(grad).reshape(n, g, -1, length)  # (N, G, Kg, L)
         grad_x = grad_w = grad_b = None
@@ -67,11 +70,12 @@ class Conv2d(Function):
             # cols read transposed in place (BLAS takes the flag); unfolded: one GEMM per image, then a sum over the batch
             grad_w = np.matmul(grad_groups, self.cols.swapaxes(-1, -2))
             grad_w = (grad_w if self.folded else grad_w.sum(axis=0)).reshape(-1, c // g, *self.geometry[:2])
-        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            # row sums as a GEMV with ones: 3-6x faster than grad.sum(axis=(0, 2, 3)) (B1, B8)
-            rows = grad_groups.reshape(-1, length if not self.folded else n * length)
-            grad_b = rows @ np.ones(rows.shape[1], dtype=rows.dtype)
-            grad_b = grad_b if self.folded else grad_b.reshape(n, -1).sum(axis=0)
+        if want_grad_b:
+            if self.folded:
+                grad_b = folded_grad_b
+            else:  # row sums as a GEMV with ones: 3-6x faster than grad.sum(axis=(0, 2, 3))
+                rows = grad_groups.reshape(-1, length)
+                grad_b = (rows @ np.ones(length, dtype=rows.dtype)).reshape(n, -1).sum(axis=0)
         return grad_x, grad_w, grad_b
 
     def macs(self, out, x, weight, *bias):

@@ -87,3 +87,43 @@ def test_reference_twin_matches_pytorch_unfold_and_fold(case, torch_oracle):
     np.testing.assert_array_equal(reference.im2col(x, kh, kw, sh, sw, ph, pw, dh, dw), unfolded)
     folded = torch_oracle.nn.functional.fold(torch_oracle.tensor(unfolded), output_size=(h, w), **kwargs).numpy()
     np.testing.assert_allclose(reference.col2im(unfolded, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw), folded, atol=1e-12)
+
+
+# (N, K, L): batch 1, one channel, one pixel, runs shorter than a block of 4 and with a remainder
+LAYOUT_CASES = [(64, 16, 64), (64, 32, 16), (1, 3, 5), (3, 1, 7), (2, 5, 1), (4, 2, 13)]
+
+
+@pytest.mark.parametrize("backend", kernels.available("gemm_rows_to_batch"))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize("shape", LAYOUT_CASES)
+def test_gemm_rows_to_batch_matches_twin_and_a_transpose(backend, dtype, with_bias, shape):
+    n, k, length = shape
+    rng = np.random.default_rng(3)
+    rows = rng.standard_normal((k, n * length)).astype(dtype)
+    bias = rng.standard_normal(k).astype(dtype) if with_bias else None
+    out = kernels.get("gemm_rows_to_batch", backend)(rows, n, bias)
+    np.testing.assert_array_equal(out, reference.gemm_rows_to_batch(rows, n, bias))
+    expected = rows.reshape(k, n, length).transpose(1, 0, 2) + (0 if bias is None else bias[:, None])
+    np.testing.assert_array_equal(out, expected)  # one add per entry: exact
+    assert out.dtype == dtype and out.flags.c_contiguous
+
+
+@pytest.mark.parametrize("backend", kernels.available("batch_to_gemm_rows"))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", LAYOUT_CASES)
+def test_batch_to_gemm_rows_matches_twin_and_sums_each_channel(backend, dtype, shape):
+    n, k, length = shape
+    images = np.random.default_rng(4).standard_normal(shape).astype(dtype)
+    rows, sums = kernels.get("batch_to_gemm_rows", backend)(images, True)
+    ref_rows, ref_sums = reference.batch_to_gemm_rows(images, True)
+    np.testing.assert_array_equal(rows, ref_rows)
+    np.testing.assert_array_equal(rows, images.transpose(1, 0, 2).reshape(k, n * length))
+    exact = images.astype(np.float64).sum(axis=(0, 2))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(sums, exact, rtol=tol, atol=tol * np.sqrt(n * length))
+    np.testing.assert_allclose(ref_sums, exact, rtol=tol, atol=tol * np.sqrt(n * length))
+    assert sums.dtype == dtype and rows.flags.c_contiguous
+    no_rows, no_sums = kernels.get("batch_to_gemm_rows", backend)(images, False)
+    assert no_sums is None
+    np.testing.assert_array_equal(no_rows, rows)
