@@ -253,15 +253,41 @@ cdef inline void max_2x2_row_backward(const real* grad, const unsigned char* cod
         r0[(k >> 1) * W + 2 * ox + (k & 1)] = grad[ox]
 
 
+# Below this many outputs a row, the backward zero-fills and then stores each winner; on
+# longer rows (14, Fashion-MNIST's first pool) the two ways measured the same.
+SHORT_2X2_BACKWARD_ROW = 8
+
+
 def max_pool2d_2x2_backward(const real[:, :, :, ::1] grad_out, const unsigned char[:, :, :, ::1] code,
                             Py_ssize_t H, Py_ssize_t W):
     cdef Py_ssize_t N = grad_out.shape[0], C = grad_out.shape[1], OH = grad_out.shape[2], OW = grad_out.shape[3]
     dtype = np.float32 if real is float else np.float64
     if OH == 0 or OW == 0:
         return np.zeros((N, C, H, W), dtype=dtype)
+    cdef Py_ssize_t n, c, p, oy, ox, i, j
+    cdef real[:, :, :, ::1] dx
+    cdef real* row
+    cdef const real* g
+    cdef const unsigned char* k
+    if OW < SHORT_2X2_BACKWARD_ROW:
+        # short rows: zero everything in one vectorised fill, then one store per window at
+        # its winner (B8's 4x4 and 2x2 outputs: 25 -> 21 and 23 -> 14 us)
+        dx_arr = np.zeros((N, C, H, W), dtype=dtype)
+        dx = dx_arr
+        with nogil:
+            for p in range(N * C):
+                g = &grad_out[0, 0, 0, 0] + p * OH * OW
+                k = &code[0, 0, 0, 0] + p * OH * OW
+                row = &dx[0, 0, 0, 0] + p * H * W
+                for oy in range(OH):
+                    for ox in range(OW):
+                        row[(k[ox] >> 1) * W + 2 * ox + (k[ox] & 1)] = g[ox]
+                    g += OW
+                    k += OW
+                    row += 2 * W
+        return dx_arr
     dx_arr = np.empty((N, C, H, W), dtype=dtype)
-    cdef real[:, :, :, ::1] dx = dx_arr
-    cdef Py_ssize_t n, c, oy, i, j
+    dx = dx_arr
     with nogil:
         for n in range(N):
             for c in range(C):

@@ -126,9 +126,29 @@ def available(name):
 _resolved = {}  # (name, forced backend, explicitly asked) -> function; ops call get() on every use
 
 
+def _environment_reader(name):
+    """A function returning $name or None, read afresh on every call. Ops call get() on every
+    use, and os.environ.get takes ~1 us (it encodes the key and decodes the value), most of
+    get()'s cost: this reads os.environ's own dict with the key encoded once (~40 ns),
+    falling back to os.environ.get where that dict is not there."""
+    data, encode, decode = (getattr(os.environ, attr, None) for attr in ("_data", "encodekey", "decodevalue"))
+    if not (isinstance(data, dict) and callable(encode) and callable(decode)):
+        return lambda: os.environ.get(name)
+    key = encode(name)
+
+    def read():
+        raw = data.get(key)
+        return None if raw is None else decode(raw)
+
+    return read
+
+
+_forced_backend = _environment_reader("MINIDL_KERNELS")
+
+
 def get(name, backend=None):
     """The implementation of kernel `name`: `backend`, else $MINIDL_KERNELS, else the fastest that loads."""
-    forced = backend or os.environ.get("MINIDL_KERNELS") or None
+    forced = backend or _forced_backend() or None
     key = (name, forced, backend is not None)
     fn = _resolved.get(key)
     if fn is None:

@@ -18,6 +18,20 @@ def test_environment_forces_the_reference_twins(monkeypatch):
     assert kernels.get("erf") is reference.erf
 
 
+def test_the_environment_is_read_on_every_call(monkeypatch):
+    """get() reads os.environ's dict directly (for speed): setting, changing and removing
+    MINIDL_KERNELS between calls still takes effect at once."""
+    monkeypatch.delenv("MINIDL_KERNELS", raising=False)
+    default = kernels.get("relu_forward")
+    assert default is not reference.relu_forward
+    monkeypatch.setenv("MINIDL_KERNELS", "reference")
+    assert kernels.get("relu_forward") is reference.relu_forward
+    monkeypatch.setenv("MINIDL_KERNELS", "numba")
+    assert kernels.get("relu_forward") is default
+    monkeypatch.delenv("MINIDL_KERNELS")
+    assert kernels.get("relu_forward") is default
+
+
 def test_a_forced_backend_the_kernel_lacks_falls_back(monkeypatch):
     monkeypatch.setenv("MINIDL_KERNELS", "cython")
     assert kernels.get("erf") is kernels.get("erf", kernels.available("erf")[0])
