@@ -161,6 +161,17 @@ def cold_start():
     return run(code_import), run(code_lstm)
 
 
+def _floor_against_torch(floor_step, torch_step, min_time, rounds=5):
+    """(median floor seconds, median floor/torch ratio), the two timed in turns: on a shared
+    machine two timings taken apart can differ by a third."""
+    floors, ratios = [], []
+    for _ in range(rounds):
+        floor, theirs = time_step(floor_step, min_time / rounds), time_step(torch_step, min_time / rounds)
+        floors.append(floor)
+        ratios.append(floor / theirs)
+    return statistics.median(floors), statistics.median(ratios)
+
+
 def use_all_cores(torch):
     """Give PyTorch as many threads as NumPy's BLAS uses, but only when its default
     differs: calling torch.set_num_threads, even with the current count, rebuilds
@@ -191,6 +202,14 @@ def report(out=print, workloads=None, min_time=0.5):
         rows.append({"id": w.id, "minidl_s": mine, "torch_s": theirs, "reference_s": twin, "goal": w.goal})
     if not have_torch:
         out("(PyTorch is not installed: `pip install torch` to fill the torch and ratio columns)")
+    from .bench_floor import FLOORS
+
+    by_id = {w.id: w for w in workloads}
+    for row in rows:
+        if row["id"] in FLOORS and row["torch_s"]:
+            floor, ratio = _floor_against_torch(FLOORS[row["id"]]()[0], by_id[row["id"]].build("torch"), min_time)
+            out(f"floor: {row['id']}'s GEMMs alone (NumPy's BLAS) take {floor * 1e3:.2f} ms = "
+                f"{ratio:.2f} x PyTorch's whole op (goal {row['goal']}; see minidl/bench_floor.py)")
     from .kernels import threads
 
     for key, ways in sorted(threads.choices().items(), key=str):

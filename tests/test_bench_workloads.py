@@ -46,3 +46,15 @@ def test_report_names_the_two_thread_choices(monkeypatch):
     tiny = [bench.Workload("T1", "max_pool2d on a tiny input", 1.0, lambda fw: _tiny_pool(fw))]
     bench.report(lines.append, workloads=tiny, min_time=0.01)
     assert "threads: attention_forward (16, 4, 64, 16) -> 2 (measured at this call site; see minidl/kernels/threads.py)" in lines
+
+
+def test_report_prints_the_blas_floor_of_a_workload_that_has_one(monkeypatch, torch_oracle):
+    from minidl import bench_floor
+
+    calls = []
+    monkeypatch.setattr(bench_floor, "FLOORS", {"T1": lambda: (lambda: calls.append(1), 0)})
+    lines = []
+    tiny = [bench.Workload("T1", "max_pool2d on a tiny input", 1.0, lambda fw: _tiny_pool(fw))]
+    bench.report(lines.append, workloads=tiny, min_time=0.01)
+    floor = [line for line in lines if line.startswith("floor: T1's GEMMs alone")]
+    assert len(floor) == 1 and "x PyTorch's whole op (goal 1.0" in floor[0] and calls

@@ -1,0 +1,63 @@
+"""The BLAS floor of B1 and B4: only the GEMMs minidl's kernels run, nothing else.
+
+B1 and B4 miss their goals. These steps show how far any design of the kind the
+kernels issue asks for (im2col + NumPy's matmul; a recurrence whose products are
+NumPy's matmul) could get on this machine: each runs exactly the matrix products of
+the real op, with the same shapes and memory layouts, and none of the data movement
+or gate math around them. `minidl bench` times them in the same run as PyTorch and
+prints floor / PyTorch next to the goal: a floor above the goal means the goal
+needs a faster GEMM than NumPy's BLAS, not better loops.
+
+Each builder returns (step, macs); `macs` is the multiply-adds the step does, which
+tests/test_bench_floor.py checks against the real op's FLOP counter.
+"""
+import numpy as np
+
+
+def _arrays(*shapes):
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal(s).astype(np.float32) for s in shapes]
+
+
+def conv_gemms():
+    """B1's three GEMMs as ops.Conv2d runs them (the batch folded into the columns):
+    out = W @ cols, d cols = W^T @ d out, d W = d out @ cols^T."""
+    n, c, k, length, taps = 32, 16, 32, 32 * 32, 9
+    weight, cols, grad = _arrays((1, k, c * taps), (1, c * taps, n * length), (1, k, n * length))
+
+    def step():
+        np.matmul(weight, cols)
+        np.matmul(weight.transpose(0, 2, 1), grad)
+        np.matmul(grad, cols.swapaxes(-1, -2))
+
+    return step, 3 * k * c * taps * n * length
+
+
+def lstm_gemms():
+    """B4's GEMMs as F.lstm and the recurrent kernels run them: the input projection for all
+    steps, one recurrent product per step forward and one per step backward, the input's and
+    the projection weight's gradients, and d W_hh as two GEMMs on views."""
+    steps, batch, inputs, hidden = 50, 32, 64, 128
+    gates = 4 * hidden
+    x, w_ih, w_hh, d_gates, hs = _arrays((steps * batch, inputs), (gates, inputs), (gates, hidden),
+                                         (steps, batch, gates), (steps, batch, hidden))
+    w_t = np.ascontiguousarray(w_hh.T)
+    z, dh = np.empty((batch, gates), np.float32), np.empty((batch, hidden), np.float32)
+
+    def step():
+        x @ w_ih.T
+        for t in range(steps):
+            np.matmul(hs[t], w_t, out=z)
+        for t in range(steps - 1, -1, -1):
+            np.matmul(d_gates[t], w_hh, out=dh)
+        flat = d_gates.reshape(-1, gates)
+        flat @ w_ih
+        flat.T @ x
+        d_gates[0].T @ hs[0]
+        d_gates[1:].reshape(-1, gates).T @ hs[:-1].reshape(-1, hidden)
+
+    projection, recurrent = steps * batch * inputs * gates, steps * batch * hidden * gates
+    return step, 3 * (projection + recurrent)
+
+
+FLOORS = {"B1": conv_gemms, "B4": lstm_gemms}
