@@ -10,6 +10,8 @@ from ..tensor import Tensor
 
 
 def _pair(value, name, op):
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
+        return value  # what layers pass on every call: no generator needed
     if isinstance(value, (int, np.integer)):
         return (int(value), int(value))
     pair = tuple(int(v) for v in value)
