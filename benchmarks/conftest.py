@@ -40,3 +40,10 @@ def pytest_terminal_summary(terminalreporter):
             f"{w.id}  {w.title:58s} minidl {mine * 1e3:8.2f} ms  torch {theirs * 1e3:8.2f} ms  "
             f"ratio {mine / theirs:5.2f}  ({verdict} goal {w.goal})"
         )
+    for w in _workloads.values():
+        if (w.id, "floor") in _medians and (w.id, "torch") in _medians:
+            floor = _medians[(w.id, "floor")]
+            terminalreporter.write_line(
+                f"{w.id}  its GEMMs alone (NumPy's BLAS, minidl/bench_floor.py) {floor * 1e3:8.2f} ms  "
+                f"= {floor / _medians[(w.id, 'torch')]:5.2f} x PyTorch's whole op"
+            )

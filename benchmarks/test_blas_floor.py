@@ -1,0 +1,15 @@
+"""The BLAS floor of B1 and B4 (minidl/bench_floor.py): only the GEMMs their kernels run.
+The summary at the end prints each floor against PyTorch's time for the whole op."""
+import pytest
+
+from minidl.bench import KERNEL_WORKLOADS
+from minidl.bench_floor import FLOORS
+
+WITH_FLOOR = [w for w in KERNEL_WORKLOADS if w.id in FLOORS]
+
+
+@pytest.mark.parametrize("workload", WITH_FLOOR, ids=[w.id for w in WITH_FLOOR])
+def test_blas_floor(benchmark, record_median, workload):
+    benchmark.group = f"{workload.id} {workload.title}"
+    benchmark(FLOORS[workload.id]()[0])
+    record_median(workload, "floor", benchmark)
