@@ -6,7 +6,9 @@ NumPy's matmul) could get on this machine: each runs exactly the matrix products
 the real op, with the same shapes and memory layouts, and none of the data movement
 or gate math around them. `minidl bench` times them in the same run as PyTorch and
 prints floor / PyTorch next to the goal: a floor above the goal means the goal
-needs a faster GEMM than NumPy's BLAS, not better loops.
+needs a faster GEMM than NumPy's BLAS, not better loops. (Timed in turns, PyTorch
+runs right after NumPy's GEMMs, whose OpenBLAS worker keeps spinning for a while on
+the second core; that can only slow PyTorch, so the printed ratio errs low.)
 
 Each builder returns (step, macs); `macs` is the multiply-adds the step does, which
 tests/test_bench_floor.py checks against the real op's FLOP counter.

@@ -58,3 +58,13 @@ def test_report_prints_the_blas_floor_of_a_workload_that_has_one(monkeypatch, to
     bench.report(lines.append, workloads=tiny, min_time=0.01)
     floor = [line for line in lines if line.startswith("floor: T1's GEMMs alone")]
     assert len(floor) == 1 and "x PyTorch's whole op (goal 1.0" in floor[0] and calls
+
+
+def test_report_without_torch_leaves_the_torch_columns_empty(monkeypatch):
+    monkeypatch.setattr(bench, "torch_available", lambda: False)
+    lines = []
+    tiny = [bench.Workload("T1", "max_pool2d on a tiny input", 1.0, lambda fw: _tiny_pool(fw))]
+    rows = bench.report(lines.append, workloads=tiny, min_time=0.01)
+    assert rows[0]["torch_s"] is None and rows[0]["minidl_s"] > 0
+    assert any("PyTorch is not installed" in line for line in lines)
+    assert not any(line.startswith("floor:") for line in lines)
