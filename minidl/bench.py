@@ -161,17 +161,6 @@ def cold_start():
     return run(code_import), run(code_lstm)
 
 
-def _floor_against_torch(floor_step, torch_step, min_time, rounds=5):
-    """(median floor seconds, median floor/torch ratio), the two timed in turns: on a shared
-    machine two timings taken apart can differ by a third."""
-    floors, ratios = [], []
-    for _ in range(rounds):
-        floor, theirs = time_step(floor_step, min_time / rounds), time_step(torch_step, min_time / rounds)
-        floors.append(floor)
-        ratios.append(floor / theirs)
-    return statistics.median(floors), statistics.median(ratios)
-
-
 def use_all_cores(torch):
     """Give PyTorch as many threads as NumPy's BLAS uses, but only when its default
     differs: calling torch.set_num_threads, even with the current count, rebuilds
@@ -190,9 +179,14 @@ def report(out=print, workloads=None, min_time=0.5):
 
         torch.manual_seed(0)
         use_all_cores(torch)
-    rows = []
+    from .bench_floor import FLOORS
+
+    rows, floors = [], []
     out(f"{'id':3s}  {'work':58s} {'minidl ms':>10s} {'torch ms':>9s} {'ratio':>6s} {'goal':>5s} {'vs twin':>8s}")
     for w in workloads:
+        # the floor first: its GEMMs leave OpenBLAS's worker spinning, which is this
+        # workload's own state anyway, not the next workload's start
+        floor = time_step(FLOORS[w.id]()[0], min_time) if have_torch and w.id in FLOORS else None
         mine = time_step(w.build("minidl"), min_time)
         twin = _with_reference_kernels(lambda: time_step(w.build("minidl"), min_time, min_rounds=3, max_rounds=10))
         theirs = time_step(w.build("torch"), min_time) if have_torch else None
@@ -200,16 +194,13 @@ def report(out=print, workloads=None, min_time=0.5):
         theirs_text = f"{theirs * 1e3:9.2f}" if theirs else "        -"
         out(f"{w.id:3s}  {w.title:58s} {mine * 1e3:10.2f} {theirs_text} {ratio} {w.goal:5.2f} {twin / mine:7.1f}x")
         rows.append({"id": w.id, "minidl_s": mine, "torch_s": theirs, "reference_s": twin, "goal": w.goal})
+        if floor is not None:
+            floors.append((w, floor, theirs))
     if not have_torch:
         out("(PyTorch is not installed: `pip install torch` to fill the torch and ratio columns)")
-    from .bench_floor import FLOORS
-
-    by_id = {w.id: w for w in workloads}
-    for row in rows:
-        if row["id"] in FLOORS and row["torch_s"]:
-            floor, ratio = _floor_against_torch(FLOORS[row["id"]]()[0], by_id[row["id"]].build("torch"), min_time)
-            out(f"floor: {row['id']}'s GEMMs alone (NumPy's BLAS) take {floor * 1e3:.2f} ms = "
-                f"{ratio:.2f} x PyTorch's whole op (goal {row['goal']}; see minidl/bench_floor.py)")
+    for w, floor, theirs in floors:
+        out(f"floor: {w.id}'s GEMMs alone (NumPy's BLAS) take {floor * 1e3:.2f} ms = "
+            f"{floor / theirs:.2f} x PyTorch's whole op (goal {w.goal}; see minidl/bench_floor.py)")
     from .kernels import threads
 
     for key, ways in sorted(threads.choices().items(), key=str):

@@ -13,7 +13,10 @@ GEMM (as in every transformer layer) 1.3x slower in one measurement, 2-5 % in an
 from the environment when NumPy loads it, so minidl cannot shorten it. The cost depends on
 where the call sits in a model, so each `key` (one call site and shape) is timed both ways
 over its first calls, then keeps the faster: the way a planner such as FFTW's, or cuDNN's
-benchmark mode, picks an algorithm.
+benchmark mode, picks an algorithm. The first choice is provisional: after RECHECK_AFTER
+calls the key is timed once more and that choice stays. A start can be untypical (in
+`minidl bench`, B5's first calls came right after another workload's GEMMs and one thread
+was kept, 1.6 ms instead of 1.0 for the rest of the run).
 
 MINIDL_THREADS=1 keeps everything on one thread; MINIDL_THREADS=2 always splits.
 """
@@ -22,12 +25,15 @@ import time
 
 TRIALS = 5  # timed calls of each way, after one untimed warm-up call each
 MARGIN = 0.9  # two threads are kept only when clearly faster: this machine is shared and noisy
+RECHECK_AFTER = 100  # calls on the first choice before the key is timed once more, for good
 _ONE, _TWO = 1, 2
 
 _CORES = os.cpu_count() or 1  # os.cpu_count() reads /sys on every call: 17 us here
 _pool = None
 _timings = {}  # key -> {ways: [seconds, ...]}
 _chosen = {}  # key -> _ONE or _TWO
+_uses = {}  # key -> calls made on its provisional (first) choice
+_settled = set()  # keys measured the second time: their choice stays
 
 
 def _forget_pool():
@@ -81,6 +87,13 @@ def run_halves(key, n, part):
         return
     ways = _chosen.get(key)
     if ways is not None:
+        if key not in _settled:
+            uses = _uses.get(key, 0) + 1
+            _uses[key] = uses
+            if uses >= RECHECK_AFTER:  # this call still runs the first choice; the next ones re-measure
+                _settled.add(key)
+                _uses.pop(key, None)
+                _chosen.pop(key, None)
         _run(ways, n, part)
         return
     times = _timings.setdefault(key, {_ONE: [], _TWO: []})
@@ -95,8 +108,13 @@ def run_halves(key, n, part):
 
 
 def chosen(key):
-    """1 or 2 once `key` has been measured, else None."""
+    """1 or 2 while `key` has a choice (after its first or second measurement), else None."""
     return _chosen.get(key)
+
+
+def settled(key):
+    """True once `key` has been measured the second time (its choice no longer changes)."""
+    return key in _settled and key in _chosen
 
 
 def choices():

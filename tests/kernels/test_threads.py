@@ -13,6 +13,8 @@ def fresh_choices(monkeypatch):
     monkeypatch.delenv("MINIDL_THREADS", raising=False)
     monkeypatch.setattr(threads, "_timings", {})
     monkeypatch.setattr(threads, "_chosen", {})
+    monkeypatch.setattr(threads, "_uses", {})
+    monkeypatch.setattr(threads, "_settled", set())
 
 
 def _recording_part(calls):
@@ -68,6 +70,30 @@ def test_a_split_barely_faster_is_not_kept():
     for _ in range(2 * (threads.TRIALS + 1)):
         threads.run_halves("tie", 8, part)
     assert threads.chosen("tie") == 1
+
+
+def test_the_first_choice_is_measured_again_once(monkeypatch):
+    """A start in an untypical state (the split slow at first) does not fix the choice for good."""
+    monkeypatch.setattr(threads, "RECHECK_AFTER", 3)
+    state = {"split_slow": True}
+
+    def part(lo, hi):
+        whole = hi - lo == 8
+        time.sleep(0.004 if whole else (0.008 if state["split_slow"] else 0.001))
+
+    for _ in range(2 * (threads.TRIALS + 1)):
+        threads.run_halves("site", 8, part)
+    assert threads.chosen("site") == 1 and not threads.settled("site")
+    state["split_slow"] = False
+    for _ in range(threads.RECHECK_AFTER):  # calls on the provisional choice
+        threads.run_halves("site", 8, part)
+    assert threads.chosen("site") is None  # being measured again
+    for _ in range(2 * (threads.TRIALS + 1)):
+        threads.run_halves("site", 8, part)
+    assert threads.chosen("site") == 2 and threads.settled("site")
+    for _ in range(2 * threads.RECHECK_AFTER):  # settled: no third measurement
+        threads.run_halves("site", 8, part)
+    assert threads.chosen("site") == 2 and threads.settled("site")
 
 
 def test_keys_are_measured_separately():
