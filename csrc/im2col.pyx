@@ -285,7 +285,11 @@ def col2im(const real[:, :, ::1] cols, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
 
 def gemm_rows_to_batch(const real[:, ::1] rows, Py_ssize_t N, bias=None):
     """(K, N*L) GEMM rows -> (N, K, L) images, plus bias[k] on channel k when given."""
-    cdef Py_ssize_t K = rows.shape[0], L = rows.shape[1] // N if N else 0
+    cdef Py_ssize_t K = rows.shape[0], L = rows.shape[1] // N if N > 0 else 0
+    if N <= 0 or rows.shape[1] != N * L:
+        raise ValueError(f"gemm_rows_to_batch: rows of length {rows.shape[1]} are not {N} images of equal size")
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != K):
+        raise ValueError(f"gemm_rows_to_batch: bias of shape {bias.shape} for {K} channels")
     dtype = np.float32 if real is float else np.float64
     out_arr = np.empty((N, K, L), dtype=dtype)
     if out_arr.size == 0:

@@ -111,3 +111,21 @@ def reference_conv2d(x, w, b, padding):
         for j in range(kw):
             out += np.einsum("nchw,kc->nkhw", padded[:, :, i:i + oh, j:j + ow], w[:, :, i, j])
     return out if b is None else out + b.reshape(1, k, 1, 1)
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_an_empty_batch_gives_an_empty_output_and_zero_gradients_as_pytorch(with_bias, torch_oracle):
+    x, w = _t(0, 2, 5, 5), _t(3, 2, 3, 3)
+    b = _t(3) if with_bias else None
+    out = F.conv2d(x, w, b, padding=1)
+    tx, tw = (torch_oracle.tensor(t.data, requires_grad=True) for t in (x, w))
+    tb = torch_oracle.tensor(b.data, requires_grad=True) if with_bias else None
+    t_out = torch_oracle.nn.functional.conv2d(tx, tw, tb, padding=1)
+    assert out.shape == tuple(t_out.shape) == (0, 3, 5, 5)
+    out.sum().backward()
+    t_out.sum().backward()
+    assert x.grad.shape == (0, 2, 5, 5)
+    np.testing.assert_array_equal(w.grad.data, tw.grad.numpy())
+    np.testing.assert_array_equal(w.grad.data, 0)
+    if with_bias:
+        np.testing.assert_array_equal(b.grad.data, tb.grad.numpy())

@@ -79,6 +79,10 @@ def gemm_rows_to_batch(rows, n, bias=None):
     Shape: rows (K, N*L), bias (K,) or None -> (N, K, L).
     """
     k = rows.shape[0]
+    if n <= 0 or rows.shape[1] % n:
+        raise ValueError(f"gemm_rows_to_batch: rows of length {rows.shape[1]} are not {n} images of equal size")
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != k):
+        raise ValueError(f"gemm_rows_to_batch: bias of shape {bias.shape} for {k} channels")
     images = rows.reshape(k, n, -1).transpose(1, 0, 2)
     return np.ascontiguousarray(images if bias is None else images + bias[:, None])
 

@@ -23,6 +23,8 @@ FOLD_BATCH_BELOW_MACS = 1 << 24
 
 
 class Conv2d(Function):
+    empty_batch = False
+
     def forward(self, x, weight, *bias, stride, padding, dilation, groups):
         n, c, h, w = x.shape
         k, cg, kh, kw = weight.shape
@@ -31,6 +33,9 @@ class Conv2d(Function):
         self.input_shape, self.groups = x.shape, groups
         oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
         ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        if n == 0:  # as PyTorch: an empty output, and zero gradients for weight and bias
+            self.empty_batch, self.parameter_shapes = True, (weight.shape, k)
+            return np.zeros((0, k, oh, ow), dtype=x.dtype)
         self.weight = weight.reshape(groups, k // groups, cg * kh * kw)
         self.folded = (k // groups) * cg * kh * kw * oh * ow < FOLD_BATCH_BELOW_MACS
         # folded: im2col lays the batch side by side in each row, (G, Cg*kh*kw, N*L), and
@@ -52,6 +57,9 @@ class Conv2d(Function):
     def backward(self, grad):
         n, c, h, w = self.input_shape
         g = self.groups
+        if self.empty_batch:
+            weight_shape, k = self.parameter_shapes
+            return np.zeros(self.input_shape, grad.dtype), np.zeros(weight_shape, grad.dtype), np.zeros(k, grad.dtype)
         length = grad.shape[2] * grad.shape[3]
         want_grad_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
         folded_grad_b = None

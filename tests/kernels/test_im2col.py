@@ -127,3 +127,15 @@ def test_batch_to_gemm_rows_matches_twin_and_sums_each_channel(backend, dtype, s
     no_rows, no_sums = kernels.get("batch_to_gemm_rows", backend)(images, False)
     assert no_sums is None
     np.testing.assert_array_equal(no_rows, rows)
+
+
+@pytest.mark.parametrize("backend", kernels.available("gemm_rows_to_batch"))
+def test_gemm_rows_to_batch_names_bad_shapes(backend):
+    run = kernels.get("gemm_rows_to_batch", backend)
+    rows = np.zeros((3, 10), np.float32)
+    with pytest.raises(ValueError, match="rows of length 10 are not 3 images"):
+        run(rows, 3)
+    with pytest.raises(ValueError, match="rows of length 10 are not 0 images"):
+        run(rows, 0)
+    with pytest.raises(ValueError, match=r"bias of shape \(2,\) for 3 channels"):
+        run(rows, 2, np.zeros(2, np.float32))
