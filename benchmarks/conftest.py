@@ -1,14 +1,14 @@
 """Collect each benchmark's median and print minidl/PyTorch ratios at the end of the run.
 
 Fairness: PyTorch gets as many threads as NumPy's BLAS uses (all cores); see
-minidl.bench.use_all_cores for why it is set only when its default differs.
+minidl.benchmark.use_all_cores for why it is set only when its default differs.
 """
 import pytest
 
 try:
     import torch
 
-    from minidl.bench import use_all_cores
+    from minidl.benchmark import use_all_cores
 
     use_all_cores(torch)
 except ImportError:
@@ -44,6 +44,6 @@ def pytest_terminal_summary(terminalreporter):
         if (w.id, "floor") in _medians and (w.id, "torch") in _medians:
             floor = _medians[(w.id, "floor")]
             terminalreporter.write_line(
-                f"{w.id}  its GEMMs alone (NumPy's BLAS, minidl/bench_floor.py) {floor * 1e3:8.2f} ms  "
+                f"{w.id}  its GEMMs alone (NumPy's BLAS, benchmarks/blas_floor.py) {floor * 1e3:8.2f} ms  "
                 f"= {floor / _medians[(w.id, 'torch')]:5.2f} x PyTorch's whole op"
             )

@@ -1,9 +1,9 @@
-"""The BLAS floor of B1 and B4 (minidl/bench_floor.py): only the GEMMs their kernels run.
+"""The BLAS floor of B1 and B4 (benchmarks/blas_floor.py): only the GEMMs their kernels run.
 The summary at the end prints each floor against PyTorch's time for the whole op."""
 import pytest
 
-from minidl.bench import KERNEL_WORKLOADS
-from minidl.bench_floor import FLOORS
+from minidl.benchmark import KERNEL_WORKLOADS
+from benchmarks.blas_floor import FLOORS
 
 WITH_FLOOR = [w for w in KERNEL_WORKLOADS if w.id in FLOORS]
 

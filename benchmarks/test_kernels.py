@@ -2,7 +2,7 @@
 `pytest --benchmark-only` (plain `pytest` skips them); the ratios print at the end."""
 import pytest
 
-from minidl.bench import KERNEL_WORKLOADS
+from minidl.benchmark import KERNEL_WORKLOADS
 
 
 @pytest.mark.parametrize("framework", ["minidl", "torch"])

@@ -1,7 +1,7 @@
 """B6-B8: one full training step (forward, loss, backward, optimizer) in minidl and PyTorch, float32."""
 import pytest
 
-from minidl.bench import TRAINING_WORKLOADS
+from minidl.benchmark import TRAINING_WORKLOADS
 
 
 @pytest.mark.parametrize("framework", ["minidl", "torch"])

@@ -1,178 +1,158 @@
-"""Kernel dispatch: ndarray in, ndarray out, never a Tensor.
+"""Kernels: ndarray in, ndarray out, never a Tensor.
 
-Each kernel has implementations by backend, fastest first. The default is the
-fastest one that loads; `MINIDL_KERNELS=reference|numba|cython` forces a
-backend wherever the kernel has one. Compiled modules are imported on first
-use, so `import minidl` stays quick.
+Ops call a kernel as an attribute, `kernels.im2col(x, geometry)`. Each name is first
+bound to its NumPy twin in `reference.py`, which is where to read what the kernel
+computes. Where a compiled version exists (Cython in `csrc/`, Numba in `numba/`), it
+takes the name's place on the first call; the compiled module is imported only then,
+so `import minidl` compiles and loads nothing.
 
-Registered kernels (signature shared with the twin in `reference.py`):
-    im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, batch_in_columns=False) -> cols
-    col2im(cols, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, batch_in_columns=False) -> x
-    gemm_rows_to_batch(rows, N, bias=None) -> images (N, K, L) from rows (K, N*L), + bias
-    batch_to_gemm_rows(images, with_sums=False) -> (rows (K, N*L), row sums or None)
-    erf(x) -> erf(x), element-wise
-    tanh(x, out=None) -> tanh(x), element-wise
-    exp(x, out=None) -> exp(x), element-wise
-    cross_entropy_forward(logits, target, weight, ignore_index) -> (losses, row_weight, exp, total)
-    cross_entropy_backward(exp, total, target, ignore_index, coef) -> dlogits
-    adam_step(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled) -> (value, m, v)
-    sgd_step(value, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize) -> (value, buf)
-    relu_forward(x) -> max(x, 0);  relu_backward(grad, out) -> grad * (out > 0)
-    gelu_tanh_forward(x) -> (out, tanh(u));  gelu_tanh_backward(x, t, grad) -> dx
-    scatter_add_rows(indices, rows, num_rows) -> out with out[indices[i]] += rows[i]
-    layer_norm_forward(x, weight, bias, eps) -> (out, xhat, rstd)   (rows of a matrix)
-    layer_norm_backward(grad, xhat, rstd, weight) -> (dx, dweight, dbias)
-    attention_softmax_forward(scores, bias, scale, causal=False, out=None) -> probs
-    attention_softmax_backward(probs, dprobs, causal=False, out=None, scale=1.0) -> dscores
-    rnn_forward(gx, h0, w_hh, nonlinearity) -> hs
-    rnn_backward(dhs, h0, w_hh, hs, nonlinearity) -> (dgx, dh0, dw_hh)
-    lstm_forward(gx, h0, c0, w_hh) -> (hs, cs, acts, tcs)
-    lstm_backward(dhs, dc_last, h0, c0, w_hh, hs, cs, acts, tcs) -> (dgx, dh0, dc0, dw_hh)
-    gru_forward(gx, h0, w_hh, b_hh) -> (hs, acts, hns)
-    gru_backward(dhs, h0, w_hh, hs, acts, hns) -> (dgx, dh0, dw_hh, db_hh)
-    max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw) -> (out, flat indices)
-    max_pool2d_backward(grad_out, indices, H, W) -> dx
-    max_pool2d_2x2_forward(x) -> (out, uint8 codes 2*row+col)  (stride 2, no padding)
-    max_pool2d_2x2_backward(grad_out, codes, H, W) -> dx
-    avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad) -> out
-    avg_pool2d_backward(grad_out, H, W, kh, kw, sh, sw, ph, pw, count_include_pad) -> dx
+The backend is resolved once, at import: `MINIDL_KERNELS=reference` runs the twins
+everywhere (slow, exact, debuggable), and `with kernels.use("reference"):` does the same
+for one block (tests, `minidl bench`'s twin column). The pattern is MiniTorch's
+`TensorBackend`, switched like Chainer's `using_config`.
 """
 import importlib
 import os
 import warnings
+from contextlib import contextmanager
 
-BACKENDS = ("cython", "numba", "reference")
+from . import reference
+from .reference import (  # noqa: F401  every kernel's name, bound to its twin until a compiled one loads
+    adam_step,
+    attention_softmax_backward,
+    attention_softmax_forward,
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    batch_to_gemm_rows,
+    col2im,
+    cross_entropy_backward,
+    cross_entropy_forward,
+    erf,
+    exp,
+    gelu_tanh_backward,
+    gelu_tanh_forward,
+    gemm_rows_to_batch,
+    gru_backward,
+    gru_forward,
+    im2col,
+    layer_norm_backward,
+    layer_norm_forward,
+    lstm_backward,
+    lstm_forward,
+    max_pool2d_2x2_backward,
+    max_pool2d_2x2_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
+    relu_backward,
+    relu_forward,
+    rnn_backward,
+    rnn_forward,
+    scatter_add_rows,
+    sgd_step,
+    tanh,
+)
 
-# kernel -> {backend: "module:function"}, in order of preference
-_REGISTRY = {
-    "im2col": {"cython": "minidl.kernels._im2col:im2col", "reference": "minidl.kernels.reference:im2col"},
-    "col2im": {"cython": "minidl.kernels._im2col:col2im", "reference": "minidl.kernels.reference:col2im"},
-    **{
-        name: {"cython": f"minidl.kernels._im2col:{name}", "reference": f"minidl.kernels.reference:{name}"}
-        for name in ("gemm_rows_to_batch", "batch_to_gemm_rows")
-    },
-    **{
-        name: {"cython": f"minidl.kernels._pool:{name}", "reference": f"minidl.kernels.reference:{name}"}
-        for name in (
-            "max_pool2d_forward",
-            "max_pool2d_backward",
-            "max_pool2d_2x2_forward",
-            "max_pool2d_2x2_backward",
-            "avg_pool2d_forward",
-            "avg_pool2d_backward",
-        )
-    },
-    **{
-        name: {"numba": f"minidl.kernels.numba.recurrent:{name}", "reference": f"minidl.kernels.reference:{name}"}
-        for cell in ("rnn", "lstm", "gru")
-        for name in (f"{cell}_forward", f"{cell}_backward")
-    },
-    **{
-        name: {"numba": f"minidl.kernels.numba.attention:{name}", "reference": f"minidl.kernels.reference:{name}"}
-        for name in ("attention_softmax_forward", "attention_softmax_backward")
-    },
-    "erf": {"numba": "minidl.kernels.numba.special:erf", "reference": "minidl.kernels.reference:erf"},
-    "tanh": {"numba": "minidl.kernels.numba.special:tanh", "reference": "minidl.kernels.reference:tanh"},
-    "exp": {"numba": "minidl.kernels.numba.special:exp", "reference": "minidl.kernels.reference:exp"},
-    **{
-        name: {"numba": f"minidl.kernels.numba.cross_entropy:{name}", "reference": f"minidl.kernels.reference:{name}"}
-        for name in ("cross_entropy_forward", "cross_entropy_backward")
-    },
-    **{
-        name: {"numba": f"minidl.kernels.numba.normalization:{name}", "reference": f"minidl.kernels.reference:{name}"}
-        for name in ("layer_norm_forward", "layer_norm_backward")
-    },
-    **{
-        name: {"numba": f"minidl.kernels.numba.activation:{name}", "reference": f"minidl.kernels.reference:{name}"}
-        for name in ("relu_forward", "relu_backward", "gelu_tanh_forward", "gelu_tanh_backward")
-    },
-    "scatter_add_rows": {
-        "numba": "minidl.kernels.numba.scatter:scatter_add_rows",
-        "reference": "minidl.kernels.reference:scatter_add_rows",
-    },
-    **{
-        name: {"numba": f"minidl.kernels.numba.optim:{name}", "reference": f"minidl.kernels.reference:{name}"}
-        for name in ("adam_step", "sgd_step")
-    },
+# The module that holds each kernel's compiled version, under the same name.
+COMPILED = {
+    "minidl.kernels._im2col": ("im2col", "col2im", "gemm_rows_to_batch", "batch_to_gemm_rows"),  # csrc/im2col.pyx
+    "minidl.kernels._pool": (  # csrc/pool.pyx
+        "max_pool2d_forward", "max_pool2d_backward", "max_pool2d_2x2_forward", "max_pool2d_2x2_backward",
+        "avg_pool2d_forward", "avg_pool2d_backward",
+    ),
+    "minidl.kernels.numba.recurrent": ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward"),
+    "minidl.kernels.numba.attention": ("attention_softmax_forward", "attention_softmax_backward"),
+    "minidl.kernels.numba.special": ("erf", "tanh", "exp"),
+    "minidl.kernels.numba.cross_entropy": ("cross_entropy_forward", "cross_entropy_backward"),
+    "minidl.kernels.numba.normalization": ("layer_norm_forward", "layer_norm_backward"),
+    "minidl.kernels.numba.activation": ("relu_forward", "relu_backward", "gelu_tanh_forward", "gelu_tanh_backward"),
+    "minidl.kernels.numba.scatter": ("scatter_add_rows",),
+    "minidl.kernels.numba.optim": ("adam_step", "sgd_step"),
 }
+MODULE_OF = {name: module for module, names in COMPILED.items() for name in names}
+NAMES = tuple(MODULE_OF)
+BACKENDS = ("compiled", "reference")
 
-_loaded = {}  # "module:function" -> callable, or the ImportError it raised
-_warned = set()
+_compiled = {}  # name -> the compiled function, or the ImportError its module raised
 
 
-def _load(target):
-    if target not in _loaded:
-        module_name, function_name = target.split(":")
+def _load_compiled(name):
+    if name not in _compiled:
         try:
-            _loaded[target] = getattr(importlib.import_module(module_name), function_name)
+            _compiled[name] = getattr(importlib.import_module(MODULE_OF[name]), name)
         except ImportError as exc:
-            _loaded[target] = exc
-    return _loaded[target]
-
-
-def implementations(name):
-    """{backend: "module:function"} for one kernel."""
-    try:
-        return dict(_REGISTRY[name])
-    except KeyError:
-        raise KeyError(f"kernels: no kernel named {name!r}; known: {sorted(_REGISTRY)}") from None
+            _compiled[name] = exc
+    return _compiled[name]
 
 
 def available(name):
-    """Backends of `name` that load on this machine, fastest first."""
-    return [b for b, target in implementations(name).items() if not isinstance(_load(target), Exception)]
+    """The backends of kernel `name` that load on this machine, compiled first."""
+    _check_name(name)
+    return [b for b in BACKENDS if b == "reference" or not isinstance(_load_compiled(name), Exception)]
 
 
-_resolved = {}  # (name, forced backend, explicitly asked) -> function; ops call get() on every use
-
-
-def _environment_reader(name):
-    """A function returning $name or None, read afresh on every call. Ops call get() on every
-    use, and os.environ.get takes ~1 us (it encodes the key and decodes the value), most of
-    get()'s cost: this reads os.environ's own dict with the key encoded once (~40 ns),
-    falling back to os.environ.get where that dict is not there."""
-    data, encode, decode = (getattr(os.environ, attr, None) for attr in ("_data", "encodekey", "decodevalue"))
-    if not (isinstance(data, dict) and callable(encode) and callable(decode)):
-        return lambda: os.environ.get(name)
-    key = encode(name)
-
-    def read():
-        raw = data.get(key)
-        return None if raw is None else decode(raw)
-
-    return read
-
-
-_forced_backend = _environment_reader("MINIDL_KERNELS")
-
-
-def get(name, backend=None):
-    """The implementation of kernel `name`: `backend`, else $MINIDL_KERNELS, else the fastest that loads."""
-    forced = backend or _forced_backend() or None
-    key = (name, forced, backend is not None)
-    fn = _resolved.get(key)
-    if fn is None:
-        fn = _resolved[key] = _resolve(name, backend, forced)
+def implementation(name, backend):
+    """Kernel `name` of one backend, for tests that compare them; a compiled one that fails to load raises."""
+    _check_name(name)
+    if backend == "reference":
+        return getattr(reference, name)
+    if backend != "compiled":
+        raise ValueError(f"kernels: unknown backend {backend!r}; choose one of {BACKENDS}")
+    fn = _load_compiled(name)
+    if isinstance(fn, Exception):
+        raise ImportError(f"kernels: the compiled {name} does not load: {fn}") from fn
     return fn
 
 
-def _resolve(name, backend, forced):
-    impls = implementations(name)
-    if forced is not None:
-        if forced not in BACKENDS:
-            raise ValueError(f"kernels: unknown backend {forced!r}; choose one of {BACKENDS}")
-        if forced in impls:
-            fn = _load(impls[forced])
-            if isinstance(fn, Exception):
-                if backend is not None:  # asked for explicitly: do not hide the failure
-                    raise ImportError(f"kernels: {name} has no working {forced} backend: {fn}") from fn
-            else:
-                return fn
-    for b, target in impls.items():
-        fn = _load(target)
-        if not isinstance(fn, Exception):
-            return fn
-        if b != "reference" and target not in _warned:
-            _warned.add(target)
-            warnings.warn(f"minidl: compiled kernel {target} unavailable ({fn}); using a slower fallback", stacklevel=2)
-    raise ImportError(f"kernels: no implementation of {name} loads")
+def _check_name(name):
+    if name not in MODULE_OF:
+        raise KeyError(f"kernels: no kernel named {name!r}; known: {sorted(NAMES)}")
+
+
+def _compiled_on_first_call(name):
+    """A stand-in that loads the compiled kernel, takes it into the module, and calls it."""
+
+    def first_call(*args, **kwargs):
+        fn = _load_compiled(name)
+        if isinstance(fn, Exception):
+            warnings.warn(f"minidl: compiled kernel {name} unavailable ({fn}); using its NumPy twin", stacklevel=2)
+            fn = getattr(reference, name)
+        if _backend == "compiled":
+            globals()[name] = fn
+        return fn(*args, **kwargs)
+
+    first_call.__name__ = first_call.__qualname__ = name
+    first_call.__doc__ = getattr(reference, name).__doc__
+    return first_call
+
+
+def _install(backend):
+    global _backend
+    if backend not in BACKENDS:
+        raise ValueError(f"kernels: unknown backend {backend!r} (MINIDL_KERNELS or kernels.use); choose one of {BACKENDS}")
+    _backend = backend
+    for name in NAMES:
+        if backend == "reference":
+            globals()[name] = getattr(reference, name)
+        else:
+            fn = _compiled.get(name)
+            globals()[name] = fn if fn is not None and not isinstance(fn, Exception) else _compiled_on_first_call(name)
+
+
+def backend():
+    """The backend in use: "compiled" (the default) or "reference"."""
+    return _backend
+
+
+@contextmanager
+def use(backend_name):
+    """Run a block on one backend: `with kernels.use("reference"): ...`."""
+    previous = _backend
+    _install(backend_name)
+    try:
+        yield
+    finally:
+        _install(previous)
+
+
+_backend = "compiled"
+_install(os.environ.get("MINIDL_KERNELS") or "compiled")

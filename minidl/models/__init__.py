@@ -1,12 +1,14 @@
-"""Ready-made models: `minidl.models` (also `md.models`)."""
-from .checkpoint import load
+"""Ready-made models, Modules only: `minidl.models` (also `md.models`). Loading a trained
+checkpoint folder is application code: `minidl.train.load(DIR)`."""
 from .language import PromptedSentimentLM, RNNLanguageModel, SelfAttentionLM
-from .tasks import CharTransformer, FashionCNN, SentimentClassifier
+from .char_transformer import CharTransformer
+from .fashion_cnn import FashionCNN
+from .sentiment import SentimentClassifier
 from .linear_classifiers import LogisticRegression, Perceptron, PerceptronResult
 from .vae import VAE
 from .vision import VGG, ResNet, lenet5, resnet18, vgg16
 
 __all__ = [
     "CharTransformer", "FashionCNN", "LogisticRegression", "Perceptron", "PerceptronResult", "PromptedSentimentLM", "RNNLanguageModel",
-    "ResNet", "SelfAttentionLM", "SentimentClassifier", "load", "VAE", "VGG", "lenet5", "resnet18", "vgg16",
+    "ResNet", "SelfAttentionLM", "SentimentClassifier", "VAE", "VGG", "lenet5", "resnet18", "vgg16",
 ]

@@ -5,8 +5,7 @@ the leading dims are the same for all three (N = their product) and `bias` (1 or
 comes from the masks; `causal` lets query i see keys j <= i only. q, k and v may be strided
 views (e.g. heads split from one packed projection): the batched GEMMs read them in place.
 Forward and backward each run over the first leading dim in two halves on two threads when
-that measured faster for the call (minidl.kernels.threads: B5 alone 1.9x; right after a GEMM,
-as in a transformer layer, it usually loses and one thread is kept).
+the call is large enough to pay for the hand-off (minidl.kernels.threads).
 FLOPs: both GEMMs (2*N*Lq*Lk*E and 2*N*Lq*Lk*Ev) plus ~5 per score for the softmax.
 """
 import numpy as np
@@ -31,9 +30,9 @@ class ScaledDotProductAttention(Function):
         self.keep = None if keep is None else keep.reshape(probs.shape)  # dropout mask, already / (1-p)
         self.used = used = probs if keep is None else np.empty_like(probs)
         # laid out in memory as q (np.empty_like keeps the order of q's strides): heads split
-        # from one packed projection then merge back without a copy (B7: 0.18 ms a step)
+        # from one packed projection then merge back without a copy
         out = np.empty_like(q) if v.shape[-1] == q.shape[-1] else np.empty(lead + (lq, v.shape[-1]), dtype=q.dtype)
-        softmax = kernels.get("attention_softmax_forward")
+        softmax = kernels.attention_softmax_forward
         split_bias = bias is not None and bias.shape[0] > 1
 
         def part(lo, hi):
@@ -44,8 +43,7 @@ class ScaledDotProductAttention(Function):
                 np.multiply(_rows(probs, lo, hi), _rows(self.keep, lo, hi), out=_rows(used, lo, hi))
             np.matmul(_rows(used, lo, hi), _rows(v, lo, hi), out=_rows(out, lo, hi))
 
-        run_halves(("attention_forward", q.shape, k.shape, v.shape, q.dtype.str, causal, bias is not None),
-                   self.items, part)
+        run_halves(self.items, part, macs=probs.size * (q.shape[-1] + v.shape[-1]))
         return (out, probs) if return_weights else out
 
     def backward(self, grad_out, grad_probs=None):
@@ -55,7 +53,7 @@ class ScaledDotProductAttention(Function):
         grad_q = np.empty_like(q) if need_q else None  # laid out as the inputs (see forward's out)
         grad_k = np.empty_like(k) if need_k else None
         grad_v = np.empty_like(v) if need_v else None
-        softmax_backward = kernels.get("attention_softmax_backward")
+        softmax_backward = kernels.attention_softmax_backward
         scale = probs.dtype.type(self.scale)
 
         def part(lo, hi):
@@ -75,8 +73,7 @@ class ScaledDotProductAttention(Function):
             if need_k:
                 np.matmul(d_scores.swapaxes(-1, -2), _rows(q, lo, hi), out=_rows(grad_k, lo, hi))
 
-        run_halves(("attention_backward", q.shape, k.shape, v.shape, q.dtype.str, self.causal,
-                    keep is not None, grad_probs is not None), self.items, part)
+        run_halves(self.items, part, macs=2 * probs.size * (q.shape[-1] + v.shape[-1]))
         return grad_q, grad_k, grad_v
 
     def macs(self, out, q, k, v):

@@ -40,14 +40,14 @@ class Conv2d(Function):
         self.folded = (k // groups) * cg * kh * kw * oh * ow < FOLD_BATCH_BELOW_MACS
         # folded: im2col lays the batch side by side in each row, (G, Cg*kh*kw, N*L), and
         # one GEMM per group covers the whole batch; else one GEMM per image and group
-        cols = kernels.get("im2col")(np.ascontiguousarray(x), *self.geometry, batch_in_columns=self.folded)
+        cols = kernels.im2col(np.ascontiguousarray(x), *self.geometry, batch_in_columns=self.folded)
         if self.folded:
             self.cols = cols.reshape(groups, cg * kh * kw, n * oh * ow)
             out = np.matmul(self.weight, self.cols)  # (G, Kg, N*L)
             # (K, N*L) rows to (N, K, L) images and the bias, in one pass: the layers after a
             # conv get contiguous arrays
             b = np.ascontiguousarray(bias[0]) if bias else None
-            return kernels.get("gemm_rows_to_batch")(out.reshape(k, n * oh * ow), n, b).reshape(n, k, oh, ow)
+            return kernels.gemm_rows_to_batch(out.reshape(k, n * oh * ow), n, b).reshape(n, k, oh, ow)
         self.cols = cols.reshape(n, groups, cg * kh * kw, oh * ow)
         out = np.matmul(self.weight, self.cols).reshape(n, k, oh, ow)  # (N, G, Kg, L), contiguous
         if bias:
@@ -64,7 +64,7 @@ class Conv2d(Function):
         want_grad_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
         folded_grad_b = None
         if self.folded:  # (G, Kg, N*L) in one pass, summing each channel for the bias gradient on the way
-            rows, folded_grad_b = kernels.get("batch_to_gemm_rows")(
+            rows, folded_grad_b = kernels.batch_to_gemm_rows(
                 np.ascontiguousarray(grad).reshape(n, -1, length), want_grad_b)
             grad_groups = rows.reshape(g, -1, n * length)
         else:  # e.g. a broadcast from sum(): copy once, not in both GEMMs
@@ -73,7 +73,7 @@ class Conv2d(Function):
         if self.needs_input_grad[0]:
             grad_cols = np.matmul(self.weight.transpose(0, 2, 1), grad_groups)  # (N, G, CKK, L) or (G, CKK, N*L)
             grad_cols = grad_cols.reshape(-1, n, length) if self.folded else grad_cols.reshape(n, -1, length)
-            grad_x = kernels.get("col2im")(grad_cols, c, h, w, *self.geometry, batch_in_columns=self.folded)
+            grad_x = kernels.col2im(grad_cols, c, h, w, *self.geometry, batch_in_columns=self.folded)
         if self.needs_input_grad[1]:
             # cols read transposed in place (BLAS takes the flag); unfolded: one GEMM per image, then a sum over the batch
             grad_w = np.matmul(grad_groups, self.cols.swapaxes(-1, -2))

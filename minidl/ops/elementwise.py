@@ -97,9 +97,7 @@ class Exp(Function):
     """Uses the `exp` kernel: vectorised in Numba for float32, exact np.exp for float64."""
 
     def forward(self, a):
-        from .. import kernels
-
-        self.out = kernels.get("exp")(np.ascontiguousarray(a))
+        self.out = kernels.exp(np.ascontiguousarray(a))
         return self.out
 
     def backward(self, grad):
@@ -139,9 +137,7 @@ class Tanh(Function):
     """Uses the `tanh` kernel: vectorised in Numba for float32, exact np.tanh for float64."""
 
     def forward(self, a):
-        from .. import kernels
-
-        self.out = kernels.get("tanh")(np.ascontiguousarray(a))
+        self.out = kernels.tanh(np.ascontiguousarray(a))
         return self.out
 
     def backward(self, grad):
@@ -153,10 +149,8 @@ class Sigmoid(Function):
     and unlike (1 + tanh(a/2)) / 2 it keeps full relative accuracy in the tails."""
 
     def forward(self, a):
-        from .. import kernels
-
         with np.errstate(over="ignore"):
-            e = kernels.get("exp")(np.negative(a))
+            e = kernels.exp(np.negative(a))
             e += 1
             self.out = np.divide(1, e, out=e)
         return self.out
@@ -170,17 +164,13 @@ class GeluTanh(Function):
     FLOPs: 8 per element (the count of the composite it replaces)."""
 
     def forward(self, a):
-        from .. import kernels
-
-        out, self.t = kernels.get("gelu_tanh_forward")(a)
+        out, self.t = kernels.gelu_tanh_forward(a)
         self.save_for_backward(a)
         return out
 
     def backward(self, grad):
-        from .. import kernels
-
         (a,) = self.saved
-        return kernels.get("gelu_tanh_backward")(a, self.t, grad)
+        return kernels.gelu_tanh_backward(a, self.t, grad)
 
     def flops(self, out, a):
         return 8 * a.size
@@ -192,11 +182,11 @@ class Relu(Function):
     way (minidl.kernels.numba.activation: 41 -> 8 us forward on a 64x16x8x8 batch)."""
 
     def forward(self, a):
-        self.out = kernels.get("relu_forward")(a)
+        self.out = kernels.relu_forward(a)
         return self.out
 
     def backward(self, grad):
-        return kernels.get("relu_backward")(grad, self.out)
+        return kernels.relu_backward(grad, self.out)
 
 
 class Clip(Function):
@@ -240,10 +230,8 @@ class Cast(Function):
 
 class Erf(Function):
     def forward(self, a):
-        from .. import kernels
-
         self.save_for_backward(a)
-        return kernels.get("erf")(a)
+        return kernels.erf(a)
 
     def backward(self, grad):
         (a,) = self.saved

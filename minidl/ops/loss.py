@@ -16,7 +16,7 @@ from ..autograd.function import Function
 
 class CrossEntropy(Function):
     def forward(self, logits, target, weight, ignore_index, reduction):
-        losses, self.w, self.exp, self.total = kernels.get("cross_entropy_forward")(logits, target, weight, ignore_index)
+        losses, self.w, self.exp, self.total = kernels.cross_entropy_forward(logits, target, weight, ignore_index)
         self.target, self.ignore_index, self.reduction = target, ignore_index, reduction
         if reduction == "none":
             return losses
@@ -30,7 +30,7 @@ class CrossEntropy(Function):
         coef = self.w * grad  # grad is a scalar, or (N,) for 'none'
         if self.reduction == "mean":
             coef = coef / self.denominator
-        return kernels.get("cross_entropy_backward")(self.exp, self.total, self.target, self.ignore_index, coef)
+        return kernels.cross_entropy_backward(self.exp, self.total, self.target, self.ignore_index, coef)
 
     def flops(self, out, logits):
         return 5 * logits.size

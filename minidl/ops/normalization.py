@@ -16,12 +16,12 @@ class LayerNorm(Function):
         width = int(np.prod(x.shape[x.ndim - normalized_dims :]))
         weight = params[0].reshape(-1) if has_weight else None
         bias = params[-1].reshape(-1) if has_bias else None
-        out, self.xhat, self.rstd = kernels.get("layer_norm_forward")(x.reshape(-1, width), weight, bias, eps)
+        out, self.xhat, self.rstd = kernels.layer_norm_forward(x.reshape(-1, width), weight, bias, eps)
         self.weight, self.param_shape = weight, x.shape[x.ndim - normalized_dims :]
         return out.reshape(x.shape)
 
     def backward(self, grad):
-        dx, dweight, dbias = kernels.get("layer_norm_backward")(
+        dx, dweight, dbias = kernels.layer_norm_backward(
             grad.reshape(self.xhat.shape), self.xhat, self.rstd, self.weight
         )
         grads = [dx.reshape(self.shape)]

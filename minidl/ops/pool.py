@@ -18,14 +18,14 @@ class MaxPool2d(Function):
         # non-overlapping 2x2 windows have a kernel that keeps one byte per winner
         self.tiled_2x2 = kernel == stride == (2, 2) and padding == (0, 0) and dilation == (1, 1)
         if self.tiled_2x2:
-            out, self.winners = kernels.get("max_pool2d_2x2_forward")(x)
+            out, self.winners = kernels.max_pool2d_2x2_forward(x)
         else:
-            out, self.winners = kernels.get("max_pool2d_forward")(x, *kernel, *stride, *padding, *dilation)
+            out, self.winners = kernels.max_pool2d_forward(x, *kernel, *stride, *padding, *dilation)
         return out
 
     def backward(self, grad):
-        name = "max_pool2d_2x2_backward" if self.tiled_2x2 else "max_pool2d_backward"
-        return kernels.get(name)(np.ascontiguousarray(grad), self.winners, *self.input_hw)
+        backward = kernels.max_pool2d_2x2_backward if self.tiled_2x2 else kernels.max_pool2d_backward
+        return backward(np.ascontiguousarray(grad), self.winners, *self.input_hw)
 
     def flops(self, out, x):
         return out.size * self.window
@@ -37,10 +37,10 @@ class AvgPool2d(Function):
     def forward(self, x, kernel, stride, padding, count_include_pad):
         self.args = (*x.shape[2:], *kernel, *stride, *padding, count_include_pad)
         self.window = kernel[0] * kernel[1]
-        return kernels.get("avg_pool2d_forward")(np.ascontiguousarray(x), *kernel, *stride, *padding, count_include_pad)
+        return kernels.avg_pool2d_forward(np.ascontiguousarray(x), *kernel, *stride, *padding, count_include_pad)
 
     def backward(self, grad):
-        return kernels.get("avg_pool2d_backward")(np.ascontiguousarray(grad), *self.args)
+        return kernels.avg_pool2d_backward(np.ascontiguousarray(grad), *self.args)
 
     def flops(self, out, x):
         return out.size * self.window

@@ -26,12 +26,12 @@ class ElmanRecurrence(Function):
 
     def forward(self, gx, h0, w_hh, nonlinearity):
         self.nonlinearity = nonlinearity
-        self.hs = kernels.get("rnn_forward")(gx, h0, w_hh, nonlinearity)
+        self.hs = kernels.rnn_forward(gx, h0, w_hh, nonlinearity)
         self.h0, self.w_hh = h0, w_hh
         return self.hs
 
     def backward(self, dhs):
-        return kernels.get("rnn_backward")(np.ascontiguousarray(dhs), self.h0, self.w_hh, self.hs, self.nonlinearity)
+        return kernels.rnn_backward(np.ascontiguousarray(dhs), self.h0, self.w_hh, self.hs, self.nonlinearity)
 
     def macs(self, out, gx, h0, w_hh):
         return _recurrent_macs(gx, 1)
@@ -44,13 +44,13 @@ class LSTMRecurrence(Function):
     """Shape: gx (T, B, 4H), h0 and c0 (B, H), w_hh (4H, H) -> hs (T, B, H), c_T (B, H)."""
 
     def forward(self, gx, h0, c0, w_hh):
-        self.saved = kernels.get("lstm_forward")(gx, h0, c0, w_hh)
+        self.saved = kernels.lstm_forward(gx, h0, c0, w_hh)
         self.h0, self.c0, self.w_hh = h0, c0, w_hh
         hs, cs = self.saved[0], self.saved[1]
         return hs, cs[-1]
 
     def backward(self, dhs, dc_last):
-        return kernels.get("lstm_backward")(
+        return kernels.lstm_backward(
             np.ascontiguousarray(dhs), dc_last, self.h0, self.c0, self.w_hh, *self.saved
         )
 
@@ -65,12 +65,12 @@ class GRURecurrence(Function):
     """Shape: gx (T, B, 3H), h0 (B, H), w_hh (3H, H), b_hh (3H,) -> hs (T, B, H)."""
 
     def forward(self, gx, h0, w_hh, b_hh):
-        hs, self.acts, self.hns = kernels.get("gru_forward")(gx, h0, w_hh, b_hh)
+        hs, self.acts, self.hns = kernels.gru_forward(gx, h0, w_hh, b_hh)
         self.hs, self.h0, self.w_hh = hs, h0, w_hh
         return hs
 
     def backward(self, dhs):
-        return kernels.get("gru_backward")(np.ascontiguousarray(dhs), self.h0, self.w_hh, self.hs, self.acts, self.hns)
+        return kernels.gru_backward(np.ascontiguousarray(dhs), self.h0, self.w_hh, self.hs, self.acts, self.hns)
 
     def macs(self, out, gx, h0, w_hh, b_hh):
         return _recurrent_macs(gx, 3)

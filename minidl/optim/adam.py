@@ -19,7 +19,7 @@ class Adam(Optimizer):
         (b1, b2), lr, wd = group["betas"], group["lr"], group["weight_decay"]
         step = state.get("step", 0) + 1
         if not group["amsgrad"]:  # the common case: one fused pass (minidl.kernels adam_step)
-            value, m, v = kernels.get("adam_step")(
+            value, m, v = kernels.adam_step(
                 p.data, grad, state.get("exp_avg", 0), state.get("exp_avg_sq", 0), step,
                 lr, b1, b2, group["eps"], wd, self.decoupled,
             )

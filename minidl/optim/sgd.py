@@ -16,7 +16,7 @@ class SGD(Optimizer):
                                       nesterov=nesterov, maximize=maximize))
 
     def _update(self, p, grad, state, group):  # one fused pass: minidl.kernels sgd_step
-        value, buf = kernels.get("sgd_step")(
+        value, buf = kernels.sgd_step(
             p.data, grad, state.get("momentum_buffer"), group["lr"], group["momentum"], group["dampening"],
             group["weight_decay"], group["nesterov"], group["maximize"],
         )

@@ -2,8 +2,10 @@
 
     from minidl import train
     metrics = train.run("sentiment", epochs=2, out="runs/sentiment")
+    predictor = train.load("runs/sentiment")
 """
 from .common import Trainer, TrainConfig
+from .predictors import load
 from .tasks import TASKS
 
 
@@ -19,4 +21,4 @@ def run(name, log=print, **overrides):
     return Trainer(task, config, log).run()
 
 
-__all__ = ["TASKS", "TrainConfig", "Trainer", "run"]
+__all__ = ["TASKS", "TrainConfig", "Trainer", "load", "run"]

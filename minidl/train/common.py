@@ -3,7 +3,7 @@
 A checkpoint folder holds:
     model.safetensors      the model's state_dict
     training.safetensors   optimizer state, step/epoch counters and RNG states (for --resume)
-    config.json            task name, hyper-parameters and model arguments (for minidl.models.load)
+    config.json            task name, hyper-parameters and model arguments (for minidl.train.load)
     vocab.json             the tokenizer, for text tasks
     metrics.json           the history and the final held-out numbers
 Every file is written to a temporary name and renamed, so Ctrl-C never leaves

@@ -18,13 +18,13 @@ def test_relu_matches_twin(backend, dtype, shape):
     x = rng.standard_normal(shape).astype(dtype)
     flat = x.reshape(-1)
     flat[: min(len(SPECIAL), flat.size)] = SPECIAL[: flat.size]
-    out = kernels.get("relu_forward", backend)(x)
+    out = kernels.implementation("relu_forward", backend)(x)
     expected = reference.relu_forward(x)
     assert out.dtype == dtype and out.shape == shape
     np.testing.assert_array_equal(out, expected)  # exact, NaN where NaN
     grad = rng.standard_normal(shape).astype(dtype)
     grad.reshape(-1)[-1] = np.inf
-    dx = kernels.get("relu_backward", backend)(grad, out)
+    dx = kernels.implementation("relu_backward", backend)(grad, out)
     assert dx.dtype == dtype
     np.testing.assert_array_equal(dx, reference.relu_backward(grad, expected))
 
@@ -32,8 +32,8 @@ def test_relu_matches_twin(backend, dtype, shape):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_relu_gradient_is_zero_wherever_the_output_is_not_positive(backend):
     x = np.array([np.nan, -1.0, 0.0, 2.0], dtype=np.float32)
-    out = kernels.get("relu_forward", backend)(x)
-    dx = kernels.get("relu_backward", backend)(np.full(4, np.inf, np.float32), out)
+    out = kernels.implementation("relu_forward", backend)(x)
+    dx = kernels.implementation("relu_backward", backend)(np.full(4, np.inf, np.float32), out)
     np.testing.assert_array_equal(dx, [0, 0, 0, np.inf])  # as PyTorch: no NaN from inf * 0
 
 
@@ -41,12 +41,12 @@ def test_relu_gradient_is_zero_wherever_the_output_is_not_positive(backend):
 def test_relu_takes_what_the_fast_path_does_not(backend):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((6, 8)).astype(np.float32)[:, ::2]  # strided (a folded conv's output was)
-    out = kernels.get("relu_forward", backend)(x)
+    out = kernels.implementation("relu_forward", backend)(x)
     np.testing.assert_array_equal(out, np.maximum(x, 0))
-    dx = kernels.get("relu_backward", backend)(np.float32(2.0), out)  # a broadcast scalar gradient
+    dx = kernels.implementation("relu_backward", backend)(np.float32(2.0), out)  # a broadcast scalar gradient
     np.testing.assert_array_equal(dx, np.where(out > 0, 2.0, 0.0).astype(np.float32))
     strided_grad = np.arange(24, dtype=np.float32).reshape(4, 6).T  # (6, 4), not contiguous
-    np.testing.assert_array_equal(kernels.get("relu_backward", backend)(strided_grad, out),
+    np.testing.assert_array_equal(kernels.implementation("relu_backward", backend)(strided_grad, out),
                                   np.where(out > 0, strided_grad, 0))
     ints = np.array([-2, 0, 3])
-    np.testing.assert_array_equal(kernels.get("relu_forward", backend)(ints), [0, 0, 3])
+    np.testing.assert_array_equal(kernels.implementation("relu_forward", backend)(ints), [0, 0, 3])

@@ -28,7 +28,7 @@ def test_softmax_forward_and_backward_match_twin(backend, dtype, kind, shape):
     rng = np.random.default_rng(0)
     scores = (3 * rng.standard_normal(shape)).astype(dtype)
     bias = _bias(kind, *shape, dtype, rng)
-    probs = kernels.get("attention_softmax_forward", backend)(scores, bias, 0.5)
+    probs = kernels.implementation("attention_softmax_forward", backend)(scores, bias, 0.5)
     expected = reference.attention_softmax_forward(scores, bias, 0.5)
     tol = dict(rtol=1e-5, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-15)
     assert probs.dtype == dtype
@@ -36,9 +36,9 @@ def test_softmax_forward_and_backward_match_twin(backend, dtype, kind, shape):
     sums = probs.sum(-1)
     assert np.all(np.isclose(sums, 1, atol=1e-5) | (sums == 0))
     dprobs = rng.standard_normal(shape).astype(dtype)
-    got = kernels.get("attention_softmax_backward", backend)(probs, dprobs)
+    got = kernels.implementation("attention_softmax_backward", backend)(probs, dprobs)
     np.testing.assert_allclose(got, reference.attention_softmax_backward(expected, dprobs), **tol)
-    scaled = kernels.get("attention_softmax_backward", backend)(probs, dprobs, scale=0.5)  # the scale folded in
+    scaled = kernels.implementation("attention_softmax_backward", backend)(probs, dprobs, scale=0.5)  # the scale folded in
     np.testing.assert_allclose(scaled, 0.5 * reference.attention_softmax_backward(expected, dprobs), **tol)
 
 
@@ -52,20 +52,20 @@ def test_causal_flag_matches_the_causal_bias(backend, dtype, kind, shape):
     rng = np.random.default_rng(1)
     scores = (3 * rng.standard_normal(shape)).astype(dtype)
     bias = _bias(kind, *shape, dtype, rng)
-    probs = kernels.get("attention_softmax_forward", backend)(scores, bias, 0.5, causal=True)
+    probs = kernels.implementation("attention_softmax_forward", backend)(scores, bias, 0.5, causal=True)
     causal = reference.causal_bias(*shape[1:], dtype)
     expected = reference.attention_softmax_forward(scores, causal if bias is None else bias + causal, 0.5)
     tol = dict(rtol=1e-5, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(probs, expected, **tol)
     assert np.all(probs[:, np.triu_indices(shape[1], 1, shape[2])[0], np.triu_indices(shape[1], 1, shape[2])[1]] == 0)
     dprobs = rng.standard_normal(shape).astype(dtype)
-    got = kernels.get("attention_softmax_backward", backend)(probs, dprobs, causal=True)
+    got = kernels.implementation("attention_softmax_backward", backend)(probs, dprobs, causal=True)
     np.testing.assert_allclose(got, reference.attention_softmax_backward(expected, dprobs), **tol)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_scores_near_float32_overflow_stay_finite(backend):
     scores = np.array([[[3e38, -3e38, 1e38], [-3e38, -3e38, -3e38]]], dtype=np.float32)
-    probs = kernels.get("attention_softmax_forward", backend)(scores, None, 1.0)
+    probs = kernels.implementation("attention_softmax_forward", backend)(scores, None, 1.0)
     assert np.all(np.isfinite(probs))
     np.testing.assert_allclose(probs, [[[1, 0, 0], [1 / 3, 1 / 3, 1 / 3]]], atol=1e-7)

@@ -6,9 +6,7 @@ import pytest
 
 from minidl import kernels
 
-CYTHON_MODULES = sorted(
-    {target.split(":")[0] for impls in kernels._REGISTRY.values() for b, target in impls.items() if b == "cython"}
-)
+CYTHON_MODULES = sorted(module for module in kernels.COMPILED if module.startswith("minidl.kernels._"))
 
 
 @pytest.mark.parametrize("module_name", CYTHON_MODULES)

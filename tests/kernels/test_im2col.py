@@ -42,7 +42,7 @@ def _out_hw(case):
 @pytest.mark.parametrize("batch_in_columns", [False, True], ids=["per_image", "batch_in_columns"])
 def test_im2col_matches_reference_twin(backend, dtype, case, batch_in_columns):
     x = _x(case, dtype)
-    cols = kernels.get("im2col", backend)(x, *case[4:], batch_in_columns=batch_in_columns)
+    cols = kernels.implementation("im2col", backend)(x, *case[4:], batch_in_columns=batch_in_columns)
     expected = reference.im2col(x, *case[4:])
     if batch_in_columns:  # the same columns with the batch moved inside each row
         expected = expected.transpose(1, 0, 2)
@@ -59,7 +59,7 @@ def test_col2im_matches_reference_twin(backend, dtype, case, batch_in_columns):
     oh, ow = _out_hw(case)
     cols = np.random.default_rng(1).standard_normal((n, c * case[4] * case[5], oh * ow)).astype(dtype)
     given = np.ascontiguousarray(cols.transpose(1, 0, 2)) if batch_in_columns else cols
-    got = kernels.get("col2im", backend)(given, c, h, w, *case[4:], batch_in_columns=batch_in_columns)
+    got = kernels.implementation("col2im", backend)(given, c, h, w, *case[4:], batch_in_columns=batch_in_columns)
     expected = reference.col2im(cols, c, h, w, *case[4:])
     assert got.dtype == dtype and got.shape == (n, c, h, w)
     tol = 1e-5 if dtype == np.float32 else 1e-12
@@ -102,7 +102,7 @@ def test_gemm_rows_to_batch_matches_twin_and_a_transpose(backend, dtype, with_bi
     rng = np.random.default_rng(3)
     rows = rng.standard_normal((k, n * length)).astype(dtype)
     bias = rng.standard_normal(k).astype(dtype) if with_bias else None
-    out = kernels.get("gemm_rows_to_batch", backend)(rows, n, bias)
+    out = kernels.implementation("gemm_rows_to_batch", backend)(rows, n, bias)
     np.testing.assert_array_equal(out, reference.gemm_rows_to_batch(rows, n, bias))
     expected = rows.reshape(k, n, length).transpose(1, 0, 2) + (0 if bias is None else bias[:, None])
     np.testing.assert_array_equal(out, expected)  # one add per entry: exact
@@ -115,7 +115,7 @@ def test_gemm_rows_to_batch_matches_twin_and_a_transpose(backend, dtype, with_bi
 def test_batch_to_gemm_rows_matches_twin_and_sums_each_channel(backend, dtype, shape):
     n, k, length = shape
     images = np.random.default_rng(4).standard_normal(shape).astype(dtype)
-    rows, sums = kernels.get("batch_to_gemm_rows", backend)(images, True)
+    rows, sums = kernels.implementation("batch_to_gemm_rows", backend)(images, True)
     ref_rows, ref_sums = reference.batch_to_gemm_rows(images, True)
     np.testing.assert_array_equal(rows, ref_rows)
     np.testing.assert_array_equal(rows, images.transpose(1, 0, 2).reshape(k, n * length))
@@ -124,14 +124,14 @@ def test_batch_to_gemm_rows_matches_twin_and_sums_each_channel(backend, dtype, s
     np.testing.assert_allclose(sums, exact, rtol=tol, atol=tol * np.sqrt(n * length))
     np.testing.assert_allclose(ref_sums, exact, rtol=tol, atol=tol * np.sqrt(n * length))
     assert sums.dtype == dtype and rows.flags.c_contiguous
-    no_rows, no_sums = kernels.get("batch_to_gemm_rows", backend)(images, False)
+    no_rows, no_sums = kernels.implementation("batch_to_gemm_rows", backend)(images, False)
     assert no_sums is None
     np.testing.assert_array_equal(no_rows, rows)
 
 
 @pytest.mark.parametrize("backend", kernels.available("gemm_rows_to_batch"))
 def test_gemm_rows_to_batch_names_bad_shapes(backend):
-    run = kernels.get("gemm_rows_to_batch", backend)
+    run = kernels.implementation("gemm_rows_to_batch", backend)
     rows = np.zeros((3, 10), np.float32)
     with pytest.raises(ValueError, match="rows of length 10 are not 3 images"):
         run(rows, 3)

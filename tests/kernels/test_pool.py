@@ -33,13 +33,13 @@ def _x(case, dtype, seed=0, integers=False):
 @pytest.mark.parametrize("case", CASES, ids=ids)
 def test_max_pool_forward_and_backward_match_twin(backend, dtype, integers, case):
     x = _x(case, dtype, integers=integers)
-    out, idx = kernels.get("max_pool2d_forward", backend)(x, *case[4:])
+    out, idx = kernels.implementation("max_pool2d_forward", backend)(x, *case[4:])
     ref_out, ref_idx = reference.max_pool2d_forward(x, *case[4:])
     np.testing.assert_array_equal(out, ref_out)
     np.testing.assert_array_equal(idx, ref_idx)
     assert out.dtype == dtype and idx.dtype == np.int64
     grad = np.random.default_rng(1).standard_normal(out.shape).astype(dtype)
-    dx = kernels.get("max_pool2d_backward", backend)(grad, idx, *case[2:4])
+    dx = kernels.implementation("max_pool2d_backward", backend)(grad, idx, *case[2:4])
     np.testing.assert_allclose(dx, reference.max_pool2d_backward(grad, ref_idx, *case[2:4]), rtol=1e-6)
 
 
@@ -61,7 +61,7 @@ def test_max_pool_twin_matches_pytorch_indices(case, integers, torch_oracle):
 def test_max_pool_lets_nan_win_like_pytorch(backend, torch_oracle):
     x = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
     x[0, 0, 1, 0] = np.nan
-    out, _ = kernels.get("max_pool2d_forward", backend)(x, 2, 2, 2, 2, 0, 0, 1, 1)
+    out, _ = kernels.implementation("max_pool2d_forward", backend)(x, 2, 2, 2, 2, 0, 0, 1, 1)
     expected = torch_oracle.nn.functional.max_pool2d(torch_oracle.tensor(x), 2).numpy()
     np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
     np.testing.assert_array_equal(out[~np.isnan(out)], expected[~np.isnan(expected)])
@@ -78,7 +78,7 @@ TILED_SHAPES = [(2, 3, 8, 8), (1, 1, 7, 5), (2, 3, 5, 8), (3, 2, 2, 9), (1, 4, 1
 def test_max_pool_2x2_matches_twin_and_general_kernel(backend, dtype, integers, shape):
     """The 2x2 stride-2 kernel: same maxima and winners as the general kernel, odd edges uncovered."""
     x = _x(shape, dtype, integers=integers)
-    out, codes = kernels.get("max_pool2d_2x2_forward", backend)(x)
+    out, codes = kernels.implementation("max_pool2d_2x2_forward", backend)(x)
     ref_out, ref_codes = reference.max_pool2d_2x2_forward(x)
     np.testing.assert_array_equal(out, ref_out)
     np.testing.assert_array_equal(codes, ref_codes)
@@ -86,7 +86,7 @@ def test_max_pool_2x2_matches_twin_and_general_kernel(backend, dtype, integers, 
     general_out, flat = reference.max_pool2d_forward(x, 2, 2, 2, 2, 0, 0, 1, 1)
     np.testing.assert_array_equal(out, general_out)
     grad = np.random.default_rng(1).standard_normal(out.shape).astype(dtype)
-    dx = kernels.get("max_pool2d_2x2_backward", backend)(grad, codes, *shape[2:])
+    dx = kernels.implementation("max_pool2d_2x2_backward", backend)(grad, codes, *shape[2:])
     np.testing.assert_array_equal(dx, reference.max_pool2d_2x2_backward(grad, ref_codes, *shape[2:]))
     np.testing.assert_array_equal(dx, reference.max_pool2d_backward(grad, flat, *shape[2:]))
 
@@ -97,7 +97,7 @@ def test_max_pool_2x2_lets_the_last_nan_win_like_pytorch(backend, width, torch_o
     x = np.arange(6 * width, dtype=np.float32).reshape(1, 1, 6, width)
     x[0, 0, 0, 1] = x[0, 0, 1, 0] = np.nan  # two NaNs in the first window
     x[0, 0, 3, 3] = np.nan
-    out, codes = kernels.get("max_pool2d_2x2_forward", backend)(x)
+    out, codes = kernels.implementation("max_pool2d_2x2_forward", backend)(x)
     t_out, t_idx = torch_oracle.nn.functional.max_pool2d(torch_oracle.tensor(x), 2, return_indices=True)
     np.testing.assert_array_equal(out, t_out.numpy())  # NaNs compare equal in assert_array_equal
     ow = width // 2
@@ -112,11 +112,11 @@ def test_max_pool_2x2_lets_the_last_nan_win_like_pytorch(backend, width, torch_o
 def test_avg_pool_forward_and_backward_match_twin(backend, dtype, include_pad, case):
     x = _x(case, dtype)
     args = (*case[4:10], include_pad)
-    out = kernels.get("avg_pool2d_forward", backend)(x, *args)
+    out = kernels.implementation("avg_pool2d_forward", backend)(x, *args)
     tol = 1e-6 if dtype == np.float32 else 1e-13
     np.testing.assert_allclose(out, reference.avg_pool2d_forward(x, *args), rtol=tol, atol=tol)
     grad = np.random.default_rng(1).standard_normal(out.shape).astype(dtype)
-    dx = kernels.get("avg_pool2d_backward", backend)(grad, *case[2:4], *args)
+    dx = kernels.implementation("avg_pool2d_backward", backend)(grad, *case[2:4], *args)
     np.testing.assert_allclose(dx, reference.avg_pool2d_backward(grad, *case[2:4], *args), rtol=tol, atol=tol)
     assert out.dtype == dtype and dx.dtype == dtype
 
@@ -130,7 +130,7 @@ def test_max_pool_2x2_every_window_of_ties_and_nans(backend, layout, torch_oracl
     windows = values[np.stack(np.meshgrid(*[np.arange(3)] * 4, indexing="ij"), -1).reshape(81, 4)]  # (81, 4) = a, b, c, d
     n, c, per_row = layout
     x = windows.reshape(n, c, per_row, 2, 2).transpose(0, 1, 3, 2, 4).reshape(n, c, 2, 2 * per_row)
-    out, codes = kernels.get("max_pool2d_2x2_forward", backend)(x)
+    out, codes = kernels.implementation("max_pool2d_2x2_forward", backend)(x)
     ref_out, ref_codes = reference.max_pool2d_2x2_forward(x)
     np.testing.assert_array_equal(codes, ref_codes)
     np.testing.assert_array_equal(out, ref_out)

@@ -35,10 +35,10 @@ def _assert_all_close(got, want, dtype):
 @pytest.mark.parametrize("shape", SHAPES, ids=ids)
 def test_rnn_matches_twin(backend, dtype, nonlinearity, shape):
     d = _data(shape, 1, dtype)
-    hs = kernels.get("rnn_forward", backend)(d["gx"], d["h0"], d["w_hh"], nonlinearity)
+    hs = kernels.implementation("rnn_forward", backend)(d["gx"], d["h0"], d["w_hh"], nonlinearity)
     ref_hs = reference.rnn_forward(d["gx"], d["h0"], d["w_hh"], nonlinearity)
     _assert_all_close([hs], [ref_hs], dtype)
-    got = kernels.get("rnn_backward", backend)(d["dhs"], d["h0"], d["w_hh"], hs, nonlinearity)
+    got = kernels.implementation("rnn_backward", backend)(d["dhs"], d["h0"], d["w_hh"], hs, nonlinearity)
     _assert_all_close(got, reference.rnn_backward(d["dhs"], d["h0"], d["w_hh"], ref_hs, nonlinearity), dtype)
 
 
@@ -47,10 +47,10 @@ def test_rnn_matches_twin(backend, dtype, nonlinearity, shape):
 @pytest.mark.parametrize("shape", SHAPES, ids=ids)
 def test_lstm_matches_twin(backend, dtype, shape):
     d = _data(shape, 4, dtype)
-    fwd = kernels.get("lstm_forward", backend)(d["gx"], d["h0"], d["c0"], d["w_hh"])
+    fwd = kernels.implementation("lstm_forward", backend)(d["gx"], d["h0"], d["c0"], d["w_hh"])
     ref = reference.lstm_forward(d["gx"], d["h0"], d["c0"], d["w_hh"])
     _assert_all_close(fwd, ref, dtype)
-    got = kernels.get("lstm_backward", backend)(d["dhs"], d["dc"], d["h0"], d["c0"], d["w_hh"], *fwd)
+    got = kernels.implementation("lstm_backward", backend)(d["dhs"], d["dc"], d["h0"], d["c0"], d["w_hh"], *fwd)
     _assert_all_close(got, reference.lstm_backward(d["dhs"], d["dc"], d["h0"], d["c0"], d["w_hh"], *ref), dtype)
 
 
@@ -59,8 +59,8 @@ def test_lstm_matches_twin(backend, dtype, shape):
 @pytest.mark.parametrize("shape", SHAPES, ids=ids)
 def test_gru_matches_twin(backend, dtype, shape):
     d = _data(shape, 3, dtype)
-    fwd = kernels.get("gru_forward", backend)(d["gx"], d["h0"], d["w_hh"], d["b_hh"])
+    fwd = kernels.implementation("gru_forward", backend)(d["gx"], d["h0"], d["w_hh"], d["b_hh"])
     ref = reference.gru_forward(d["gx"], d["h0"], d["w_hh"], d["b_hh"])
     _assert_all_close(fwd, ref, dtype)
-    got = kernels.get("gru_backward", backend)(d["dhs"], d["h0"], d["w_hh"], *fwd)
+    got = kernels.implementation("gru_backward", backend)(d["dhs"], d["h0"], d["w_hh"], *fwd)
     _assert_all_close(got, reference.gru_backward(d["dhs"], d["h0"], d["w_hh"], *ref), dtype)

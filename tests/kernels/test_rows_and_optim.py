@@ -24,7 +24,7 @@ def test_cross_entropy_kernels_match_twin(backend, dtype, shape, weighted):
     if shape[0] > 1:
         target[1] = -100  # ignored
     weight = rng.random(shape[1]).astype(dtype) if weighted else None
-    got = kernels.get("cross_entropy_forward", backend)(x, target, weight, -100)
+    got = kernels.implementation("cross_entropy_forward", backend)(x, target, weight, -100)
     want = reference.cross_entropy_forward(x, target, weight, -100)
     tol = dict(rtol=3e-6, atol=1e-30) if dtype == np.float32 else dict(rtol=1e-13, atol=0)
     for g, w, shape_of in zip(got, want, (shape[:1], shape[:1], shape, shape[:1])):
@@ -35,7 +35,7 @@ def test_cross_entropy_kernels_match_twin(backend, dtype, shape, weighted):
     if shape[0] > 1:
         assert losses[1] == 0 and row_weight[1] == 0
     coef = rng.standard_normal(shape[0]).astype(dtype) * row_weight
-    dx = kernels.get("cross_entropy_backward", backend)(e, total, target, -100, coef)
+    dx = kernels.implementation("cross_entropy_backward", backend)(e, total, target, -100, coef)
     np.testing.assert_allclose(dx, reference.cross_entropy_backward(e, total, target, -100, coef), **tol)
 
 
@@ -43,7 +43,7 @@ def test_cross_entropy_kernels_match_twin(backend, dtype, shape, weighted):
 def test_cross_entropy_keeps_nan_rows_nan(backend):
     x = _logits((3, 6), np.float32)
     x[1, 2] = np.nan
-    losses, _, _, total = kernels.get("cross_entropy_forward", backend)(x, np.array([0, 1, 2]), None, -100)
+    losses, _, _, total = kernels.implementation("cross_entropy_forward", backend)(x, np.array([0, 1, 2]), None, -100)
     assert np.isnan(total[1]) and np.isnan(losses[1]) and np.isfinite(losses[[0, 2]]).all()
 
 
@@ -69,7 +69,7 @@ def test_adam_step_matches_twin(backend, dtype, case):
         v = (0.01 * rng.random(shape)).astype(dtype)
     args = (value, grad, m, v, step, 1e-3, 0.9, 0.999, 1e-8, wd, decoupled)
     before = [np.copy(a) for a in (value, grad, m, v)]
-    got = kernels.get("adam_step", backend)(*args)
+    got = kernels.implementation("adam_step", backend)(*args)
     expected = reference.adam_step(*args)
     tol = dict(rtol=2e-6, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-15)
     for g, e in zip(got, expected):
@@ -99,7 +99,7 @@ def test_sgd_step_matches_twin_exactly(backend, dtype, case):
     buf = None if first else rng.standard_normal(shape).astype(dtype)
     args = (value, grad, buf, 0.05, momentum, dampening, wd, nesterov, maximize)
     before = [None if a is None else np.copy(a) for a in (value, grad, buf)]
-    got_value, got_buf = kernels.get("sgd_step", backend)(*args)
+    got_value, got_buf = kernels.implementation("sgd_step", backend)(*args)
     want_value, want_buf = reference.sgd_step(*args)
     assert got_value.dtype == dtype and got_value.shape == shape
     np.testing.assert_array_equal(got_value, want_value)  # same roundings: bit for bit
@@ -122,6 +122,6 @@ def test_scatter_add_rows_matches_twin(backend, dtype, shape):
     indices = rng.integers(0, num_rows, size=m)
     indices[0] = num_rows - 1  # the last row
     rows = rng.standard_normal((m, d)).astype(dtype)
-    got = kernels.get("scatter_add_rows", backend)(indices, rows, num_rows)
+    got = kernels.implementation("scatter_add_rows", backend)(indices, rows, num_rows)
     assert got.dtype == dtype and got.shape == (num_rows, d)
     np.testing.assert_allclose(got, reference.scatter_add_rows(indices, rows, num_rows), rtol=1e-5 if dtype == np.float32 else 1e-12)

@@ -3,7 +3,7 @@ and predicts, a run is reproducible, and --resume continues exactly."""
 import numpy as np
 import pytest
 
-from minidl import cli, models, train
+from minidl import cli, train
 from minidl.train.common import read_json
 
 SMOKE = {
@@ -25,7 +25,7 @@ def test_loss_falls_and_the_checkpoint_reloads(name, tmp_path, real_data):
     k = max(3, len(losses) // 5)
     assert np.mean(losses[-k:]) < np.mean(losses[:k]), f"{name}: loss did not fall"
     assert (tmp_path / "model.safetensors").exists() and (tmp_path / "config.json").exists()
-    loaded = models.load(tmp_path)
+    loaded = train.load(tmp_path)
     if name == "charlm":
         text = loaded.generate("ROMEO:", tokens=20, seed=0)
         assert text.startswith("ROMEO:") and len(text) == 26

@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from . import __version__
+from .. import __version__
 
 SUBCOMMANDS = {
     "train": "train a model on a real data set: sentiment, sentiment-prompt, charlm, fashion",
@@ -23,13 +23,13 @@ def _parser():
     for name, help_text in SUBCOMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         if name == "summary":
-            from . import cli_summary
+            from . import summary
 
-            cli_summary.add_arguments(command)
+            summary.add_arguments(command)
         if name in ("train", "predict", "sample"):
-            from . import cli_train
+            from . import train
 
-            getattr(cli_train, f"add_{name}_arguments")(command)
+            getattr(train, f"add_{name}_arguments")(command)
         if name == "explain":
             command.add_argument("case", nargs="?", help="a case id such as fe-p2.1 or hw-q1")
             command.add_argument("--list", action="store_true", help="list the cases")
@@ -57,13 +57,13 @@ def main(argv=None) -> int:
             return explain.list_cases()
         return explain.run(args.case)
     if args.command in ("train", "predict", "sample"):
-        from . import cli_train
+        from . import train
 
-        return getattr(cli_train, args.command)(args)
+        return getattr(train, args.command)(args)
     if args.command == "summary":
-        from . import cli_summary
+        from . import summary
 
-        return cli_summary.run(args)
+        return summary.run(args)
     if args.command == "bench":
         from . import bench
 

@@ -1,12 +1,15 @@
-"""`minidl.models.load(DIR)`: a trained checkpoint back as a ready-to-use model."""
+"""`minidl.train.load(DIR)`: a trained checkpoint folder back as a ready-to-use predictor."""
 import os
 
 import numpy as np
 
+from .. import functional as F
 from ..autograd.grad_mode import no_grad
-from ..data import load_tokenizer
+from ..data import load_tokenizer, pad_collate
+from ..models import CharTransformer, FashionCNN, PromptedSentimentLM, RNNLanguageModel, SentimentClassifier
 from ..serialization import load as load_file
 from ..tensor import Tensor
+from .tasks import FashionTask
 
 
 def _read_json(path):
@@ -23,9 +26,6 @@ class ReviewClassifier:
         self.model, self.tokenizer = model.eval(), tokenizer
 
     def predict(self, texts):
-        from ..data import pad_collate
-        from .. import functional as F
-
         examples = [(np.array(self.tokenizer.encode(t) or [self.tokenizer.token_id("<unk>")]), 0) for t in texts]
         ids, lengths, _ = pad_collate(examples)
         with no_grad():
@@ -37,8 +37,6 @@ class PromptedReviewClassifier:
     """A `sentiment-prompt` checkpoint: predict(texts) -> [(label, P(good) / (P(good) + P(bad)))]."""
 
     def __init__(self, model, tokenizer, prompt):
-        from .language import PromptedSentimentLM
-
         self.classifier = PromptedSentimentLM(model.eval(), tokenizer, template=prompt["template"], positive=prompt["positive"],
                                               negative=prompt["negative"], start=prompt["start"])
 
@@ -71,20 +69,15 @@ class ImageClassifier:
         self.model = model.eval()
 
     def predict(self, images):
-        from ..train.tasks import FashionTask
-
         with no_grad():
             return self.model(Tensor(FashionTask.normalize(np.asarray(images)))).numpy().argmax(1)
 
 
 def load(folder):
     """Rebuild the model of a `minidl train` checkpoint folder and load its weights."""
-    from .language import RNNLanguageModel
-    from .tasks import CharTransformer, FashionCNN, SentimentClassifier
-
     config_path = os.path.join(folder, "config.json")
     if not os.path.exists(config_path):
-        raise FileNotFoundError(f"minidl.models.load: {folder} has no config.json (is it a `minidl train --out` folder?)")
+        raise FileNotFoundError(f"minidl.train.load: {folder} has no config.json (is it a `minidl train --out` folder?)")
     config = _read_json(config_path)
     builders = {"sentiment": SentimentClassifier, "sentiment-prompt": RNNLanguageModel, "charlm": CharTransformer, "fashion": FashionCNN}
     task = config["task"]

@@ -6,12 +6,10 @@ the baseline here: it is imported when a torch workload is built, never by
 
 Each workload builds a `step()` per framework; a step runs forward and
 backward once and returns the output and gradients as ndarrays, so the two
-frameworks can also be checked against each other (tests/test_bench_workloads.py).
+frameworks can also be checked against each other.
 """
 import os
 import statistics
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -128,87 +126,11 @@ def time_step(step, min_time=0.5, min_rounds=5, max_rounds=200):
     return statistics.median(times)
 
 
-def torch_available():
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _with_reference_kernels(fn):
-    previous = os.environ.get("MINIDL_KERNELS")
-    os.environ["MINIDL_KERNELS"] = "reference"
-    try:
-        return fn()
-    finally:
-        if previous is None:
-            del os.environ["MINIDL_KERNELS"]
-        else:
-            os.environ["MINIDL_KERNELS"] = previous
-
-
-def cold_start():
-    """Seconds for `import minidl` and for the first LSTM forward+backward in a new process (warm cache)."""
-    code_import = "import time; t = time.perf_counter(); import minidl; print(time.perf_counter() - t)"
-    code_lstm = (
-        "import time; t0 = time.perf_counter(); import minidl as md, minidl.functional as F\n"
-        "x = md.randn(5, 2, 8); w = [md.randn(16, 8, requires_grad=True), md.randn(16, 4, requires_grad=True)]\n"
-        "t = time.perf_counter(); F.lstm(x, None, *w)[0].sum().backward(); print(time.perf_counter() - t)"
-    )
-    run = lambda code: float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)  # noqa: E731
-    run(code_lstm)  # fills the Numba cache if it is cold
-    return run(code_import), run(code_lstm)
-
-
 def use_all_cores(torch):
-    """Give PyTorch as many threads as NumPy's BLAS uses, but only when its default
-    differs: calling torch.set_num_threads, even with the current count, rebuilds
-    its thread pool in a slower state (measured: B5 1.1 -> 1.7 ms), which would
-    flatter minidl."""
+    """Give PyTorch as many threads as NumPy's BLAS uses, but only when its default differs:
+    torch.set_num_threads, even with the current count, rebuilds its pool in a slower state."""
     if torch.get_num_threads() != os.cpu_count():
         torch.set_num_threads(os.cpu_count())
-
-
-def report(out=print, workloads=None, min_time=0.5):
-    """Print the comparison table (the `minidl bench` command); returns the rows."""
-    workloads = KERNEL_WORKLOADS + TRAINING_WORKLOADS if workloads is None else workloads
-    have_torch = torch_available()
-    if have_torch:
-        import torch
-
-        torch.manual_seed(0)
-        use_all_cores(torch)
-    from .bench_floor import FLOORS
-
-    rows, floors = [], []
-    out(f"{'id':3s}  {'work':58s} {'minidl ms':>10s} {'torch ms':>9s} {'ratio':>6s} {'goal':>5s} {'vs twin':>8s}")
-    for w in workloads:
-        # the floor first: its GEMMs leave OpenBLAS's worker spinning, which is this
-        # workload's own state anyway, not the next workload's start
-        floor = time_step(FLOORS[w.id]()[0], min_time) if have_torch and w.id in FLOORS else None
-        mine = time_step(w.build("minidl"), min_time)
-        twin = _with_reference_kernels(lambda: time_step(w.build("minidl"), min_time, min_rounds=3, max_rounds=10))
-        theirs = time_step(w.build("torch"), min_time) if have_torch else None
-        ratio = f"{mine / theirs:6.2f}" if theirs else "     -"
-        theirs_text = f"{theirs * 1e3:9.2f}" if theirs else "        -"
-        out(f"{w.id:3s}  {w.title:58s} {mine * 1e3:10.2f} {theirs_text} {ratio} {w.goal:5.2f} {twin / mine:7.1f}x")
-        rows.append({"id": w.id, "minidl_s": mine, "torch_s": theirs, "reference_s": twin, "goal": w.goal})
-        if floor is not None:
-            floors.append((w, floor, theirs))
-    if not have_torch:
-        out("(PyTorch is not installed: `pip install torch` to fill the torch and ratio columns)")
-    for w, floor, theirs in floors:
-        out(f"floor: {w.id}'s GEMMs alone (NumPy's BLAS) take {floor * 1e3:.2f} ms = "
-            f"{floor / theirs:.2f} x PyTorch's whole op (goal {w.goal}; see minidl/bench_floor.py)")
-    from .kernels import threads
-
-    for key, ways in sorted(threads.choices().items(), key=str):
-        out(f"threads: {key[0]} {key[1]} -> {ways} (measured at this call site; see minidl/kernels/threads.py)")
-    imported, first_lstm = cold_start()
-    out(f"cold start: import minidl {imported:.3f} s; first LSTM forward+backward with a warm Numba cache {first_lstm:.3f} s")
-    out("'vs twin': speed-up of the default kernels over MINIDL_KERNELS=reference on the same workload")
-    return rows
 
 
 # ------------------------------------------------------------- training steps

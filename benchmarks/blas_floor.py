@@ -1,18 +1,12 @@
 """The BLAS floor of B1 and B4: only the GEMMs minidl's kernels run, nothing else.
 
-B1 and B4 miss their goals. These steps show how far any design of the kind the
-kernels issue asks for (im2col + NumPy's matmul; a recurrence whose products are
-NumPy's matmul) could get on this machine: each runs exactly the matrix products of
-the real op, with the same shapes and memory layouts, and none of the data movement
-or gate math around them. `minidl bench` times each just before minidl's and PyTorch's
-runs of the whole op, the same way (median after warm-up), and prints floor / PyTorch next to
-the goal: a floor above the goal means the goal needs a faster GEMM than NumPy's
-BLAS, not better loops. (Timing the two in quick turns was tried and is unfair:
-PyTorch then runs right after NumPy's GEMMs, whose OpenBLAS worker keeps spinning on
-the second core for a while, and it measured up to 1.6x slower.)
+Each step runs exactly the matrix products of the real op, with the same shapes and
+memory layouts, and none of the data movement or gate math around them, so floor /
+PyTorch tells how much of a gap the GEMMs alone explain. A developer's measurement:
+`pytest --benchmark-only` prints it in its summary.
 
-Each builder returns (step, macs); `macs` is the multiply-adds the step does, which
-tests/test_bench_floor.py checks against the real op's FLOP counter.
+Each builder returns (step, macs); test_blas_floor_counts.py checks `macs` against the
+real op's FLOP counter.
 """
 import numpy as np
 

@@ -1,32 +1,11 @@
-"""The models `minidl train` trains: a review classifier, a character transformer, an image CNN."""
+"""The causal character-level transformer that `minidl train charlm` trains."""
 import numpy as np
 
 from .. import functional as F
 from .. import nn
+from ..autograd.grad_mode import no_grad
 from ..random import generator
-from ..tensor import Tensor, arange, where
-
-
-class SentimentClassifier(nn.Module):
-    """Embedding -> bidirectional GRU (or LSTM) -> max over time of the valid steps -> linear.
-
-    Shape: ids (B, T) int, lengths (B,) -> logits (B, num_classes).
-    """
-
-    def __init__(self, vocab_size, embed_dim=128, hidden_dim=128, cell="gru", num_classes=2, dropout=0.5, pad_id=0):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
-        rnn = {"gru": nn.GRU, "lstm": nn.LSTM}[cell]
-        self.rnn = rnn(embed_dim, hidden_dim, batch_first=True, bidirectional=True)
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(2 * hidden_dim, num_classes)
-
-    def forward(self, ids, lengths=None):
-        out, _ = self.rnn(self.dropout(self.embedding(ids)))
-        if lengths is not None:  # padded steps must not win the max
-            valid = arange(ids.shape[1])[None, :] < getattr(lengths, "data", np.asarray(lengths))[:, None]
-            out = where(valid.numpy()[:, :, None], out, -1e4)
-        return self.classifier(self.dropout(out.max(dim=1)))
+from ..tensor import Tensor
 
 
 def _gelu_tanh(x):
@@ -61,8 +40,6 @@ class CharTransformer(nn.Module):
 
     def generate(self, ids, tokens, temperature=1.0, top_k=None, rng=None):
         """Sample `tokens` more ids after `ids` (a list); returns the whole list."""
-        from ..autograd.grad_mode import no_grad
-
         rng = rng or generator()
         ids = list(ids)
         was_training = self.training
@@ -80,23 +57,3 @@ class CharTransformer(nn.Module):
         finally:
             self.train(was_training)
         return ids
-
-
-class FashionCNN(nn.Module):
-    """Two 3x3 conv layers with ReLU and 2x2 max pooling, then a linear classifier.
-
-    Shape: images (B, 1, 28, 28) -> logits (B, 10).
-    """
-
-    def __init__(self, channels=(32, 64), num_classes=10, dropout=0.25):
-        super().__init__()
-        c1, c2 = channels
-        self.features = nn.Sequential(
-            nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        )
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(c2 * 7 * 7, num_classes)
-
-    def forward(self, images):
-        return self.classifier(self.dropout(self.features(images).flatten(1)))

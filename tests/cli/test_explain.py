@@ -1,7 +1,8 @@
 """`minidl explain`: every case runs and shows the exam's numbers as the framework computed them."""
 import pytest
 
-from minidl import cli, explain
+from minidl import cli
+from minidl.cli import explain
 
 
 def _run(case):

@@ -1,9 +1,9 @@
-"""The BLAS-floor steps (minidl/bench_floor.py) do exactly the real ops' multiply-adds."""
+"""The BLAS-floor steps (benchmarks/blas_floor.py) do exactly the real ops' multiply-adds."""
 import numpy as np
 
 import minidl as md
 import minidl.functional as F
-from minidl.bench_floor import conv_gemms, lstm_gemms
+from benchmarks.blas_floor import conv_gemms, lstm_gemms
 
 
 def _forward_macs(run):

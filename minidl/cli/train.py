@@ -3,7 +3,7 @@ import sys
 
 
 def add_train_arguments(parser):
-    from .train import TASKS
+    from ..train import TASKS
 
     parser.add_argument("task", choices=sorted(TASKS), help="what to train")
     for flag, kind in (("--epochs", int), ("--steps", int), ("--batch-size", int), ("--lr", float), ("--seed", int),
@@ -31,7 +31,7 @@ def add_sample_arguments(parser):
 
 
 def train(args):
-    from .train import run
+    from ..train import run
 
     metrics = run(args.task, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                   limit=args.limit, eval_every=args.eval_every, out=args.out, plot=args.plot, resume=args.resume,
@@ -42,8 +42,8 @@ def train(args):
 
 
 def predict(args):
-    from .models import load
-    from .models.checkpoint import PromptedReviewClassifier, ReviewClassifier
+    from ..train import load
+    from ..train.predictors import PromptedReviewClassifier, ReviewClassifier
 
     texts = list(args.texts)
     if args.input:
@@ -60,7 +60,7 @@ def predict(args):
 
 
 def sample(args):
-    from .models import load
+    from ..train import load
 
     model = load(args.checkpoint)
     if not hasattr(model, "generate"):

@@ -7,10 +7,10 @@ a hand computation against what the code really does.
 """
 import numpy as np
 
-from . import functional as F
-from . import nn
-from .models import PromptedSentimentLM, RNNLanguageModel, SelfAttentionLM
-from .tensor import tensor
+from .. import functional as F
+from .. import nn
+from ..models import PromptedSentimentLM, RNNLanguageModel, SelfAttentionLM
+from ..tensor import tensor
 
 VOCAB = ["<START>", "Awful", "plot", "and", "actors.", "The", "movie", "is", "good", "bad"]
 IDS = {w: i for i, w in enumerate(VOCAB)}
@@ -85,7 +85,7 @@ def hw_q1(out=print):
 
 
 def hw_q2(out=print):
-    from .cli_summary import conv2d_report
+    from .summary import conv2d_report
 
     out("HW-Q2  counting parameters and multiplications")
     out(conv2d_report(256, 27, 27, 384, 3)[0])

@@ -23,8 +23,8 @@ def add_arguments(parser):
 
 def conv2d_report(depth, height, width, out_channels, kernel, stride=1, padding=0, bias=True):
     """The homework's arithmetic, checked by running the layer through md.summary."""
-    from . import nn
-    from .summary import summary
+    from .. import nn
+    from ..summary import summary
 
     h2 = (height - kernel + 2 * padding) // stride + 1
     w2 = (width - kernel + 2 * padding) // stride + 1
@@ -48,7 +48,7 @@ def conv2d_report(depth, height, width, out_channels, kernel, stride=1, padding=
 
 
 def run(args):
-    from .summary import summary
+    from ..summary import summary
 
     if args.layer == "conv2d":
         if not (args.input and args.out_channels and args.kernel):
