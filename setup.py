@@ -15,9 +15,8 @@ from setuptools.command.build_ext import build_ext
 CYTHON_EXTENSIONS = ["im2col", "pool"]  # csrc/<name>.pyx -> minidl.kernels._<name>
 
 # -O3 lets gcc vectorise the inner loops; bounds checks are off in the sources.
-# No OpenMP on purpose: measured on 2 cores, libgomp's and OpenBLAS's spinning
-# threads fought each other (im2col 1.0 -> 7.7 ms, the GEMM after it 2.6 -> 6.8 ms);
-# single-threaded kernels leave both cores to BLAS.
+# No OpenMP on purpose: libgomp's spinning threads and OpenBLAS's fight over the
+# cores (docs/performance.md); single-threaded kernels leave both cores to BLAS.
 COMPILE_ARGS = ["/O2"] if sys.platform == "win32" else ["-O3"]
 
 
@@ -54,7 +53,7 @@ def extensions():
         )
         for name in CYTHON_EXTENSIONS
     ]
-    return cythonize(modules, language_level=3, quiet=True)
+    return cythonize(modules, language_level=3, quiet=True, include_path=["csrc"])  # csrc/window.pxd
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -7,19 +7,14 @@ Layout (shared with the NumPy twin in minidl/kernels/reference.py):
     or, with batch_in_columns, (C*kh*kw, N, OH*OW): the whole batch side by side in each
     row, ready for one GEMM over the batch (small images) without a transposing copy.
 
-For each kernel tap the valid output columns [ox_lo, ox_hi) are computed once,
-so the inner loop is a branch-free strided copy that gcc vectorises. The caller (minidl.kernels) validates
-shapes and passes C-contiguous arrays, so bounds checks are off here.
+The geometry comes as one window record (minidl/kernels/window.py), checked against the
+array on entry. For each kernel tap the valid output columns [ox_lo, ox_hi) are computed
+once, so the inner loop is a branch-free strided copy that gcc vectorises. F checks the
+arguments and passes C-contiguous arrays, so bounds checks are off here.
 """
 import numpy as np
 
-ctypedef fused real:
-    float
-    double
-
-
-cdef inline Py_ssize_t out_size(Py_ssize_t size, Py_ssize_t k, Py_ssize_t s, Py_ssize_t p, Py_ssize_t d) noexcept nogil:
-    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+from window cimport check_window, real
 
 
 cdef inline Py_ssize_t first_valid(Py_ssize_t offset, Py_ssize_t stride, Py_ssize_t n_out) noexcept nogil:
@@ -39,8 +34,8 @@ cdef inline Py_ssize_t end_valid(Py_ssize_t offset, Py_ssize_t stride, Py_ssize_
 
 
 # Below this many output columns the per-row bookkeeping above (valid ranges, zero fill)
-# costs more than the copy itself (B8's 4x4 images: 194 us for a 0.6 MB im2col), so short
-# rows copy from a zero-padded image instead, with no bounds logic at all.
+# costs more than the copy itself, so short rows copy from a zero-padded image instead,
+# with no bounds logic at all.
 SHORT_ROW = 16
 
 
@@ -83,11 +78,10 @@ cdef void windows_and_columns(real* padded, real* cols, Py_ssize_t N, Py_ssize_t
     cdef Py_ssize_t n, c, i, j, row
     # Taps column by column: in col2im, tap j+1 adds into the row tap j just stored one
     # element over, and a load that half-overlaps a recent store stalls; with the kernel
-    # rows in between, stores are long done (B8's col2im 157 -> 122 us).
+    # rows in between, stores are long done.
     if image_step < row_step:
         # batch side by side in each row: images innermost, so the columns are written (or
-        # read) front to back. Image-major, each store went to a row 4 KB from the last one
-        # (B8's second conv, interleaved in one process: im2col 91 -> 66 us, col2im 103 -> 67)
+        # read) front to back; image-major, each store would land a whole row from the last
         for c in range(C):
             for j in range(kw):
                 for i in range(kh):
@@ -108,7 +102,7 @@ cdef void windows_and_columns(real* padded, real* cols, Py_ssize_t N, Py_ssize_t
 cdef void between_padded(real* padded, real* image, Py_ssize_t planes, Py_ssize_t H, Py_ssize_t W,
                          Py_ssize_t ph, Py_ssize_t pw, bint into_padded) noexcept nogil:
     """Copy images (planes, H, W) into the interior of zero-padded ones (planes, H+2ph, W+2pw),
-    or back out. (NumPy's strided copy took 51 us for B8's 4x4 images: its inner loop is 4 long.)"""
+    or back out. (NumPy's strided copy is slow here: for small images its inner loop is a few long.)"""
     cdef Py_ssize_t p, y, x, Wp = W + 2 * pw
     cdef real* inner
     cdef real* flat
@@ -125,9 +119,9 @@ cdef void between_padded(real* padded, real* image, Py_ssize_t planes, Py_ssize_
 
 
 def _im2col_padded(const real[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
-                   Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw, bint batch_in_columns):
+                   Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t OH, Py_ssize_t OW,
+                   bint batch_in_columns):
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t OH = out_size(H, kh, sh, ph, dh), OW = out_size(W, kw, sw, pw, dw)
     dtype = np.float32 if real is float else np.float64
     padded_arr = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=dtype)
     cols_arr = _empty_columns(N, C * kh * kw, OH * OW, batch_in_columns, dtype)
@@ -154,18 +148,19 @@ cdef tuple _steps(Py_ssize_t N, Py_ssize_t rows, Py_ssize_t length, bint batch_i
     return (length, N * length) if batch_in_columns else (rows * length, length)
 
 
-def im2col(x, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
-           Py_ssize_t dh, Py_ssize_t dw, bint batch_in_columns=False):
-    if out_size(x.shape[3], kw, sw, pw, dw) < SHORT_ROW:
-        return _im2col_padded(x, kh, kw, sh, sw, ph, pw, dh, dw, batch_in_columns)
-    return _im2col_rows(x, kh, kw, sh, sw, ph, pw, dh, dw, batch_in_columns)
+def im2col(x, window, bint batch_in_columns=False):
+    """Unfold the patches of x (N, C, H, W) that `window` reads into GEMM columns (layout above)."""
+    check_window(window, x.shape[2], x.shape[3], "im2col")
+    kh, kw, sh, sw, ph, pw, dh, dw, _, _, oh, ow = window
+    if ow < SHORT_ROW:
+        return _im2col_padded(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, batch_in_columns)
+    return _im2col_rows(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, batch_in_columns)
 
 
 def _im2col_rows(const real[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw,
                  Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
-                 Py_ssize_t dh, Py_ssize_t dw, bint batch_in_columns):
+                 Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t OH, Py_ssize_t OW, bint batch_in_columns):
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t OH = out_size(H, kh, sh, ph, dh), OW = out_size(W, kw, sw, pw, dw)
     dtype = np.float32 if real is float else np.float64
     cols_arr = _empty_columns(N, C * kh * kw, OH * OW, batch_in_columns, dtype)
     if cols_arr.size == 0:
@@ -197,7 +192,7 @@ def _im2col_rows(const real[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw,
                                 continue
                             # raw pointers, and a unit-stride loop of its own: written with
                             # memoryview indexing, gcc's code for this loop changed with
-                            # unrelated functions in the module (im2col 1.9 -> 3.6 ms on B1)
+                            # unrelated functions in the module, at up to 2x the time
                             src = &x[n, c, iy, 0]
                             for ox in range(lo):
                                 dst[ox] = 0
@@ -214,9 +209,9 @@ def _im2col_rows(const real[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw,
 
 def _col2im_padded(const real[:, :, ::1] cols, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                    Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
-                   Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw, bint batch_in_columns):
+                   Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t OH, Py_ssize_t OW,
+                   bint batch_in_columns):
     """col2im for short rows: add into a zero-padded image, then crop (see SHORT_ROW)."""
-    cdef Py_ssize_t OH = out_size(H, kh, sh, ph, dh), OW = out_size(W, kw, sw, pw, dw)
     dtype = np.float32 if real is float else np.float64
     padded_arr = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=dtype)
     if cols.size == 0:
@@ -234,14 +229,17 @@ def _col2im_padded(const real[:, :, ::1] cols, Py_ssize_t N, Py_ssize_t C, Py_ss
     return x_arr
 
 
-def col2im(const real[:, :, ::1] cols, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-           Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
-           Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw, bint batch_in_columns=False):
-    """Adjoint of im2col: scatter-add every column entry back to its pixel."""
+def col2im(const real[:, :, ::1] cols, Py_ssize_t C, window, bint batch_in_columns=False):
+    """Adjoint of im2col: scatter-add every column entry back to its pixel of a (N, C, H, W) image."""
+    cdef Py_ssize_t kh, kw, sh, sw, ph, pw, dh, dw, H, W, OH, OW
+    kh, kw, sh, sw, ph, pw, dh, dw, H, W, OH, OW = window
+    check_window(window, H, W, "col2im")
     cdef Py_ssize_t N = cols.shape[1] if batch_in_columns else cols.shape[0]
-    cdef Py_ssize_t OH = out_size(H, kh, sh, ph, dh), OW = out_size(W, kw, sw, pw, dw)
+    cdef Py_ssize_t rows = cols.shape[0] if batch_in_columns else cols.shape[1]
+    if rows != C * kh * kw or cols.shape[2] != OH * OW:
+        raise ValueError(f"col2im: columns of shape {tuple(cols.shape)} do not fit {C} channels and {window}")
     if OW < SHORT_ROW:
-        return _col2im_padded(cols, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, batch_in_columns)
+        return _col2im_padded(cols, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, batch_in_columns)
     dtype = np.float32 if real is float else np.float64
     x_arr = np.zeros((N, C, H, W), dtype=dtype)
     if cols.size == 0:
@@ -279,9 +277,8 @@ def col2im(const real[:, :, ::1] cols, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
 
 # Folded convolution (batch_in_columns) leaves its GEMM result as (K, N*L) rows, while the
 # layers around it want (N, K, L) images. These two kernels move between the layouts in
-# one pass each, doing the bias on the way: in NumPy that was a transposing copy plus a
-# broadcast add forward, and a transposing copy plus a GEMV with a fresh vector of ones
-# backward (B8's convs: 28 -> 8 us and 23 -> 14 us a call, measured one after the other).
+# one pass each, doing the bias on the way, where NumPy needs a transposing copy plus a
+# broadcast add forward, and a transposing copy plus a row sum backward.
 
 def gemm_rows_to_batch(const real[:, ::1] rows, Py_ssize_t N, bias=None):
     """(K, N*L) GEMM rows -> (N, K, L) images, plus bias[k] on channel k when given."""

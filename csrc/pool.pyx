@@ -6,18 +6,13 @@ a flat offset into its (H, W) plane (PyTorch's `return_indices` layout); the
 first maximum in row-major window order wins ties, a NaN wins over numbers
 (the last NaN, as PyTorch's `val > max || isnan(val)`), padding never wins.
 Tap ranges inside the image are computed up front, so the inner loops
-have no bounds tests.
-The caller (minidl.kernels) validates shapes and passes C-contiguous arrays.
+have no bounds tests. The geometry comes as one window record
+(minidl/kernels/window.py), checked against the array on entry; F checks the
+arguments and passes C-contiguous arrays.
 """
 import numpy as np
 
-ctypedef fused real:
-    float
-    double
-
-
-cdef inline Py_ssize_t out_size(Py_ssize_t size, Py_ssize_t k, Py_ssize_t s, Py_ssize_t p, Py_ssize_t d) nogil:
-    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+from window cimport check_window, real
 
 
 cdef inline Py_ssize_t first_tap(Py_ssize_t start, Py_ssize_t d) noexcept nogil:
@@ -33,10 +28,11 @@ cdef inline Py_ssize_t end_tap(Py_ssize_t start, Py_ssize_t d, Py_ssize_t k, Py_
     return e if e < k else k
 
 
-def max_pool2d_forward(const real[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
-                       Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw):
+def max_pool2d_forward(const real[:, :, :, ::1] x, window):
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t OH = out_size(H, kh, sh, ph, dh), OW = out_size(W, kw, sw, pw, dw)
+    check_window(window, H, W, "max_pool2d_forward")
+    cdef Py_ssize_t kh, kw, sh, sw, ph, pw, dh, dw, OH, OW
+    kh, kw, sh, sw, ph, pw, dh, dw, _, _, OH, OW = window
     dtype = np.float32 if real is float else np.float64
     out_arr = np.empty((N, C, OH, OW), dtype=dtype)
     idx_arr = np.empty((N, C, OH, OW), dtype=np.int64)
@@ -52,8 +48,7 @@ def max_pool2d_forward(const real[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw,
         cv[j, 1] = 0 if x_off >= W else min((W - 1 - x_off) // sw + 1, OW)
     # Index of the running maximum for one output row. The inner loop runs over output
     # columns and updates it with integer arithmetic (where += take * (pos - where)):
-    # gcc keeps a float select as a branch, which mispredicts half the time on random
-    # data (the branchy version took 5 ms on benchmark B2's input).
+    # gcc keeps a float select as a branch, which mispredicts half the time on random data.
     where_arr = np.empty(OW, dtype=np.intp)
     cdef Py_ssize_t[::1] where = where_arr
     cdef const real* plane
@@ -99,7 +94,7 @@ def max_pool2d_backward(const real[:, :, :, ::1] grad_out, const long long[:, :,
     return dx_arr
 
 
-# The 2x2, stride-2 case (no padding or dilation) is most CNNs' pooling, and B2's.
+# The 2x2, stride-2 case (no padding or dilation) is most CNNs' pooling.
 # Windows do not overlap, so the winner is kept as a one-byte code k = 2*row + col
 # (a quarter of the memory traffic of int64 indices), and the backward writes
 # every input gradient once instead of zeroing and scattering.
@@ -133,8 +128,8 @@ cdef inline void max_2x2_row(const real* r0, const real* r1, real* out, unsigned
 
 
 # Rows shorter than this many outputs take the three flat passes below: on short rows
-# gcc's vector loop above never starts and its scalar tail branches on the data
-# (8x8 images: 177 us). On long rows (B2's 32x32) the one pass above stays faster.
+# gcc's vector loop above never starts and its scalar tail branches on the data.
+# On long rows the one pass above stays faster.
 SHORT_2X2_ROW = 16
 
 
@@ -248,8 +243,7 @@ cdef inline void max_2x2_row_backward(const real* grad, const unsigned char* cod
         r0[2 * ox + 1] = 0
         r0[W + 2 * ox] = 0
         r0[W + 2 * ox + 1] = 0
-        # the address is computed, not chosen by a branch: random winners made a
-        # branchy version mispredict (1.3 ms instead of 0.3 ms on B2's gradient)
+        # the address is computed, not chosen by a branch: random winners make a branch mispredict
         r0[(k >> 1) * W + 2 * ox + (k & 1)] = grad[ox]
 
 
@@ -270,8 +264,7 @@ def max_pool2d_2x2_backward(const real[:, :, :, ::1] grad_out, const unsigned ch
     cdef const real* g
     cdef const unsigned char* k
     if OW < SHORT_2X2_BACKWARD_ROW:
-        # short rows: zero everything in one vectorised fill, then one store per window at
-        # its winner (B8's 4x4 and 2x2 outputs: 25 -> 21 and 23 -> 14 us)
+        # short rows: zero everything in one vectorised fill, then one store per window at its winner
         dx_arr = np.zeros((N, C, H, W), dtype=dtype)
         dx = dx_arr
         with nogil:
@@ -309,10 +302,11 @@ cdef inline Py_ssize_t window_count(Py_ssize_t start, Py_ssize_t k, Py_ssize_t s
     return hi - lo if hi > lo else 0
 
 
-def avg_pool2d_forward(const real[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
-                       Py_ssize_t ph, Py_ssize_t pw, bint count_include_pad):
+def avg_pool2d_forward(const real[:, :, :, ::1] x, window, bint count_include_pad):
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t OH = out_size(H, kh, sh, ph, 1), OW = out_size(W, kw, sw, pw, 1)
+    check_window(window, H, W, "avg_pool2d_forward")
+    cdef Py_ssize_t kh, kw, sh, sw, ph, pw, OH, OW
+    kh, kw, sh, sw, ph, pw, _, _, _, _, OH, OW = window
     dtype = np.float32 if real is float else np.float64
     out_arr = np.empty((N, C, OH, OW), dtype=dtype)
     cdef real[:, :, :, ::1] out = out_arr
@@ -334,10 +328,13 @@ def avg_pool2d_forward(const real[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw,
     return out_arr
 
 
-def avg_pool2d_backward(const real[:, :, :, ::1] grad_out, Py_ssize_t H, Py_ssize_t W, Py_ssize_t kh,
-                        Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
-                        bint count_include_pad):
+def avg_pool2d_backward(const real[:, :, :, ::1] grad_out, window, bint count_include_pad):
     cdef Py_ssize_t N = grad_out.shape[0], C = grad_out.shape[1], OH = grad_out.shape[2], OW = grad_out.shape[3]
+    cdef Py_ssize_t kh, kw, sh, sw, ph, pw, H, W
+    kh, kw, sh, sw, ph, pw, _, _, H, W, _, _ = window
+    check_window(window, H, W, "avg_pool2d_backward")
+    if (OH, OW) != (window.oh, window.ow):
+        raise ValueError(f"avg_pool2d_backward: gradient of {OH}x{OW} outputs for {window}")
     dtype = np.float32 if real is float else np.float64
     dx_arr = np.zeros((N, C, H, W), dtype=dtype)
     cdef real[:, :, :, ::1] dx = dx_arr

@@ -1,28 +1,30 @@
 """Convolution and pooling over images (NCHW) and sequences (NCL).
 
-Every argument is checked here, before a kernel runs: a compiled kernel never
-sees a bad shape. Output size per spatial dim: (size + 2P - D*(F-1) - 1) // S + 1.
+Every argument is normalised and checked here, once, before a kernel runs: a compiled
+kernel never sees a bad shape. The result is one window record (kernels.window.Window2d),
+which carries the output size down to the op and its kernels.
 """
 import numpy as np
 
 from .. import ops
+from ..kernels.window import Window2d
 from ..tensor import Tensor
 
 
-def _pair(value, name, op):
-    if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
-        return value  # what layers pass on every call: no generator needed
+def ntuple(value, n, name="argument", op="conv"):
+    """An int, or a sequence of n ints, as a tuple of n ints (what layers store and F takes)."""
+    if type(value) is tuple and len(value) == n and all(type(v) is int for v in value):
+        return value  # what layers pass on every call
     if isinstance(value, (int, np.integer)):
-        return (int(value), int(value))
-    pair = tuple(int(v) for v in value)
-    if len(pair) != 2:
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints; got {value!r}")
-    return pair
+        return (int(value),) * n
+    values = tuple(int(v) for v in value)
+    if len(values) != n:
+        raise ValueError(f"{op}: {name} must be an int or {n} ints; got {value!r}")
+    return values
 
 
-def _single(value):
-    """conv1d accepts an int or a 1-tuple, as PyTorch."""
-    return int(value) if np.isscalar(value) else int(value[0])
+def _pair(value, name, op):
+    return ntuple(value, 2, name, op)
 
 
 def _batched(x: Tensor, op: str):
@@ -82,8 +84,9 @@ def _conv(op, x, weight, bias, stride, padding, dilation, groups):
     stride, dilation = _pair(stride, "stride", op), _pair(dilation, "dilation", op)
     padding = _resolve_padding(padding, (kh, kw), stride, dilation, op)
     _check_geometry(op, x4.shape, (kh, kw), stride, padding, dilation)
+    window = Window2d.over((h, w), (kh, kw), stride, padding, dilation)
     inputs = (x4, weight) if bias is None else (x4, weight, bias)
-    out = ops.Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    out = ops.Conv2d.apply(*inputs, window=window, groups=groups)
     return out.squeeze(0) if squeeze else out
 
 
@@ -107,19 +110,21 @@ def conv1d(x: Tensor, weight: Tensor, bias: Tensor = None, stride=1, padding=0, 
     """
     if x.ndim not in (2, 3) or weight.ndim != 3:
         raise ValueError(f"conv1d: expected input (N, C, L) and weight (K, C/groups, k); got {x.shape} and {weight.shape}")
-    padding = padding if isinstance(padding, str) else (0, _single(padding))
-    out = _conv("conv1d", x.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, _single(stride)), padding, (1, _single(dilation)), groups)
+    single = lambda value, name: ntuple(value, 1, name, "conv1d")[0]  # noqa: E731
+    padding = padding if isinstance(padding, str) else (0, single(padding, "padding"))
+    out = _conv("conv1d", x.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, single(stride, "stride")), padding,
+                (1, single(dilation, "dilation")), groups)
     return out.squeeze(-2)
 
 
-def _pool_args(op, x, kernel_size, stride, padding, dilation):
+def _pool_window(op, x, kernel_size, stride, padding, dilation):
     kernel = _pair(kernel_size, "kernel_size", op)
     stride = kernel if stride is None else _pair(stride, "stride", op)
     padding, dilation = _pair(padding, "padding", op), _pair(dilation, "dilation", op)
     _check_geometry(op, x.shape, kernel, stride, padding, dilation)
     if any(p > k // 2 for p, k in zip(padding, kernel)):
         raise ValueError(f"{op}: padding {padding} must be at most half the kernel {kernel}")
-    return kernel, stride, padding, dilation
+    return Window2d.over(x.shape[2:], kernel, stride, padding, dilation)
 
 
 def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
@@ -129,8 +134,8 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1) -> Te
     Shape: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW); stride defaults to kernel_size.
     """
     x4, squeeze = _batched(x, "max_pool2d")
-    kernel, stride, padding, dilation = _pool_args("max_pool2d", x4, kernel_size, stride, padding, dilation)
-    out = ops.MaxPool2d.apply(x4, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+    window = _pool_window("max_pool2d", x4, kernel_size, stride, padding, dilation)
+    out = ops.MaxPool2d.apply(x4, window=window)
     return out.squeeze(0) if squeeze else out
 
 
@@ -140,8 +145,8 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, count_include_pad
     Shape: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW); stride defaults to kernel_size.
     """
     x4, squeeze = _batched(x, "avg_pool2d")
-    kernel, stride, padding, _ = _pool_args("avg_pool2d", x4, kernel_size, stride, padding, 1)
-    out = ops.AvgPool2d.apply(x4, kernel=kernel, stride=stride, padding=padding, count_include_pad=bool(count_include_pad))
+    window = _pool_window("avg_pool2d", x4, kernel_size, stride, padding, 1)
+    out = ops.AvgPool2d.apply(x4, window=window, count_include_pad=bool(count_include_pad))
     return out.squeeze(0) if squeeze else out
 
 

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from .window import Window2d
+
 _erf_scalar = np.frompyfunc(math.erf, 1, 1)
 
 
@@ -25,52 +27,50 @@ def erf(x):
     return _erf_scalar(x).astype(x.dtype)
 
 
-def conv_output_size(size, kernel, stride, padding, dilation):
-    """W2 = (W1 + 2P - D*(F-1) - 1) // S + 1 (with D=1: (W1 - F + 2P)/S + 1)."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def _windows(size_h, size_w, kh, kw, sh, sw, dh, dw, oh, ow):
-    """For each kernel tap (i, j), the slices of the padded image it reads."""
-    for i in range(kh):
-        for j in range(kw):
-            rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-            cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+def _taps(g):
+    """For each kernel tap (i, j) of window g, the slices of the padded image it reads."""
+    for i in range(g.kh):
+        for j in range(g.kw):
+            rows = slice(i * g.dh, i * g.dh + g.sh * (g.oh - 1) + 1, g.sh)
+            cols = slice(j * g.dw, j * g.dw + g.sw * (g.ow - 1) + 1, g.sw)
             yield i, j, rows, cols
 
 
-def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, batch_in_columns=False):
-    """Unfold image patches into columns.
+def _check(g, h, w, kernel):
+    if (g.h, g.w) != (h, w):
+        raise ValueError(f"{kernel}: window made for {g.h}x{g.w} inputs, used on {h}x{w}")
+
+
+def im2col(x, window, batch_in_columns=False):
+    """Unfold the image patches that `window` (a Window2d) reads into columns.
 
     Shape: x (N, C, H, W) -> cols (N, C*kh*kw, OH*OW), row (c*kh + i)*kw + j;
     with `batch_in_columns`, (C*kh*kw, N, OH*OW): the batch side by side in each row.
     """
-    n, c, h, w = x.shape
-    oh = conv_output_size(h, kh, sh, ph, dh)
-    ow = conv_output_size(w, kw, sw, pw, dw)
-    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    cols = np.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
-    for i, j, rows, cs in _windows(h, w, kh, kw, sh, sw, dh, dw, oh, ow):
+    g, (n, c, h, w) = window, x.shape
+    _check(g, h, w, "im2col")
+    padded = np.pad(x, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
+    cols = np.empty((n, c, g.kh, g.kw, g.oh, g.ow), dtype=x.dtype)
+    for i, j, rows, cs in _taps(g):
         cols[:, :, i, j] = padded[:, :, rows, cs]
-    cols = cols.reshape(n, c * kh * kw, oh * ow)
+    cols = cols.reshape(n, c * g.taps, g.oh * g.ow)
     return np.ascontiguousarray(cols.transpose(1, 0, 2)) if batch_in_columns else cols
 
 
-def col2im(cols, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, batch_in_columns=False):
+def col2im(cols, c, window, batch_in_columns=False):
     """Adjoint of im2col: add every column entry back onto its pixel.
 
     Shape: cols (N, C*kh*kw, OH*OW), or (C*kh*kw, N, OH*OW) with `batch_in_columns` -> x (N, C, H, W).
     """
+    g = window
     if batch_in_columns:
         cols = cols.transpose(1, 0, 2)
     n = cols.shape[0]
-    oh = conv_output_size(h, kh, sh, ph, dh)
-    ow = conv_output_size(w, kw, sw, pw, dw)
-    cols = cols.reshape(n, c, kh, kw, oh, ow)
-    padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-    for i, j, rows, cs in _windows(h, w, kh, kw, sh, sw, dh, dw, oh, ow):
+    cols = cols.reshape(n, c, g.kh, g.kw, g.oh, g.ow)
+    padded = np.zeros((n, c, g.h + 2 * g.ph, g.w + 2 * g.pw), dtype=cols.dtype)
+    for i, j, rows, cs in _taps(g):
         padded[:, :, rows, cs] += cols[:, :, i, j]
-    return padded[:, :, ph : ph + h, pw : pw + w].copy()
+    return padded[:, :, g.ph : g.ph + g.h, g.pw : g.pw + g.w].copy()
 
 
 def gemm_rows_to_batch(rows, n, bias=None):
@@ -96,34 +96,32 @@ def batch_to_gemm_rows(images, with_sums=False):
     return rows, (rows.sum(axis=1, dtype=np.float64).astype(images.dtype) if with_sums else None)
 
 
-def _pool_windows(x, kh, kw, sh, sw, ph, pw, dh, dw, fill):
-    """All pooling windows side by side. Shape: (N, C, H, W) -> (N, C, kh*kw, OH, OW)."""
+def _pool_windows(x, g, fill):
+    """All pooling windows of g side by side. Shape: (N, C, H, W) -> (N, C, kh*kw, OH, OW)."""
     n, c, h, w = x.shape
-    oh = conv_output_size(h, kh, sh, ph, dh)
-    ow = conv_output_size(w, kw, sw, pw, dw)
-    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
-    windows = np.empty((n, c, kh * kw, oh, ow), dtype=x.dtype)
-    for i, j, rows, cs in _windows(h, w, kh, kw, sh, sw, dh, dw, oh, ow):
-        windows[:, :, i * kw + j] = padded[:, :, rows, cs]
+    padded = np.pad(x, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)), constant_values=fill)
+    windows = np.empty((n, c, g.taps, g.oh, g.ow), dtype=x.dtype)
+    for i, j, rows, cs in _taps(g):
+        windows[:, :, i * g.kw + j] = padded[:, :, rows, cs]
     return windows
 
 
-def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw):
+def max_pool2d_forward(x, window):
     """Window maxima and their flat (H*W) indices; the first maximum wins ties,
     and a NaN beats numbers (the last NaN of a window, as in PyTorch).
 
     Shape: x (N, C, H, W) -> out (N, C, OH, OW), indices (N, C, OH, OW) int64.
     """
-    h, w = x.shape[2:]
-    windows = _pool_windows(x, kh, kw, sh, sw, ph, pw, dh, dw, fill=-np.inf)
+    g, (h, w) = window, x.shape[2:]
+    _check(g, h, w, "max_pool2d_forward")
+    windows = _pool_windows(x, g, fill=-np.inf)
     taps = windows.shape[2]
     is_nan = np.isnan(windows)
     last_nan = taps - 1 - np.argmax(is_nan[:, :, ::-1], axis=2)
     tap = np.where(is_nan.any(axis=2), last_nan, np.argmax(windows, axis=2))  # (N, C, OH, OW)
     out = np.take_along_axis(windows, tap[:, :, None], axis=2)[:, :, 0]
-    oh, ow = tap.shape[2:]
-    iy = np.arange(oh)[:, None] * sh - ph + (tap // kw) * dh
-    ix = np.arange(ow)[None, :] * sw - pw + (tap % kw) * dw
+    iy = np.arange(g.oh)[:, None] * g.sh - g.ph + (tap // g.kw) * g.dh
+    ix = np.arange(g.ow)[None, :] * g.sw - g.pw + (tap % g.kw) * g.dw
     return out, (iy * w + ix).astype(np.int64)
 
 
@@ -143,7 +141,7 @@ def max_pool2d_2x2_forward(x):
     Shape: x (N, C, H, W) -> out (N, C, H // 2, W // 2), codes (same) uint8.
     """
     w = x.shape[3]
-    out, flat = max_pool2d_forward(x, 2, 2, 2, 2, 0, 0, 1, 1)
+    out, flat = max_pool2d_forward(x, Window2d.over(x.shape[2:], (2, 2), (2, 2), (0, 0)))
     oh, ow = out.shape[2:]
     row = flat // w - 2 * np.arange(oh)[:, None]
     col = flat % w - 2 * np.arange(ow)[None, :]
@@ -159,31 +157,31 @@ def max_pool2d_2x2_backward(grad_out, codes, h, w):
     return dx
 
 
-def _avg_divisor(h, w, kh, kw, sh, sw, ph, pw, count_include_pad, dtype):
+def _avg_divisor(g, count_include_pad, dtype):
     if count_include_pad:
-        return dtype.type(kh * kw)
-    ones = np.ones((1, 1, h, w), dtype=dtype)
-    return _pool_windows(ones, kh, kw, sh, sw, ph, pw, 1, 1, fill=0).sum(axis=2)[0, 0]
+        return dtype.type(g.taps)
+    ones = np.ones((1, 1, g.h, g.w), dtype=dtype)
+    return _pool_windows(ones, g, fill=0).sum(axis=2)[0, 0]
 
 
-def avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad):
+def avg_pool2d_forward(x, window, count_include_pad):
     """Window means; padding counts in the divisor only with count_include_pad.
 
     Shape: x (N, C, H, W) -> (N, C, OH, OW).
     """
-    h, w = x.shape[2:]
-    total = _pool_windows(x, kh, kw, sh, sw, ph, pw, 1, 1, fill=0).sum(axis=2)
-    return total / _avg_divisor(h, w, kh, kw, sh, sw, ph, pw, count_include_pad, x.dtype)
+    _check(window, *x.shape[2:], "avg_pool2d_forward")
+    total = _pool_windows(x, window, fill=0).sum(axis=2)
+    return total / _avg_divisor(window, count_include_pad, x.dtype)
 
 
-def avg_pool2d_backward(grad_out, h, w, kh, kw, sh, sw, ph, pw, count_include_pad):
+def avg_pool2d_backward(grad_out, window, count_include_pad):
     """Spread each output gradient evenly over its window. Shape: -> (N, C, H, W)."""
-    n, c, oh, ow = grad_out.shape
-    share = grad_out / _avg_divisor(h, w, kh, kw, sh, sw, ph, pw, count_include_pad, grad_out.dtype)
-    padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=grad_out.dtype)
-    for i, j, rows, cs in _windows(h, w, kh, kw, sh, sw, 1, 1, oh, ow):
+    g, (n, c) = window, grad_out.shape[:2]
+    share = grad_out / _avg_divisor(g, count_include_pad, grad_out.dtype)
+    padded = np.zeros((n, c, g.h + 2 * g.ph, g.w + 2 * g.pw), dtype=grad_out.dtype)
+    for i, j, rows, cs in _taps(g):
         padded[:, :, rows, cs] += share
-    return padded[:, :, ph : ph + h, pw : pw + w].copy()
+    return padded[:, :, g.ph : g.ph + g.h, g.pw : g.pw + g.w].copy()
 
 
 # ---------------------------------------------------------------- recurrent

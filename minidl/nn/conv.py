@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import functional as F
+from ..functional.conv import ntuple
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -32,10 +33,6 @@ class _ConvNd(Module):
         return text + ("" if self.bias is not None else ", bias=False")
 
 
-def _tuple(value, n):
-    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
-
-
 class Conv2d(_ConvNd):
     """Shape: (N, C_in, H, W) -> (N, C_out, OH, OW); weight (C_out, C_in/groups, kH, kW).
 
@@ -44,9 +41,10 @@ class Conv2d(_ConvNd):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  dtype=np.float32):
-        padding = padding if isinstance(padding, str) else _tuple(padding, 2)
-        super().__init__(in_channels, out_channels, _tuple(kernel_size, 2), _tuple(stride, 2), padding,
-                         _tuple(dilation, 2), groups, bias, dtype)
+        padding = padding if isinstance(padding, str) else ntuple(padding, 2, "padding", "Conv2d")
+        super().__init__(in_channels, out_channels, ntuple(kernel_size, 2, "kernel_size", "Conv2d"),
+                         ntuple(stride, 2, "stride", "Conv2d"), padding, ntuple(dilation, 2, "dilation", "Conv2d"),
+                         groups, bias, dtype)
 
     def forward(self, x):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
@@ -57,9 +55,10 @@ class Conv1d(_ConvNd):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  dtype=np.float32):
-        padding = padding if isinstance(padding, str) else _tuple(padding, 1)
-        super().__init__(in_channels, out_channels, _tuple(kernel_size, 1), _tuple(stride, 1), padding,
-                         _tuple(dilation, 1), groups, bias, dtype)
+        padding = padding if isinstance(padding, str) else ntuple(padding, 1, "padding", "Conv1d")
+        super().__init__(in_channels, out_channels, ntuple(kernel_size, 1, "kernel_size", "Conv1d"),
+                         ntuple(stride, 1, "stride", "Conv1d"), padding, ntuple(dilation, 1, "dilation", "Conv1d"),
+                         groups, bias, dtype)
 
     def forward(self, x):
         return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)

@@ -11,36 +11,34 @@ from ..autograd.function import Function
 class MaxPool2d(Function):
     """Shape: (N, C, H, W) -> (N, C, OH, OW); the gradient goes to each window's first maximum."""
 
-    def forward(self, x, kernel, stride, padding, dilation):
-        self.input_hw = x.shape[2:]
-        self.window = kernel[0] * kernel[1]
+    def forward(self, x, window):
+        self.window = window
         x = np.ascontiguousarray(x)
         # non-overlapping 2x2 windows have a kernel that keeps one byte per winner
-        self.tiled_2x2 = kernel == stride == (2, 2) and padding == (0, 0) and dilation == (1, 1)
+        self.tiled_2x2 = window[:8] == (2, 2, 2, 2, 0, 0, 1, 1)
         if self.tiled_2x2:
             out, self.winners = kernels.max_pool2d_2x2_forward(x)
         else:
-            out, self.winners = kernels.max_pool2d_forward(x, *kernel, *stride, *padding, *dilation)
+            out, self.winners = kernels.max_pool2d_forward(x, window)
         return out
 
     def backward(self, grad):
         backward = kernels.max_pool2d_2x2_backward if self.tiled_2x2 else kernels.max_pool2d_backward
-        return backward(np.ascontiguousarray(grad), self.winners, *self.input_hw)
+        return backward(np.ascontiguousarray(grad), self.winners, self.window.h, self.window.w)
 
     def flops(self, out, x):
-        return out.size * self.window
+        return out.size * self.window.taps
 
 
 class AvgPool2d(Function):
     """Shape: (N, C, H, W) -> (N, C, OH, OW)."""
 
-    def forward(self, x, kernel, stride, padding, count_include_pad):
-        self.args = (*x.shape[2:], *kernel, *stride, *padding, count_include_pad)
-        self.window = kernel[0] * kernel[1]
-        return kernels.avg_pool2d_forward(np.ascontiguousarray(x), *kernel, *stride, *padding, count_include_pad)
+    def forward(self, x, window, count_include_pad):
+        self.window, self.count_include_pad = window, count_include_pad
+        return kernels.avg_pool2d_forward(np.ascontiguousarray(x), window, count_include_pad)
 
     def backward(self, grad):
-        return kernels.avg_pool2d_backward(np.ascontiguousarray(grad), *self.args)
+        return kernels.avg_pool2d_backward(np.ascontiguousarray(grad), self.window, self.count_include_pad)
 
     def flops(self, out, x):
-        return out.size * self.window
+        return out.size * self.window.taps

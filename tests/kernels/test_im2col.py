@@ -4,6 +4,7 @@ import pytest
 
 from minidl import kernels
 from minidl.kernels import reference
+from minidl.kernels.window import Window2d
 
 BACKENDS = kernels.available("im2col")
 
@@ -31,9 +32,13 @@ def _x(case, dtype, seed=0):
     return np.random.default_rng(seed).standard_normal((n, c, h, w)).astype(dtype)
 
 
-def _out_hw(case):
+def _window(case):
     n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw = case
-    return reference.conv_output_size(h, kh, sh, ph, dh), reference.conv_output_size(w, kw, sw, pw, dw)
+    return Window2d.over((h, w), (kh, kw), (sh, sw), (ph, pw), (dh, dw))
+
+
+def _out_hw(case):
+    return _window(case).oh, _window(case).ow
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -42,8 +47,8 @@ def _out_hw(case):
 @pytest.mark.parametrize("batch_in_columns", [False, True], ids=["per_image", "batch_in_columns"])
 def test_im2col_matches_reference_twin(backend, dtype, case, batch_in_columns):
     x = _x(case, dtype)
-    cols = kernels.implementation("im2col", backend)(x, *case[4:], batch_in_columns=batch_in_columns)
-    expected = reference.im2col(x, *case[4:])
+    cols = kernels.implementation("im2col", backend)(x, _window(case), batch_in_columns=batch_in_columns)
+    expected = reference.im2col(x, _window(case))
     if batch_in_columns:  # the same columns with the batch moved inside each row
         expected = expected.transpose(1, 0, 2)
     assert cols.dtype == dtype and cols.shape == expected.shape and cols.flags.c_contiguous
@@ -59,8 +64,8 @@ def test_col2im_matches_reference_twin(backend, dtype, case, batch_in_columns):
     oh, ow = _out_hw(case)
     cols = np.random.default_rng(1).standard_normal((n, c * case[4] * case[5], oh * ow)).astype(dtype)
     given = np.ascontiguousarray(cols.transpose(1, 0, 2)) if batch_in_columns else cols
-    got = kernels.implementation("col2im", backend)(given, c, h, w, *case[4:], batch_in_columns=batch_in_columns)
-    expected = reference.col2im(cols, c, h, w, *case[4:])
+    got = kernels.implementation("col2im", backend)(given, c, _window(case), batch_in_columns=batch_in_columns)
+    expected = reference.col2im(cols, c, _window(case))
     assert got.dtype == dtype and got.shape == (n, c, h, w)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
@@ -73,8 +78,8 @@ def test_col2im_is_the_adjoint_of_im2col(case):
     oh, ow = _out_hw(case)
     x = _x(case, np.float64)
     cols = np.random.default_rng(2).standard_normal((n, c * case[4] * case[5], oh * ow))
-    lhs = np.sum(reference.im2col(x, *case[4:]) * cols)
-    rhs = np.sum(x * reference.col2im(cols, c, h, w, *case[4:]))
+    lhs = np.sum(reference.im2col(x, _window(case)) * cols)
+    rhs = np.sum(x * reference.col2im(cols, c, _window(case)))
     assert lhs == pytest.approx(rhs, rel=1e-12)
 
 
@@ -84,9 +89,27 @@ def test_reference_twin_matches_pytorch_unfold_and_fold(case, torch_oracle):
     x = _x(case, np.float64)
     kwargs = dict(kernel_size=(kh, kw), dilation=(dh, dw), padding=(ph, pw), stride=(sh, sw))
     unfolded = torch_oracle.nn.functional.unfold(torch_oracle.tensor(x), **kwargs).numpy()
-    np.testing.assert_array_equal(reference.im2col(x, kh, kw, sh, sw, ph, pw, dh, dw), unfolded)
+    np.testing.assert_array_equal(reference.im2col(x, _window(case)), unfolded)
     folded = torch_oracle.nn.functional.fold(torch_oracle.tensor(unfolded), output_size=(h, w), **kwargs).numpy()
-    np.testing.assert_allclose(reference.col2im(unfolded, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw), folded, atol=1e-12)
+    np.testing.assert_allclose(reference.col2im(unfolded, c, _window(case)), folded, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_window_made_for_another_input_is_refused(backend):
+    window = Window2d.over((5, 5), (3, 3), (1, 1), (1, 1))
+    with pytest.raises(ValueError, match="window made for 5x5 inputs, used on 6x5"):
+        kernels.implementation("im2col", backend)(np.zeros((1, 1, 6, 5), np.float32), window)
+
+
+def test_compiled_kernels_refuse_a_window_whose_output_does_not_fit():
+    if "compiled" not in BACKENDS:
+        pytest.skip("no compiled im2col on this machine")
+    too_big = Window2d.over((5, 5), (3, 3), (1, 1), (1, 1))._replace(oh=9)
+    with pytest.raises(ValueError, match="does not fit"):
+        kernels.implementation("im2col", "compiled")(np.zeros((1, 1, 5, 5), np.float32), too_big)
+    cols = np.zeros((1, 9, 25), np.float32)
+    with pytest.raises(ValueError, match="do not fit 2 channels"):
+        kernels.implementation("col2im", "compiled")(cols, 2, Window2d.over((5, 5), (3, 3), (1, 1), (1, 1)))
 
 
 # (N, K, L): batch 1, one channel, one pixel, runs shorter than a block of 4 and with a remainder

@@ -4,6 +4,7 @@ import pytest
 
 from minidl import kernels
 from minidl.kernels import reference
+from minidl.kernels.window import Window2d
 
 BACKENDS = kernels.available("max_pool2d_forward")
 
@@ -20,6 +21,11 @@ AVG_CASES = [c for c in CASES if c[10:] == (1, 1)]  # average pooling has no dil
 avg_ids = [i for i, c in zip(ids, CASES) if c[10:] == (1, 1)]
 
 
+def _window(case):
+    n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw = case
+    return Window2d.over((h, w), (kh, kw), (sh, sw), (ph, pw), (dh, dw))
+
+
 def _x(case, dtype, seed=0, integers=False):
     rng = np.random.default_rng(seed)
     shape = case[:4]
@@ -33,8 +39,8 @@ def _x(case, dtype, seed=0, integers=False):
 @pytest.mark.parametrize("case", CASES, ids=ids)
 def test_max_pool_forward_and_backward_match_twin(backend, dtype, integers, case):
     x = _x(case, dtype, integers=integers)
-    out, idx = kernels.implementation("max_pool2d_forward", backend)(x, *case[4:])
-    ref_out, ref_idx = reference.max_pool2d_forward(x, *case[4:])
+    out, idx = kernels.implementation("max_pool2d_forward", backend)(x, _window(case))
+    ref_out, ref_idx = reference.max_pool2d_forward(x, _window(case))
     np.testing.assert_array_equal(out, ref_out)
     np.testing.assert_array_equal(idx, ref_idx)
     assert out.dtype == dtype and idx.dtype == np.int64
@@ -49,7 +55,7 @@ def test_max_pool_twin_matches_pytorch_indices(case, integers, torch_oracle):
     """Ties go to the first maximum in the window, exactly as PyTorch picks them."""
     x = _x(case, np.float64, integers=integers)
     kh, kw, sh, sw, ph, pw, dh, dw = case[4:]
-    out, idx = reference.max_pool2d_forward(x, *case[4:])
+    out, idx = reference.max_pool2d_forward(x, _window(case))
     t_out, t_idx = torch_oracle.nn.functional.max_pool2d(
         torch_oracle.tensor(x), (kh, kw), (sh, sw), (ph, pw), (dh, dw), return_indices=True
     )
@@ -61,7 +67,7 @@ def test_max_pool_twin_matches_pytorch_indices(case, integers, torch_oracle):
 def test_max_pool_lets_nan_win_like_pytorch(backend, torch_oracle):
     x = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
     x[0, 0, 1, 0] = np.nan
-    out, _ = kernels.implementation("max_pool2d_forward", backend)(x, 2, 2, 2, 2, 0, 0, 1, 1)
+    out, _ = kernels.implementation("max_pool2d_forward", backend)(x, _window((1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 1, 1)))
     expected = torch_oracle.nn.functional.max_pool2d(torch_oracle.tensor(x), 2).numpy()
     np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
     np.testing.assert_array_equal(out[~np.isnan(out)], expected[~np.isnan(expected)])
@@ -83,7 +89,7 @@ def test_max_pool_2x2_matches_twin_and_general_kernel(backend, dtype, integers, 
     np.testing.assert_array_equal(out, ref_out)
     np.testing.assert_array_equal(codes, ref_codes)
     assert out.dtype == dtype and codes.dtype == np.uint8
-    general_out, flat = reference.max_pool2d_forward(x, 2, 2, 2, 2, 0, 0, 1, 1)
+    general_out, flat = reference.max_pool2d_forward(x, _window((*shape, 2, 2, 2, 2, 0, 0, 1, 1)))
     np.testing.assert_array_equal(out, general_out)
     grad = np.random.default_rng(1).standard_normal(out.shape).astype(dtype)
     dx = kernels.implementation("max_pool2d_2x2_backward", backend)(grad, codes, *shape[2:])
@@ -111,13 +117,13 @@ def test_max_pool_2x2_lets_the_last_nan_win_like_pytorch(backend, width, torch_o
 @pytest.mark.parametrize("case", AVG_CASES, ids=avg_ids)
 def test_avg_pool_forward_and_backward_match_twin(backend, dtype, include_pad, case):
     x = _x(case, dtype)
-    args = (*case[4:10], include_pad)
+    args = (_window(case), include_pad)
     out = kernels.implementation("avg_pool2d_forward", backend)(x, *args)
     tol = 1e-6 if dtype == np.float32 else 1e-13
     np.testing.assert_allclose(out, reference.avg_pool2d_forward(x, *args), rtol=tol, atol=tol)
     grad = np.random.default_rng(1).standard_normal(out.shape).astype(dtype)
-    dx = kernels.implementation("avg_pool2d_backward", backend)(grad, *case[2:4], *args)
-    np.testing.assert_allclose(dx, reference.avg_pool2d_backward(grad, *case[2:4], *args), rtol=tol, atol=tol)
+    dx = kernels.implementation("avg_pool2d_backward", backend)(grad, *args)
+    np.testing.assert_allclose(dx, reference.avg_pool2d_backward(grad, *args), rtol=tol, atol=tol)
     assert out.dtype == dtype and dx.dtype == dtype
 
 
