@@ -5,6 +5,10 @@ minidl.benchmark.use_all_cores for why it is set only when its default differs.
 """
 import pytest
 
+import minidl
+
+minidl.keep_freed_memory()  # as `minidl train` and `minidl bench` run (minidl/memory.py)
+
 try:
     import torch
 

@@ -8,12 +8,9 @@ loops, and a PyTorch-shaped API.
 """
 __version__ = "0.1.0"
 
-from ._memory import keep_freed_memory
-
-keep_freed_memory()
-
 from . import autograd, kernels
 from .autograd import count_flops, enable_grad, gradcheck, is_grad_enabled, no_grad, set_grad_enabled
+from .memory import keep_freed_memory
 from .random import manual_seed
 from .tensor import (
     Tensor,
@@ -43,6 +40,6 @@ from . import models  # noqa: E402
 
 __all__ = [
     "CheckpointError", "Tensor", "arange", "autograd", "bool_", "cat", "count_flops", "enable_grad", "float32", "float64", "full",
-    "functional", "gradcheck", "nn", "optim", "int64", "is_grad_enabled", "kernels", "load", "manual_seed", "matmul", "models", "no_grad", "ones",
+    "functional", "gradcheck", "nn", "optim", "int64", "is_grad_enabled", "keep_freed_memory", "kernels", "load", "manual_seed", "matmul", "models", "no_grad", "ones",
     "ones_like", "rand", "randn", "save", "set_grad_enabled", "stack", "summary", "tensor", "where", "zeros", "zeros_like",
 ]

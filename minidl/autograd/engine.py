@@ -51,29 +51,44 @@ def _topological_order(root_ctx):
     return order
 
 
-def _accumulate_leaf(tensor, grad, owned=False):
-    """`owned`: nothing else references `grad`, so the first gradient is kept
-    without a copy (PyTorch's AccumulateGrad steals such a gradient too)."""
+def _fit(grad, target):
+    """A gradient as an ndarray of its input's shape and dtype."""
+    if type(grad) is not np.ndarray:
+        grad = np.asarray(grad)
+    if grad.shape != target.shape:
+        grad = unbroadcast(grad, target.shape)
+    return grad if grad.dtype == target.dtype else grad.astype(target.dtype)
+
+
+def _accumulate_leaf(tensor, grads, i):
+    """Add grads[i] into tensor.grad, taking it out of the engine's list.
+
+    A tensor's first gradient is kept without a copy when nothing else holds the array
+    (PyTorch's AccumulateGrad steals such a gradient too): taken out of the list, an
+    array that backward made fresh has no other owner. One that backward also returned
+    for another input, or that a primitive keeps, is copied.
+    """
+    grad, grads[i] = grads[i], None
     if tensor.grad is None:
         from ..tensor import Tensor
 
-        keep = owned and grad.dtype == tensor.dtype
-        tensor.grad = Tensor._wrap(grad if keep else np.array(grad, dtype=tensor.dtype, copy=True))
+        refcount = sys.getrefcount(grad)  # on its own line: as an argument beside grad it would count twice
+        owned = _sole_owner(grad, refcount)
+        tensor.grad = Tensor._wrap(grad if owned and grad.dtype == tensor.dtype else np.array(grad, dtype=tensor.dtype))
     else:
         tensor.grad.data += grad
 
 
-# Reference counts tell when a gradient array has no other owner. CPython up to
-# 3.13 counts every reference; 3.14 may skip counting borrowed stack references,
-# which could make a shared array look unshared, so the check is off there.
+# Reference counts tell when a gradient array has no other owner. CPython up to 3.13
+# counts every reference; 3.14 may skip counting borrowed stack references, which could
+# make a shared array look unshared, so the check is off there.
 _COUNTS_EVERY_REFERENCE = sys.implementation.name == "cpython" and sys.version_info < (3, 14)
 
 
 def _sole_owner(array, refcount):
-    """Nothing but the caller holds `array` (`refcount`, the caller's sys.getrefcount(array),
-    counts its own local and the call's argument: 2), it can be written, and it owns its
-    memory or is a whole-array view (e.g. a reshape of a fresh GEMM result) of a base
-    that nothing else holds."""
+    """Only the caller holds `array` (`refcount`, its sys.getrefcount(array), counts the
+    caller's local and the call's argument: 2), it can be written, and it owns its memory
+    or is a whole-array view (e.g. a reshape of a fresh GEMM result) of a base nothing else holds."""
     if not (_COUNTS_EVERY_REFERENCE and refcount == 2 and array.flags.writeable):
         return False
     base = array.base
@@ -84,70 +99,51 @@ def _sole_owner(array, refcount):
 
 
 def gradients(roots, root_grads, leaves=None):
-    """Backpropagate `root_grads` from `roots`.
+    """Backpropagate `root_grads` from `roots`: visit the graph in topological order, and
+    hand each node's output gradients to its backward, which gives its inputs' gradients.
 
-    With `leaves=None`, gradients accumulate into `.grad` of every leaf that
-    requires them (and of tensors that called `retain_grad()`); otherwise the
-    gradients of the given tensors are returned and no `.grad` changes.
+    With `leaves=None`, gradients accumulate into `.grad` of every leaf that requires them
+    (and of tensors that called `retain_grad()`); otherwise the gradients of the given
+    tensors are returned and no `.grad` changes.
     """
     wanted = None if leaves is None else {id(t): i for i, t in enumerate(leaves)}
     found = [None] * (0 if leaves is None else len(leaves))
+    pending = {}  # id(node) -> [gradient of each of its outputs, summed over consumers]
 
-    def deliver(tensor, grad, owned):
+    def send(tensor, grads, i):
+        """Give grads[i] to `tensor`: to the caller (wanted), its .grad (leaf or retained), its node.
+        (No local names the array on the leaf's path, so _accumulate_leaf can tell if it is shared.)"""
         if wanted is not None:
-            i = wanted.get(id(tensor))
-            if i is not None:
-                found[i] = grad if found[i] is None else found[i] + grad
+            j = wanted.get(id(tensor))
+            if j is not None:
+                found[j] = grads[i] if found[j] is None else found[j] + grads[i]
+        elif tensor._ctx is None:
+            _accumulate_leaf(tensor, grads, i)
             return
-        if tensor._ctx is None or tensor._retains_grad:
-            # a retained non-leaf also passes its gradient on (pending), so it never steals
-            _accumulate_leaf(tensor, grad, owned and tensor._ctx is None)
-
-    pending = {}  # id(ctx) -> list of gradients, one per output
-
-    def push(tensor, grad, owned=False):
-        deliver(tensor, grad, owned)
+        elif tensor._retains_grad:
+            _accumulate_leaf(tensor, [grads[i]], 0)  # the node below still needs it: never kept as is
         if tensor._ctx is not None:
             slots = pending.setdefault(id(tensor._ctx), [None] * tensor._ctx.n_outputs)
-            i = tensor._out_index
-            slots[i] = grad if slots[i] is None else slots[i] + grad
+            k = tensor._out_index
+            slots[k] = grads[i] if slots[k] is None else slots[k] + grads[i]
 
     for root, grad in zip(roots, root_grads):
-        push(root, grad)
+        send(root, [grad], 0)
 
-    order = _topological_order(_Roots(roots))[1:]  # [0] is the virtual root
-
-    for ctx in order:
-        out_grads = pending.pop(id(ctx), None)
+    for node in _topological_order(_Roots(roots))[1:]:  # [0] is the virtual root
+        out_grads = pending.pop(id(node), None)
         if out_grads is None:
-            continue
-        if ctx.n_outputs == 1:
-            in_grads = ctx.backward(out_grads[0])
-        else:
-            out_grads = [
-                np.zeros(shape, dtype) if g is None else g for g, (shape, dtype) in zip(out_grads, ctx.output_meta)
-            ]
-            in_grads = ctx.backward(*out_grads)
+            continue  # no gradient flows through this node
+        if node.n_outputs == 1:
+            in_grads = node.backward(out_grads[0])
+        else:  # an output nobody used gets a zero gradient
+            in_grads = node.backward(*[np.zeros(shape, dtype) if g is None else g
+                                       for g, (shape, dtype) in zip(out_grads, node.output_meta)])
         in_grads = list(in_grads) if isinstance(in_grads, tuple) else [in_grads]
-        for i in range(min(len(ctx.parents), len(in_grads))):
-            parent, (grad, in_grads[i]) = ctx.parents[i], (in_grads[i], None)  # the list lets go: see _sole_owner
-            if not ctx.needs_input_grad[i] or grad is None:
-                continue
-            if type(grad) is not np.ndarray:
-                grad = np.asarray(grad)
-            target = parent.data
-            if grad.shape != target.shape:
-                grad = unbroadcast(grad, target.shape)
-            if grad.dtype != target.dtype:
-                grad = grad.astype(target.dtype)
-            if parent._ctx is not None:  # interior: summed into its node's pending slot, never kept as is
-                push(parent, grad)
-                continue
-            # a leaf may keep its first gradient without a copy. The count is on its own line,
-            # so no pending call holds `grad` on the stack; e.g. Add returns one array for both
-            # inputs, and the list's second reference makes both copy
-            refcount = sys.getrefcount(grad)
-            push(parent, grad, owned=_sole_owner(grad, refcount))
+        for i, parent in enumerate(node.parents[: len(in_grads)]):
+            if node.needs_input_grad[i] and in_grads[i] is not None:
+                in_grads[i] = _fit(in_grads[i], parent.data)
+                send(parent, in_grads, i)
     return found
 
 
