@@ -248,7 +248,7 @@ cdef inline void max_2x2_row_backward(const real* grad, const unsigned char* cod
 
 
 # Below this many outputs a row, the backward zero-fills and then stores each winner; on
-# longer rows (14, Fashion-MNIST's first pool) the two ways measured the same.
+# longer rows the two ways cost the same.
 SHORT_2X2_BACKWARD_ROW = 8
 
 

@@ -11,7 +11,7 @@ _state = _ThreadState()  # per thread, as PyTorch's grad mode
 
 
 def is_grad_enabled() -> bool:
-    return _state.enabled  # a plain attribute read: getattr(local, name, default) took 1.4 us
+    return _state.enabled  # a plain attribute read: getattr(local, name, default) is several times slower
 
 
 def set_grad_enabled(mode: bool) -> None:

@@ -11,7 +11,7 @@ SUBCOMMANDS = {
     "version": "print the version",
     "demo": "run two worked exam problems through the framework (RNN prompt, self-attention)",
     "explain": "show a worked exam problem step by step, as the framework computes it (--list: the cases)",
-    "bench": "time minidl against PyTorch on B1-B8 (kernels and training steps) and report the cold start",
+    "bench": "time minidl against PyTorch on the benchmark workloads (kernels and training steps) and the cold start",
     "summary": "count parameters, MACs and FLOPs of a conv layer or of a model",
 }
 

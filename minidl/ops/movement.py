@@ -31,8 +31,8 @@ class Permute(Movement):
 class Unbind(Movement):
     """The slices along `dim`, as views (one output each); the backward gathers their gradients
     into one array laid out in memory as the input was. For attention's packed q, k, v
-    (a permuted view of one projection) the permute and reshape back are then views:
-    np.stack's (3, ...) order made the reshape copy with 16-float runs (B7: 0.42 ms a step)."""
+    (a permuted view of one projection) the permute and reshape back are then views, where
+    np.stack's (3, ...) order would make the reshape copy in short runs."""
 
     def forward(self, a, dim):
         self.dim, self.input = dim, a  # a view, kept for its memory order only

@@ -1,5 +1,5 @@
 """The four `minidl train` tasks. Each builds its data, model and optimizer and tells the
-Trainer how to batch, score and evaluate. Defaults are the settings measured in README.md."""
+Trainer how to batch, score and evaluate. Defaults are the settings whose results README.md reports."""
 import math
 from dataclasses import asdict
 

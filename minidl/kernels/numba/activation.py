@@ -1,13 +1,11 @@
 """ReLU, and GELU with the tanh approximation: forward and backward in one pass each.
 
-ReLU: NumPy's float32 maximum is not SIMD on this build (34 us on a 64x16x8x8 batch,
-where the comparison alone takes 5.5), and its gradient was a float-times-bool product.
-Here both are one vectorised select; the backward reads the output (out > 0, as PyTorch),
-so no mask is kept.
-
+ReLU: NumPy's float32 maximum is not SIMD in the NumPy builds measured, and a gradient
+as a float-times-bool product is a second pass. Here both are one vectorised select; the
+backward reads the output (out > 0, as PyTorch), so no mask is kept.
 
 gelu(x) = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3). As primitives
-that is nine graph nodes per call (B7's feed-forward blocks); here one pass
+that is nine graph nodes per call (every transformer feed-forward block); here one pass
 computes the output and keeps tanh(u) for the backward:
 d gelu / dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2).
 """
@@ -60,7 +58,7 @@ def relu_backward(grad, out):
         from ..reference import relu_backward as numpy_twin
 
         return numpy_twin(grad, out)
-    # a strided or broadcast gradient costs one copy here; NumPy's where on it took 215 us (B8)
+    # a strided or broadcast gradient costs one copy here, still cheaper than NumPy's where on it
     if grad.shape != out.shape:
         grad = np.broadcast_to(grad, out.shape)
     grad = np.ascontiguousarray(grad, dtype=out.dtype)

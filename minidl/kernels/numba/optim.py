@@ -67,8 +67,8 @@ def _sgd(value, grad, buf, new_value, new_buf, lr, momentum, keep, wd, has_momen
 
 
 def sgd_step(value, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize):
-    """One SGD step -> (new value, new momentum buffer or None), fresh arrays. Written with
-    NumPy it was five or six passes per parameter (B8: ~60 us a step for six small tensors).
+    """One SGD step -> (new value, new momentum buffer or None), fresh arrays: one pass per
+    parameter, where NumPy needs five or six (which dominate on small tensors).
 
     Shape: value, grad, buf (None before the first step) all the parameter's shape.
     """

@@ -7,8 +7,8 @@ Per time step:
   * everything else is one fused Numba pass over (B, H): bias and input terms,
     tanh, sigmoid as (1 + tanh(x/2)) / 2, gate products, the cell update
     (special.tanh_scalar: the vectorised rational tanh for float32, libm's for
-    float64; libm's tanh in a float32 loop would be ~30x slower, no SVML in
-    llvmlite); and the whole backward gate block, also one pass.
+    float64; libm's tanh in a float32 loop is scalar, as llvmlite has no SVML);
+    and the whole backward gate block, also one pass.
 Backward keeps every step's gate gradients, so dW_hh is one GEMM after the loop.
 """
 import numba
@@ -54,7 +54,7 @@ def _rnn_step_backward(dz, dh, dhs_t, h_t, nonlinearity):
 
 # The cells loop over one row's contiguous gate blocks, each loop touching few arrays:
 # a single loop over all gates and states needed so many runtime alias checks that
-# LLVM kept it scalar (100 us per LSTM step on B4 instead of ~10).
+# LLVM kept it scalar.
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _sigmoid_into(out, a, b, start, stop):
     """out[k] = sigmoid(a[k] + b[k]) for k in [start, stop), as (1 + tanh(x/2)) / 2."""
@@ -152,7 +152,7 @@ _NONLINEARITY = {"tanh": 0, "relu": 1, "identity": 2}
 
 def _weight_grad(d, h0, hs):
     """dW_hh = sum over steps of d_t^T h_{t-1} (h_{-1} = h0), as two GEMMs on views:
-    concatenating h0 and hs[:-1] first copied every state (B4: 0.8 MB a backward).
+    concatenating h0 and hs[:-1] first would copy every state.
     Shape: d (T, B, G*H), h0 (B, H), hs (T, B, H) -> (G*H, H)."""
     width, hidden = d.shape[2], hs.shape[2]
     dw = d[0].T @ h0
