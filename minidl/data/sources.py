@@ -1,8 +1,11 @@
 """The real data sets: where they are, their checksums, and how to read them.
 
-Files are looked for in $MINIDL_DATA, then ~/.cache/minidl. Every file's
-SHA-256 is checked before use; a missing or corrupt file stops with an error
-that names the files, the folders searched and where the data set comes from.
+Files are looked for in $MINIDL_DATA, then the cache folder ($XDG_CACHE_HOME/minidl or
+~/.cache/minidl), in the layout <data set>/<file>. The two small text sets also ship
+inside the package, compressed (minidl/data/bundled/, with their licence notes), so the
+text tasks run on a fresh machine with no data folder. Every file's SHA-256 is checked
+before use; a missing or corrupt file stops with an error that names the files, the
+folders searched and where the data set comes from.
 """
 import gzip
 import hashlib
@@ -26,6 +29,8 @@ ORIGIN = {
     "fashion-mnist": "Fashion-MNIST by Zalando Research (the fashion-mnist repository, data/fashion, the four .gz files)",
 }
 
+BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundled")
+
 _verified = set()
 
 
@@ -33,11 +38,23 @@ class DataError(FileNotFoundError):
     pass
 
 
-def search_folders():
-    folders = []
+class DataNotFound(DataError):
+    """No searched folder has the data set (as opposed to one that has it damaged)."""
+
+
+def cache_folder():
+    """Where downloaded data sets go: $MINIDL_DATA, else $XDG_CACHE_HOME/minidl, else ~/.cache/minidl."""
     if os.environ.get("MINIDL_DATA"):
-        folders.append(os.path.abspath(os.environ["MINIDL_DATA"]))
-    folders.append(os.path.join(os.path.expanduser("~"), ".cache", "minidl"))
+        return os.path.abspath(os.environ["MINIDL_DATA"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "minidl")
+
+
+def search_folders():
+    folders = [cache_folder()]
+    if os.environ.get("MINIDL_DATA"):  # a data folder that lacks a set still lets the cache serve it
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        folders.append(os.path.join(base, "minidl"))
     return folders
 
 
@@ -49,9 +66,13 @@ def _sha256(path):
     return digest.hexdigest()
 
 
+def _files(dataset):
+    return sorted(n for n in SHA256 if n.startswith(dataset + "/"))
+
+
 def locate(dataset):
-    """The folder holding every file of `dataset`, checksums verified."""
-    names = sorted(n for n in SHA256 if n.startswith(dataset + "/"))
+    """The folder (in search_folders()) holding every file of `dataset`, checksums verified."""
+    names = _files(dataset)
     folders = search_folders()
     for folder in folders:
         paths = [os.path.join(folder, n) for n in names]
@@ -65,10 +86,39 @@ def locate(dataset):
             )
         _verified.update(paths)
         return os.path.join(folder, dataset)
-    raise DataError(
+    raise DataNotFound(
         f"{dataset}: files {names} not found; searched {folders} (set MINIDL_DATA to the folder that holds "
         f"'{dataset}/'). The data set is {ORIGIN[dataset]}."
     )
+
+
+def is_bundled(dataset):
+    """True when the package carries `dataset` (compressed, under minidl/data/bundled/)."""
+    return all(os.path.isfile(os.path.join(BUNDLED, n + ".gz")) for n in _files(dataset))
+
+
+def read_bytes(dataset):
+    """{file name: its bytes} for every file of `dataset`, checksums verified: from a data
+    folder when one has it, else from the copy inside the package."""
+    try:
+        folder = locate(dataset)
+    except DataNotFound:  # a damaged file in a data folder is an error, never silently replaced
+        if not is_bundled(dataset):
+            raise
+        return _read_bundled(dataset)
+    return {os.path.basename(n): open(os.path.join(folder, os.path.basename(n)), "rb").read() for n in _files(dataset)}
+
+
+def _read_bundled(dataset):
+    out = {}
+    for name in _files(dataset):
+        with gzip.open(os.path.join(BUNDLED, name + ".gz"), "rb") as f:
+            data = f.read()
+        if hashlib.sha256(data).hexdigest() != SHA256[name]:
+            raise DataError(f"{dataset}: the copy inside the package is damaged ({name}: SHA-256 does not match); "
+                            "reinstall minidl, or set MINIDL_DATA to a folder with the data set")
+        out[os.path.basename(name)] = data
+    return out
 
 
 def load_rt_polarity(test_fraction=0.1, seed=0):
@@ -76,11 +126,10 @@ def load_rt_polarity(test_fraction=0.1, seed=0):
 
     Returns (train_texts, train_labels, test_texts, test_labels).
     """
-    folder = locate("rt-polarity")
+    files = read_bytes("rt-polarity")
     texts, labels = [], []
     for name, label in (("rt-polarity.pos", 1), ("rt-polarity.neg", 0)):
-        with open(os.path.join(folder, name), encoding="latin-1") as f:
-            lines = [line.strip() for line in f if line.strip()]
+        lines = [line.strip() for line in files[name].decode("latin-1").split("\n") if line.strip()]
         texts += lines
         labels += [label] * len(lines)
     order = np.random.default_rng(seed).permutation(len(texts))
@@ -92,8 +141,7 @@ def load_rt_polarity(test_fraction=0.1, seed=0):
 
 def load_tiny_shakespeare(val_fraction=0.1):
     """The text, split by position: (train_text, val_text)."""
-    with open(os.path.join(locate("tinyshakespeare"), "input.txt"), encoding="ascii") as f:
-        text = f.read()
+    text = read_bytes("tinyshakespeare")["input.txt"].decode("ascii")
     cut = int(len(text) * (1 - val_fraction))
     return text[:cut], text[cut:]
 

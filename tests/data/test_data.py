@@ -56,10 +56,61 @@ def test_char_tokenizer(tmp_path):
 def test_missing_data_names_files_folders_and_origin(tmp_path, monkeypatch):
     monkeypatch.setenv("MINIDL_DATA", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     with pytest.raises(data.DataError) as err:
-        data.load_rt_polarity()
+        data.load_fashion_mnist()
     message = str(err.value)
-    assert "rt-polarity/rt-polarity.neg" in message and str(tmp_path) in message and "Pang & Lee" in message
+    assert "fashion-mnist/train-images-idx3-ubyte.gz" in message and str(tmp_path) in message and "Zalando" in message
+
+
+def _no_data_folders(tmp_path, monkeypatch):
+    monkeypatch.delenv("MINIDL_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def test_the_text_sets_load_from_the_package_without_any_data_folder(tmp_path, monkeypatch):
+    _no_data_folders(tmp_path, monkeypatch)
+    assert data.is_bundled("rt-polarity") and data.is_bundled("tinyshakespeare")
+    assert not data.is_bundled("fashion-mnist")
+    train_texts, train_y, test_texts, test_y = data.load_rt_polarity()
+    assert len(train_texts) + len(test_texts) == 10662 and len(test_texts) == 1066
+    train_text, val_text = data.load_tiny_shakespeare()
+    assert len(train_text) + len(val_text) == 1_115_394
+
+
+def test_the_bundled_copies_equal_the_real_files(real_data, tmp_path, monkeypatch):
+    from_folder = data.load_rt_polarity(), data.load_tiny_shakespeare()
+    _no_data_folders(tmp_path, monkeypatch)
+    from_package = data.load_rt_polarity(), data.load_tiny_shakespeare()
+    (a_train, a_y, a_test, a_ty), a_text = from_folder
+    (b_train, b_y, b_test, b_ty), b_text = from_package
+    assert a_train == b_train and a_test == b_test and a_text == b_text
+    np.testing.assert_array_equal(a_y, b_y)
+
+
+def test_a_damaged_bundled_copy_is_refused(tmp_path, monkeypatch):
+    import gzip
+
+    _no_data_folders(tmp_path, monkeypatch)
+    damaged = tmp_path / "bundled" / "tinyshakespeare"
+    damaged.mkdir(parents=True)
+    with gzip.open(damaged / "input.txt.gz", "wb") as f:
+        f.write(b"not Shakespeare")
+    monkeypatch.setattr(data.sources, "BUNDLED", str(tmp_path / "bundled"))
+    with pytest.raises(data.DataError, match="copy inside the package is damaged"):
+        data.load_tiny_shakespeare()
+
+
+def test_the_cache_folder_follows_minidl_data_then_xdg_then_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIDL_DATA", str(tmp_path / "data"))
+    assert data.sources.cache_folder() == str(tmp_path / "data")
+    monkeypatch.delenv("MINIDL_DATA")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data.sources.cache_folder() == str(tmp_path / "xdg" / "minidl")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert data.sources.cache_folder() == str(tmp_path / "home" / ".cache" / "minidl")
 
 
 def test_corrupt_data_is_detected(real_data, tmp_path, monkeypatch):
