@@ -1,8 +1,15 @@
-"""`minidl bench`: minidl against PyTorch on the workloads of `minidl.benchmark`, and the cold start."""
+"""`minidl bench`: minidl against PyTorch on the workloads of `minidl.benchmark`, and the cold start.
+
+Each library is timed in a process of its own, the two alternating, and the table quotes
+medians over the pairs: in one process, each framework's spinning BLAS/OpenMP threads
+slow the other, and the ratios would move with the order of the cases.
+"""
+import os
+import statistics
 import subprocess
 import sys
 
-from ..benchmark import KERNEL_WORKLOADS, TRAINING_WORKLOADS, time_step, use_all_cores
+from ..benchmark import KERNEL_WORKLOADS, TRAINING_WORKLOADS
 
 
 def torch_available():
@@ -11,6 +18,34 @@ def torch_available():
     except ImportError:
         return False
     return True
+
+
+def time_in_process(workload_id, framework, min_time=0.5, kernels="compiled"):
+    """Median seconds of one workload's step, timed in a new process."""
+    command = [sys.executable, "-m", "minidl.cli.bench", workload_id, framework, str(min_time), kernels]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"minidl bench: timing {workload_id} ({framework}) failed: {done.stderr.strip()[-500:]}")
+    return float(done.stdout.split()[-1])
+
+
+def _time_here(workload_id, framework, min_time, kernels_name):
+    """The worker: build one workload and print the median seconds of its step."""
+    from .. import kernels
+    from ..benchmark import time_step, use_all_cores
+    from ..memory import keep_freed_memory
+
+    keep_freed_memory()  # as `minidl train` runs
+    if framework == "torch":
+        import torch
+
+        torch.manual_seed(0)
+        use_all_cores(torch)
+    workload = {w.id: w for w in KERNEL_WORKLOADS + TRAINING_WORKLOADS}[workload_id]
+    with kernels.use(kernels_name):
+        step = workload.build(framework)
+        quick = kernels_name == "reference"  # the twins are slow: a few rounds tell the speed-up
+        print(time_step(step, min_time, min_rounds=3 if quick else 5, max_rounds=10 if quick else 200))
 
 
 def cold_start():
@@ -26,31 +61,66 @@ def cold_start():
     return run(code_import), run(code_lstm)
 
 
-def report(out=print, workloads=None, min_time=0.5):
-    """Print the comparison table; returns the rows."""
-    from .. import kernels
+def setup_lines():
+    """What was measured: versions, the BLAS NumPy runs (via threadpoolctl when installed), a pinned BLAS."""
+    import numpy as np
 
-    workloads = KERNEL_WORKLOADS + TRAINING_WORKLOADS if workloads is None else workloads
-    have_torch = torch_available()
-    if have_torch:
+    from .. import __version__
+
+    lines = [f"minidl {__version__}, NumPy {np.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} cores"]
+    try:
+        from threadpoolctl import threadpool_info
+
+        for pool in threadpool_info():
+            if pool.get("user_api") == "blas":
+                lines.append(f"BLAS: {pool.get('internal_api')} {pool.get('version')}, kernel {pool.get('architecture')}, "
+                             f"{pool.get('num_threads')} threads")
+    except ImportError:
+        lines.append("BLAS: `pip install threadpoolctl` to show which BLAS and kernel NumPy runs")
+    if torch_available():
         import torch
 
-        torch.manual_seed(0)
-        use_all_cores(torch)
+        lines.append(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
+    pinned = os.environ.get("OPENBLAS_CORETYPE")
+    if pinned:
+        lines.append(f"warning: OPENBLAS_CORETYPE={pinned} pins NumPy's OpenBLAS to that kernel; on a newer CPU "
+                     "its GEMMs can run at half speed. For numbers a user would see: "
+                     "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE minidl bench")
+    return lines
+
+
+def report(out=print, workloads=None, min_time=0.5, pairs=3, time_one=time_in_process):
+    """Print the comparison table; returns the rows (medians over `pairs` alternating runs)."""
+    workloads = KERNEL_WORKLOADS + TRAINING_WORKLOADS if workloads is None else workloads
+    have_torch = torch_available()
+    for line in setup_lines():
+        out(line)
     rows = []
-    out(f"{'id':3s}  {'work':58s} {'minidl ms':>10s} {'torch ms':>9s} {'ratio':>6s} {'goal':>5s} {'vs twin':>8s}")
+    width = max(len(w.title) for w in workloads)
+    out(f"{'id':3s}  {'work':{width}s} {'minidl ms':>10s} {'torch ms':>9s} {'ratio':>6s} {'goal':>5s} {'vs twin':>8s}")
     for w in workloads:
-        mine = time_step(w.build("minidl"), min_time)
-        with kernels.use("reference"):
-            twin = time_step(w.build("minidl"), min_time, min_rounds=3, max_rounds=10)
-        theirs = time_step(w.build("torch"), min_time) if have_torch else None
-        ratio = f"{mine / theirs:6.2f}" if theirs else "     -"
-        theirs_text = f"{theirs * 1e3:9.2f}" if theirs else "        -"
-        out(f"{w.id:3s}  {w.title:58s} {mine * 1e3:10.2f} {theirs_text} {ratio} {w.goal:5.2f} {twin / mine:7.1f}x")
-        rows.append({"id": w.id, "minidl_s": mine, "torch_s": theirs, "reference_s": twin, "goal": w.goal})
+        mine, theirs = [], []
+        for _ in range(pairs):
+            mine.append(time_one(w.id, "minidl", min_time))
+            if have_torch:
+                theirs.append(time_one(w.id, "torch", min_time))
+        twin = time_one(w.id, "minidl", min_time, kernels="reference")
+        mine_s = statistics.median(mine)
+        theirs_s = statistics.median(theirs) if theirs else None
+        ratio = statistics.median(a / b for a, b in zip(mine, theirs)) if theirs else None
+        ratio_text = f"{ratio:6.2f}" if ratio else "     -"
+        theirs_text = f"{theirs_s * 1e3:9.2f}" if theirs_s else "        -"
+        out(f"{w.id:3s}  {w.title:{width}s} {mine_s * 1e3:10.2f} {theirs_text} {ratio_text} {w.goal:5.2f} {twin / mine_s:7.1f}x")
+        rows.append({"id": w.id, "minidl_s": mine_s, "torch_s": theirs_s, "ratio": ratio, "reference_s": twin,
+                     "goal": w.goal})
     if not have_torch:
-        out("(PyTorch is not installed: `pip install torch==2.13.0` to fill the torch and ratio columns)")
+        out("(PyTorch is not installed: `pip install torch==2.13.0` (the CPU build) fills the torch and ratio columns)")
     imported, first_lstm = cold_start()
     out(f"cold start: import minidl {imported:.3f} s; first LSTM forward+backward with a warm Numba cache {first_lstm:.3f} s")
-    out("'vs twin': speed-up of the default kernels over MINIDL_KERNELS=reference on the same workload")
+    out(f"each library in its own process, alternating, median of {pairs} pairs; "
+        "'vs twin': speed-up of the default kernels over MINIDL_KERNELS=reference")
     return rows
+
+
+if __name__ == "__main__":
+    _time_here(sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4])

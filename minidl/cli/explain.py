@@ -181,7 +181,7 @@ def run(case, out=print):
 def list_cases(out=print):
     for name, (title, _) in CASES.items():
         out(f"  {name:8s} {title}")
-    out("(every case in ../shared/EXAM_CASES.md is a test in tests/exam/)")
+    out("(every case in docs/exam.md is a test in tests/exam/)")
     return 0
 
 

@@ -1,28 +1,44 @@
-"""`minidl bench`: a row per workload, the cold start, and a clear note without PyTorch."""
+"""`minidl bench`: each library in its own process, a row per workload, the setup, the cold start."""
 from minidl import benchmark
 from minidl.cli import bench
 
-
-def _tiny_pool(framework):
-    leaves = benchmark._leaves(framework, benchmark._data(0, (1, 1, 4, 4)))
-    pool = benchmark.F.max_pool2d if framework == "minidl" else benchmark._torch_f().max_pool2d
-    return benchmark._step(framework, leaves, lambda x: pool(x, 2))
+TINY = [benchmark.Workload("T1", "a tiny workload", 1.0, None)]
 
 
-TINY = [benchmark.Workload("T1", "max_pool2d on a tiny input", 1.0, _tiny_pool)]
+def _fake_timer(calls):
+    def time_one(workload_id, framework, min_time, kernels="compiled"):
+        calls.append((workload_id, framework, kernels))
+        return {"minidl": 0.002, "torch": 0.004}[framework] * (10 if kernels == "reference" else 1)
+
+    return time_one
 
 
-def test_report_prints_a_row_per_workload_and_the_cold_start(monkeypatch):
-    lines = []
-    rows = bench.report(lines.append, workloads=TINY, min_time=0.01)
-    assert rows[0]["id"] == "T1" and rows[0]["minidl_s"] > 0
-    assert any(line.startswith("T1 ") for line in lines)
+def test_report_alternates_the_libraries_and_quotes_medians(monkeypatch):
+    monkeypatch.setattr(bench, "torch_available", lambda: True)
+    calls, lines = [], []
+    rows = bench.report(lines.append, workloads=TINY, pairs=3, time_one=_fake_timer(calls))
+    assert calls == [("T1", "minidl", "compiled"), ("T1", "torch", "compiled")] * 3 + [("T1", "minidl", "reference")]
+    assert rows == [{"id": "T1", "minidl_s": 0.002, "torch_s": 0.004, "ratio": 0.5, "reference_s": 0.02, "goal": 1.0}]
+    assert any(line.startswith("T1 ") and " 0.50 " in line and "10.0x" in line for line in lines)
     assert any(line.startswith("cold start: import minidl") for line in lines)
+    assert any(line.startswith("minidl ") and "NumPy" in line for line in lines)
 
 
 def test_report_without_torch_leaves_the_torch_columns_empty(monkeypatch):
     monkeypatch.setattr(bench, "torch_available", lambda: False)
-    lines = []
-    rows = bench.report(lines.append, workloads=TINY, min_time=0.01)
-    assert rows[0]["torch_s"] is None and rows[0]["minidl_s"] > 0
-    assert any("PyTorch is not installed" in line for line in lines)
+    calls, lines = [], []
+    rows = bench.report(lines.append, workloads=TINY, pairs=2, time_one=_fake_timer(calls))
+    assert rows[0]["torch_s"] is None and rows[0]["ratio"] is None and rows[0]["minidl_s"] == 0.002
+    assert all(framework == "minidl" for _, framework, _ in calls)
+    assert any("pip install torch==2.13.0" in line for line in lines)
+
+
+def test_a_workload_is_timed_in_a_process_of_its_own():
+    assert 0 < bench.time_in_process("B2", "minidl", min_time=0.01) < 1.0
+
+
+def test_a_pinned_openblas_is_named_with_the_command_that_unpins_it(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    assert any("OPENBLAS_CORETYPE=Haswell" in line and "env -u OPENBLAS_CORETYPE" in line for line in bench.setup_lines())
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    assert not any("OPENBLAS_CORETYPE" in line for line in bench.setup_lines())

@@ -1,4 +1,4 @@
-"""Final exam, part 1 (multiple choice) as properties of the framework. See ../shared/EXAM_CASES.md."""
+"""Final exam, part 1 (multiple choice) as properties of the framework. See docs/exam.md."""
 import numpy as np
 
 import minidl as md
