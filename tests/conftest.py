@@ -33,6 +33,15 @@ def real_data():
         pytest.skip(f"real data sets not available: {exc}")
 
 
+@pytest.fixture(autouse=True)
+def no_download_leaves_this_machine(monkeypatch):
+    """No test may reach an address outside this machine: data sets have no canonical URLs in tests
+    (a download test serves its own mirror on 127.0.0.1)."""
+    from minidl.data import download
+
+    monkeypatch.setattr(download, "CANONICAL", {})
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

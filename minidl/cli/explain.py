@@ -173,7 +173,9 @@ CASES = {
 def run(case, out=print):
     key = case.lower()
     if key not in CASES:
-        raise SystemExit(f"minidl explain: unknown case {case!r}; `minidl explain --list` shows them")
+        from . import UsageError
+
+        raise UsageError(f"unknown case {case!r}; `minidl explain --list` shows them")
     CASES[key][1](out)
     return 0
 

@@ -1,23 +1,37 @@
 """`minidl summary`: parameters and MACs of one conv layer (formulas filled in) or of a user's model."""
+import argparse
 import importlib
 
 import numpy as np
 
+from .arguments import non_negative_int, positive_int
 
-def _dims(text):
-    return tuple(int(v) for v in text.lower().replace(",", "x").split("x") if v)
+
+def _dims(text, count=None, example="1x3x224x224"):
+    """'256x27x27' -> (256, 27, 27): positive sizes, `count` of them when given."""
+    try:
+        dims = tuple(int(v) for v in text.lower().replace(",", "x").split("x"))
+    except ValueError:
+        dims = ()
+    if not dims or min(dims) < 1 or (count is not None and len(dims) != count):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {count or 'some'} positive sizes joined by x, e.g. {example}")
+    return dims
+
+
+def _conv_input(text):
+    return _dims(text, 3, "256x27x27 (depth x height x width)")
 
 
 def add_arguments(parser):
     parser.add_argument("layer", nargs="?", choices=["conv2d"], help="count one layer (only conv2d for now)")
-    parser.add_argument("--input", help="conv2d input as DEPTHxHEIGHTxWIDTH, e.g. 256x27x27")
-    parser.add_argument("--out-channels", type=int, help="conv2d filters K")
-    parser.add_argument("--kernel", type=int, help="conv2d filter size F")
-    parser.add_argument("--stride", type=int, default=1)
-    parser.add_argument("--padding", type=int, default=0)
+    parser.add_argument("--input", type=_conv_input, help="conv2d input as DEPTHxHEIGHTxWIDTH, e.g. 256x27x27")
+    parser.add_argument("--out-channels", type=positive_int, help="conv2d filters K")
+    parser.add_argument("--kernel", type=positive_int, help="conv2d filter size F")
+    parser.add_argument("--stride", type=positive_int, default=1)
+    parser.add_argument("--padding", type=non_negative_int, default=0)
     parser.add_argument("--no-bias", action="store_true")
     parser.add_argument("--model", help="module.path:factory returning an nn.Module, e.g. minidl.models:resnet18")
-    parser.add_argument("--input-size", help="model input shape with the batch, e.g. 1x3x224x224")
+    parser.add_argument("--input-size", type=_dims, help="model input shape with the batch, e.g. 1x3x224x224")
     parser.add_argument("--dtype", default="float32", help="input dtype (int64 for token ids)")
 
 
@@ -49,19 +63,20 @@ def conv2d_report(depth, height, width, out_channels, kernel, stride=1, padding=
 
 def run(args):
     from ..summary import summary
+    from . import UsageError
 
     if args.layer == "conv2d":
         if not (args.input and args.out_channels and args.kernel):
-            raise SystemExit("minidl summary conv2d needs --input DxHxW --out-channels K --kernel F")
-        depth, height, width = _dims(args.input)
+            raise UsageError("conv2d needs --input DxHxW --out-channels K --kernel F")
+        depth, height, width = args.input
         text, _ = conv2d_report(depth, height, width, args.out_channels, args.kernel, args.stride, args.padding, not args.no_bias)
         print(text)
         return 0
     if args.model:
         if not args.input_size:
-            raise SystemExit("minidl summary --model needs --input-size (batch included), e.g. 1x3x224x224")
+            raise UsageError("--model needs --input-size (batch included), e.g. 1x3x224x224")
         module_name, _, factory = args.model.partition(":")
         model = getattr(importlib.import_module(module_name), factory or "model")()
-        print(summary(model, input_size=_dims(args.input_size), dtype=np.dtype(args.dtype)))
+        print(summary(model, input_size=args.input_size, dtype=np.dtype(args.dtype)))
         return 0
-    raise SystemExit("minidl summary: give a layer (conv2d ...) or --model module.path:factory --input-size ...")
+    raise UsageError("give a layer (conv2d ...) or --model module.path:factory --input-size ...")

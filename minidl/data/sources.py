@@ -29,6 +29,12 @@ ORIGIN = {
     "fashion-mnist": "Fashion-MNIST by Zalando Research (the fashion-mnist repository, data/fashion, the four .gz files)",
 }
 
+LICENSE = {
+    "rt-polarity": "research release of Pang & Lee (2005); cite it",
+    "tinyshakespeare": "public domain text",
+    "fashion-mnist": "MIT (Zalando SE)",
+}
+
 BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundled")
 
 _verified = set()
@@ -157,9 +163,39 @@ def _read_idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
-def load_fashion_mnist():
-    """(train_images (60000, 28, 28) uint8, train_labels, test_images (10000, 28, 28), test_labels)."""
-    folder = locate("fashion-mnist")
+def locate_or_download(dataset, log=None):
+    """locate(dataset); when no folder has it, download it into the cache folder first."""
+    try:
+        return locate(dataset)
+    except DataNotFound:
+        from .download import download
+
+        download(dataset, log)
+        return locate(dataset)
+
+
+def list_datasets():
+    """One row per data set: name, where it is (a folder, the package, or None), size in bytes, licence."""
+    rows = []
+    for dataset in sorted({n.split("/")[0] for n in SHA256}):
+        names = _files(dataset)
+        where, size = None, 0
+        for folder in search_folders():
+            paths = [os.path.join(folder, n) for n in names]
+            if all(os.path.isfile(p) for p in paths):
+                where, size = os.path.join(folder, dataset), sum(os.path.getsize(p) for p in paths)
+                break
+        if where is None and is_bundled(dataset):
+            where = "inside the package"
+            size = sum(os.path.getsize(os.path.join(BUNDLED, n + ".gz")) for n in names)
+        rows.append({"name": dataset, "where": where, "size": size, "license": LICENSE[dataset]})
+    return rows
+
+
+def load_fashion_mnist(download=True):
+    """(train_images (60000, 28, 28) uint8, train_labels, test_images (10000, 28, 28), test_labels).
+    With `download`, a missing data set is downloaded into the cache folder first."""
+    folder = locate_or_download("fashion-mnist") if download else locate("fashion-mnist")
     read = lambda name: _read_idx(os.path.join(folder, name))  # noqa: E731
     return (read("train-images-idx3-ubyte.gz"), read("train-labels-idx1-ubyte.gz").astype(np.int64),
             read("t10k-images-idx3-ubyte.gz"), read("t10k-labels-idx1-ubyte.gz").astype(np.int64))

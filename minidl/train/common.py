@@ -10,6 +10,7 @@ Every file is written to a temporary name and renamed, so Ctrl-C never leaves
 a half-written checkpoint: the last complete one stays.
 """
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,22 @@ class TrainConfig:
     clip: float = 0.0
     progress: bool = True
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        """Settings are checked before a run writes anything."""
+        for name, least in (("epochs", 1), ("batch_size", 1), ("steps", 0), ("limit", 0), ("eval_every", 0), ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+                rule = "a positive whole number" if least else "a whole number, 0 or more"
+                raise ValueError(f"train: {name} must be {rule}; got {value!r}")
+        for name, may_be_zero in (("lr", False), ("clip", True)):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float, np.floating)) and math.isfinite(value) and (value > 0 or may_be_zero and value == 0)):
+                raise ValueError(f"train: {name} must be a positive finite number{' or 0' if may_be_zero else ''}; got {value!r}")
+
+
+class TrainingError(RuntimeError):
+    """Training stopped (a non-finite loss); the last good checkpoint is left as it was."""
 
 
 def write_json(path, payload):
@@ -87,6 +104,14 @@ class Trainer:
             self.task.tokenizer.save(vocab_path)
         write_json(metrics_path, {"history": self.history, "final": final_metrics or {}})
 
+    def _last_checkpoint(self):
+        from .checkpoint import last_complete_epoch
+
+        epoch = last_complete_epoch(self.config.out)
+        if epoch is None:
+            return f"no checkpoint was written to {self.config.out}"
+        return f"the last good checkpoint (epoch {epoch}) is in {self.config.out}, unchanged"
+
     def resume(self):
         model_path, state_path, _, _, metrics_path = self._paths()
         if not os.path.exists(state_path):
@@ -136,6 +161,11 @@ class Trainer:
             for batch in bar:
                 optimizer.zero_grad()
                 loss = self.task.loss(batch)
+                value = loss.item()
+                if not math.isfinite(value):  # stop before the step: the parameters and the checkpoint stay good
+                    raise TrainingError(
+                        f"the loss became {value} at step {self.step + 1} (epoch {self.epoch + 1}); "
+                        f"{self._last_checkpoint()}; try a smaller --lr")
                 loss.backward()
                 if cfg.clip:
                     clip_grad_norm_(model.parameters(), cfg.clip)
@@ -143,7 +173,6 @@ class Trainer:
                 if hasattr(self.task, "after_step"):
                     self.task.after_step(self.step)
                 self.step += 1
-                value = loss.item()
                 self.history["step"].append(self.step)
                 self.history["loss"].append(value)
                 seen += self.task.batch_size(batch)
@@ -178,7 +207,7 @@ class Trainer:
 
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
-        except ImportError:
+        except ImportError:  # train.run checks this before training; here for a Trainer used directly
             self.log("--plot needs matplotlib: pip install 'minidl[plot]'")
             return
         fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))

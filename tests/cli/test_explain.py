@@ -37,5 +37,5 @@ def test_cases_show_the_worked_numbers(case, expected):
 def test_cli_lists_cases_and_rejects_unknown_ones(capsys):
     assert cli.main(["explain", "--list"]) == 0
     assert "fe-p2.1" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="unknown case"):
-        cli.main(["explain", "fe-p9"])
+    assert cli.main(["explain", "fe-p9"]) == 2
+    assert capsys.readouterr().err == "minidl explain: unknown case 'fe-p9'; `minidl explain --list` shows them\n"

@@ -57,8 +57,8 @@ def test_missing_data_names_files_folders_and_origin(tmp_path, monkeypatch):
     monkeypatch.setenv("MINIDL_DATA", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    with pytest.raises(data.DataError) as err:
-        data.load_fashion_mnist()
+    with pytest.raises(data.DataNotFound) as err:
+        data.load_fashion_mnist(download=False)
     message = str(err.value)
     assert "fashion-mnist/train-images-idx3-ubyte.gz" in message and str(tmp_path) in message and "Zalando" in message
 

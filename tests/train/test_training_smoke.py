@@ -1,5 +1,7 @@
 """Every `minidl train` task on a slice of its real data: the loss falls, the checkpoint reloads
 and predicts, a run is reproducible, and --resume continues exactly."""
+import json
+
 import numpy as np
 import pytest
 
@@ -63,11 +65,23 @@ def test_predict_and_sample_commands(tmp_path, real_data, capsys):
     reviews.write_text("a gorgeous movie .\nboring .\n")
     assert cli.main(["predict", "--checkpoint", str(tmp_path / "s"), "--input", str(reviews), "great fun ."]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 3 and lines[0].split("\t")[0] in ("positive", "negative")
+    assert len(lines) == 3 and lines[0].split()[0] in ("positive", "negative") and "p(positive)=" in lines[0]
+    assert lines[0].endswith("great fun .") and lines[2].endswith("boring .")  # arguments first, then the file
+    assert cli.main(["predict", "--checkpoint", str(tmp_path / "s"), "--json", "great fun ."]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["text"] == "great fun ." and row["label"] in ("positive", "negative") and 0 <= row["p_positive"] <= 1
     _train("charlm", tmp_path / "c", steps=5)
     assert cli.main(["sample", "--checkpoint", str(tmp_path / "c"), "--prompt", "KING", "--tokens", "10", "--seed", "1"]) == 0
     assert capsys.readouterr().out.startswith("KING")
-    with pytest.raises(SystemExit, match="not a charlm checkpoint"):
-        cli.main(["sample", "--checkpoint", str(tmp_path / "s")])
-    with pytest.raises(SystemExit, match="not a sentiment or sentiment-prompt checkpoint"):
-        cli.main(["predict", "--checkpoint", str(tmp_path / "c"), "some text"])
+    assert cli.main(["sample", "--checkpoint", str(tmp_path / "s")]) == 2
+    assert "is a sentiment checkpoint; sample needs a charlm checkpoint" in capsys.readouterr().err
+    assert cli.main(["predict", "--checkpoint", str(tmp_path / "c"), "some text"]) == 2
+    assert "is a charlm checkpoint; predict needs sentiment or sentiment-prompt" in capsys.readouterr().err
+
+
+def test_raw_reviews_are_tokenised_as_the_training_data_was(tmp_path, real_data):
+    _train("sentiment", tmp_path / "s", epochs=1)
+    model = train.load(tmp_path / "s")
+    raw = model.predict(["A gorgeous, witty, seductive movie.", "Dull and lifeless..."])
+    spaced = model.predict(["a gorgeous , witty , seductive movie .", "dull and lifeless ..."])
+    assert raw == spaced
