@@ -38,6 +38,17 @@ from .serialization import CheckpointError, load, save  # noqa: E402
 from .summary import summary  # noqa: E402
 from . import models  # noqa: E402
 
+_ON_FIRST_USE = ("data", "train", "benchmark", "cli", "profiler")  # imported when first used: `import minidl` stays quick
+
+
+def __getattr__(name):
+    if name in _ON_FIRST_USE:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'minidl' has no attribute {name!r}")
+
+
 __all__ = [
     "CheckpointError", "Tensor", "arange", "autograd", "bool_", "cat", "count_flops", "enable_grad", "float32", "float64", "full",
     "functional", "gradcheck", "nn", "optim", "int64", "is_grad_enabled", "keep_freed_memory", "kernels", "load", "manual_seed", "matmul", "models", "no_grad", "ones",

@@ -11,7 +11,7 @@ LAYERS = [
     {"kernels"},
     {"tensor", "autograd", "ops", "random"},
     {"functional"},
-    {"optim", "data", "summary", "serialization", "memory"},
+    {"optim", "data", "summary", "serialization", "memory", "profiler"},
     {"nn"},
     {"models"},
     {"train", "benchmark"},
@@ -61,3 +61,14 @@ def test_a_part_imports_nothing_above_its_layer(part):
 def test_models_never_import_train_or_the_command_line():
     targets = {target for target, _ in _imports_by_part().get("models", ())}
     assert not targets & {"train", "cli", "benchmark"}
+
+
+def test_the_readme_python_lines_work_after_a_plain_import():
+    import subprocess
+    import sys
+
+    code = ("import sys, minidl\n"
+            "print('minidl.train' in sys.modules)\n"
+            "print(callable(minidl.train.run), callable(minidl.train.load), callable(minidl.data.load_rt_polarity))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True", "True", "True"]

@@ -6,8 +6,11 @@ shape here, in one place (`unbroadcast`), so primitives may return gradients
 in the broadcast shape.
 """
 import sys
+import time
 
 import numpy as np
+
+from .function import _profilers
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -134,17 +137,26 @@ def gradients(roots, root_grads, leaves=None):
         out_grads = pending.pop(id(node), None)
         if out_grads is None:
             continue  # no gradient flows through this node
-        if node.n_outputs == 1:
-            in_grads = node.backward(out_grads[0])
-        else:  # an output nobody used gets a zero gradient
-            in_grads = node.backward(*[np.zeros(shape, dtype) if g is None else g
-                                       for g, (shape, dtype) in zip(out_grads, node.output_meta)])
+        if node.n_outputs > 1:  # an output nobody used gets a zero gradient
+            out_grads = [np.zeros(shape, dtype) if g is None else g for g, (shape, dtype) in zip(out_grads, node.output_meta)]
+        if _profilers:
+            in_grads = _timed_backward(node, out_grads)
+        else:
+            in_grads = node.backward(*out_grads)
         in_grads = list(in_grads) if isinstance(in_grads, tuple) else [in_grads]
         for i, parent in enumerate(node.parents[: len(in_grads)]):
             if node.needs_input_grad[i] and in_grads[i] is not None:
                 in_grads[i] = _fit(in_grads[i], parent.data)
                 send(parent, in_grads, i)
     return found
+
+
+def _timed_backward(node, out_grads):
+    start = time.perf_counter()
+    in_grads = node.backward(*out_grads)
+    for profiler in _profilers:
+        profiler.record(node, "backward", time.perf_counter() - start)
+    return in_grads
 
 
 class _Roots:

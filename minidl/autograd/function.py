@@ -9,10 +9,14 @@ A primitive is a short class with three methods (see DESIGN.md):
 may be returned in the broadcast shape: the engine sums them back to each
 input's shape in one place.
 """
+import time
+
 from .grad_mode import is_grad_enabled
 
 # Callables notified of every primitive run: `count_flops` and the summary use it.
 _observers = []
+# Active minidl.profiler.profile objects; empty (one falsy check per call) unless profiling.
+_profilers = []
 _Tensor = None  # minidl.tensor.Tensor, bound on first use (tensor.py imports this module)
 
 
@@ -58,7 +62,13 @@ class Function:
         Tensor = _Tensor or _tensor_class()
         ctx = cls()
         arrays = [t.data for t in inputs]
-        out = ctx.forward(*arrays, **params)
+        if _profilers:
+            start = time.perf_counter()
+            out = ctx.forward(*arrays, **params)
+            for profiler in _profilers:
+                profiler.record(ctx, "forward", time.perf_counter() - start, out, arrays)
+        else:
+            out = ctx.forward(*arrays, **params)
         needs = [t.requires_grad for t in inputs]
         requires_grad = True in needs and is_grad_enabled()
         if requires_grad:

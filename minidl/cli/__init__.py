@@ -53,6 +53,10 @@ def _parser():
             from . import data
 
             data.add_arguments(command)
+        if name == "bench":
+            from . import bench
+
+            bench.add_arguments(command)
         if name == "explain":
             command.add_argument("case", nargs="?", help="a case id such as fe-p2.1 or hw-q1")
             command.add_argument("--list", action="store_true", help="list the cases")
@@ -137,8 +141,7 @@ def _run(args):
         from . import bench
 
         keep_freed_memory()  # time minidl as `minidl train` runs it
-        bench.report()
-        return 0
+        return bench.run(args)
     return 1
 
 

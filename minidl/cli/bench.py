@@ -12,6 +12,62 @@ import sys
 from ..benchmark import KERNEL_WORKLOADS, TRAINING_WORKLOADS
 
 
+TORCH_HINT = ("pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu "
+              "(the CPU build of the version the goals were set against)")
+
+
+def add_arguments(parser):
+    from .arguments import positive_float, positive_int
+
+    parser.add_argument("--pairs", type=positive_int, default=3, help="alternating minidl/PyTorch process pairs per workload")
+    parser.add_argument("--min-time", type=positive_float, default=0.5, help="seconds each process times its workload")
+    parser.add_argument("--only", help="comma-separated workload ids, e.g. B1,B4")
+    parser.add_argument("--plot", metavar="FILE.png", help="also draw the ratios as a bar chart (needs matplotlib)")
+
+
+def run(args):
+    from . import UsageError
+
+    workloads = KERNEL_WORKLOADS + TRAINING_WORKLOADS
+    if args.only:
+        wanted = [w.strip() for w in args.only.split(",")]
+        unknown = sorted(set(wanted) - {w.id for w in workloads})
+        if unknown:
+            raise UsageError(f"--only: unknown workload {', '.join(unknown)}; known: {', '.join(w.id for w in workloads)}")
+        workloads = [w for w in workloads if w.id in wanted]
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UsageError("--plot needs matplotlib: pip install 'minidl[plot]'") from None
+    rows = report(workloads=workloads, min_time=args.min_time, pairs=args.pairs)
+    if args.plot:
+        plot(rows, args.plot)
+        print(f"bar chart written to {args.plot}")
+    return 0
+
+
+def plot(rows, path):
+    """The ratios as bars, each with its goal; needs PyTorch's times."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measured = [r for r in rows if r["ratio"]]
+    fig, ax = plt.subplots(figsize=(1 + 0.8 * max(len(measured), 1), 4))
+    ids = [r["id"] for r in measured]
+    colours = ["tab:green" if r["ratio"] <= r["goal"] else "tab:red" for r in measured]
+    ax.bar(ids, [r["ratio"] for r in measured], color=colours)
+    ax.scatter(ids, [r["goal"] for r in measured], marker="_", s=600, color="black", label="goal", zorder=3)
+    ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    ax.set(ylabel="minidl time / PyTorch time", title="minidl against PyTorch (lower is faster)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def torch_available():
     try:
         import torch  # noqa: F401
@@ -89,8 +145,9 @@ def setup_lines():
     return lines
 
 
-def report(out=print, workloads=None, min_time=0.5, pairs=3, time_one=time_in_process):
+def report(out=print, workloads=None, min_time=0.5, pairs=3, time_one=None):
     """Print the comparison table; returns the rows (medians over `pairs` alternating runs)."""
+    time_one = time_one or time_in_process
     workloads = KERNEL_WORKLOADS + TRAINING_WORKLOADS if workloads is None else workloads
     have_torch = torch_available()
     for line in setup_lines():
@@ -114,7 +171,7 @@ def report(out=print, workloads=None, min_time=0.5, pairs=3, time_one=time_in_pr
         rows.append({"id": w.id, "minidl_s": mine_s, "torch_s": theirs_s, "ratio": ratio, "reference_s": twin,
                      "goal": w.goal})
     if not have_torch:
-        out("(PyTorch is not installed: `pip install torch==2.13.0` (the CPU build) fills the torch and ratio columns)")
+        out(f"(PyTorch is not installed: {TORCH_HINT} fills the torch and ratio columns)")
     imported, first_lstm = cold_start()
     out(f"cold start: import minidl {imported:.3f} s; first LSTM forward+backward with a warm Numba cache {first_lstm:.3f} s")
     out(f"each library in its own process, alternating, median of {pairs} pairs; "

@@ -36,6 +36,8 @@ def add_train_arguments(parser):
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     parser.add_argument("--overwrite", action="store_true", help="replace a checkpoint already in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--profile", type=positive_int, metavar="N",
+                        help="time N training steps per primitive and kernel, print the table, and stop (nothing is saved)")
 
 
 def add_predict_arguments(parser):
@@ -61,6 +63,16 @@ def _out(args):
 def train(args):
     from ..train import run
 
+    if args.profile:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="minidl-profile-") as scratch:
+            result = run(args.task, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                         limit=args.limit, out=args.out or scratch, profile_steps=args.profile, progress=False,
+                         resume=args.resume, overwrite=args.overwrite)
+        print(f"{args.task}: {result['steps']} training steps profiled (the first calls include Numba's compilation "
+              f"on a cold cache)\n{result['profile']}")
+        return 0
     metrics = run(args.task, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                   limit=args.limit, eval_every=args.eval_every, clip=args.clip, out=args.out, plot=args.plot,
                   resume=args.resume, overwrite=args.overwrite, progress=False if args.no_progress else None)

@@ -108,17 +108,24 @@ def _check_name(name):
         raise KeyError(f"kernels: no kernel named {name!r}; known: {sorted(NAMES)}")
 
 
+def resolve(name):
+    """The function kernel `name` runs on the current backend, loaded and bound now (not on first call)."""
+    _check_name(name)
+    if _backend == "reference":
+        return getattr(reference, name)
+    fn = _load_compiled(name)
+    if isinstance(fn, Exception):
+        warnings.warn(f"minidl: compiled kernel {name} unavailable ({fn}); using its NumPy twin", stacklevel=3)
+        fn = getattr(reference, name)
+    globals()[name] = fn
+    return fn
+
+
 def _compiled_on_first_call(name):
     """A stand-in that loads the compiled kernel, takes it into the module, and calls it."""
 
     def first_call(*args, **kwargs):
-        fn = _load_compiled(name)
-        if isinstance(fn, Exception):
-            warnings.warn(f"minidl: compiled kernel {name} unavailable ({fn}); using its NumPy twin", stacklevel=2)
-            fn = getattr(reference, name)
-        if _backend == "compiled":
-            globals()[name] = fn
-        return fn(*args, **kwargs)
+        return resolve(name)(*args, **kwargs)
 
     first_call.__name__ = first_call.__qualname__ = name
     first_call.__doc__ = getattr(reference, name).__doc__

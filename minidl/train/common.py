@@ -37,11 +37,12 @@ class TrainConfig:
     eval_every: int = 0  # > 0: evaluate and checkpoint every this many steps, not per epoch
     clip: float = 0.0
     progress: bool = True
+    profile_steps: int = 0  # > 0: profile this many steps, then stop without evaluating or saving
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         """Settings are checked before a run writes anything."""
-        for name, least in (("epochs", 1), ("batch_size", 1), ("steps", 0), ("limit", 0), ("eval_every", 0), ("seed", 0)):
+        for name, least in (("epochs", 1), ("batch_size", 1), ("steps", 0), ("limit", 0), ("eval_every", 0), ("seed", 0), ("profile_steps", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
                 rule = "a positive whole number" if least else "a whole number, 0 or more"
@@ -154,9 +155,15 @@ class Trainer:
         model.train()
         metrics = self.history["eval"][-1] if self.history["eval"] else {}
         started = time.perf_counter()
+        profiler = None
+        if cfg.profile_steps:
+            from ..profiler import profile
+
+            profiler = profile().__enter__()
         while self.epoch < cfg.epochs and not (cfg.steps and self.step >= cfg.steps):
             batches = self.task.batches(self.epoch, self.data_rng)
-            bar = self._progress(batches, getattr(batches, "__len__", lambda: None)(), f"epoch {self.epoch + 1}/{cfg.epochs}")
+            total = getattr(self.task, "batches_per_epoch", lambda: None)()  # a total gives the bar its ETA
+            bar = self._progress(batches, total, f"epoch {self.epoch + 1}/{cfg.epochs}")
             seen, tick = 0, time.perf_counter()
             for batch in bar:
                 optimizer.zero_grad()
@@ -178,6 +185,9 @@ class Trainer:
                 seen += self.task.batch_size(batch)
                 if cfg.progress and hasattr(bar, "set_postfix"):
                     bar.set_postfix(loss=f"{value:.3f}", ex_per_s=f"{seen / (time.perf_counter() - tick):.0f}")
+                if profiler is not None and self.step >= cfg.profile_steps:
+                    profiler.__exit__(None, None, None)
+                    return {"steps": self.step, "profile": profiler.table(row_limit=30)}
                 if cfg.eval_every and self.step % cfg.eval_every == 0:
                     metrics = self.evaluate()
                     self.save_checkpoint()

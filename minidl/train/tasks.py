@@ -16,6 +16,12 @@ PROMPT = ["the", "movie", "is"]  # rt-polarity is lower-cased: "[review] the mov
 START = "<s>"
 
 
+def _bucketed_count(n, batch_size, chunk=20):
+    """How many batches _bucketed makes of n examples."""
+    full, rest = divmod(n, batch_size * chunk)
+    return full * chunk + -(-rest // batch_size)
+
+
 def _bucketed(examples, batch_size, rng, chunk=20):
     """Shuffled batches of similar lengths (less padding): sort within shuffled chunks, shuffle the batches."""
     order = rng.permutation(len(examples))
@@ -71,6 +77,9 @@ class SentimentTask(_Task):
     def batches(self, epoch, rng):
         return _bucketed(self.train, self.config.batch_size, rng)
 
+    def batches_per_epoch(self):
+        return _bucketed_count(len(self.train), self.config.batch_size)
+
     def loss(self, batch):
         ids, lengths, labels = batch
         return F.cross_entropy(self.model(ids, lengths), labels)
@@ -116,6 +125,9 @@ class SentimentPromptTask(_Task):
 
     def batches(self, epoch, rng):
         return _bucketed(self.train, self.config.batch_size, rng)
+
+    def batches_per_epoch(self):
+        return _bucketed_count(len(self.train), self.config.batch_size)
 
     def loss(self, batch):
         ids, lengths, _ = batch
@@ -173,8 +185,11 @@ class CharLMTask(_Task):
         block = np.stack([ids[s : s + self.model.context + 1] for s in starts])
         return Tensor(block[:, :-1]), block[:, 1:]
 
+    def batches_per_epoch(self):
+        return self.steps_per_epoch if not self.config.steps else min(self.steps_per_epoch, self.config.steps)
+
     def batches(self, epoch, rng):
-        steps = self.steps_per_epoch if not self.config.steps else min(self.steps_per_epoch, self.config.steps)
+        steps = self.batches_per_epoch()
         for _ in range(steps):
             yield self._windows(self.train_ids, rng, self.config.batch_size)
 
@@ -249,6 +264,9 @@ class FashionTask(_Task):
     @classmethod
     def normalize(cls, images):
         return ((images.astype(np.float32) / 255.0 - cls.mean) / cls.std)[:, None]
+
+    def batches_per_epoch(self):
+        return -(-len(self.train_x) // self.config.batch_size)
 
     def batches(self, epoch, rng):
         order = rng.permutation(len(self.train_x))

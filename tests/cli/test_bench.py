@@ -1,4 +1,6 @@
 """`minidl bench`: each library in its own process, a row per workload, the setup, the cold start."""
+import pytest
+
 from minidl import benchmark
 from minidl.cli import bench
 
@@ -30,7 +32,7 @@ def test_report_without_torch_leaves_the_torch_columns_empty(monkeypatch):
     rows = bench.report(lines.append, workloads=TINY, pairs=2, time_one=_fake_timer(calls))
     assert rows[0]["torch_s"] is None and rows[0]["ratio"] is None and rows[0]["minidl_s"] == 0.002
     assert all(framework == "minidl" for _, framework, _ in calls)
-    assert any("pip install torch==2.13.0" in line for line in lines)
+    assert any("pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in line for line in lines)
 
 
 def test_a_workload_is_timed_in_a_process_of_its_own():
@@ -42,3 +44,19 @@ def test_a_pinned_openblas_is_named_with_the_command_that_unpins_it(monkeypatch)
     assert any("OPENBLAS_CORETYPE=Haswell" in line and "env -u OPENBLAS_CORETYPE" in line for line in bench.setup_lines())
     monkeypatch.delenv("OPENBLAS_CORETYPE")
     assert not any("OPENBLAS_CORETYPE" in line for line in bench.setup_lines())
+
+
+def test_plot_draws_the_ratios_and_only_picks_workloads(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+    from minidl import cli
+
+    monkeypatch.setattr(bench, "time_in_process", _fake_timer([]))
+    monkeypatch.setattr(bench, "torch_available", lambda: True)
+    monkeypatch.setattr(bench, "cold_start", lambda: (0.1, 0.5))
+    chart = tmp_path / "ratios.png"
+    assert cli.main(["bench", "--only", "B2,B8", "--pairs", "1", "--plot", str(chart)]) == 0
+    out = capsys.readouterr().out
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "B2 " in out and "B8 " in out and "B1 " not in out
+    assert cli.main(["bench", "--only", "B9"]) == 2
+    assert "unknown workload B9" in capsys.readouterr().err

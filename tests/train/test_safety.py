@@ -72,3 +72,17 @@ def test_plot_without_matplotlib_is_refused_before_training(tmp_path, monkeypatc
 def test_resume_and_overwrite_together_is_refused(trained):
     with pytest.raises(CheckpointFolderError, match="contradict"):
         train.run("sentiment", out=str(trained), resume=True, overwrite=True, **QUICK)
+
+
+@pytest.mark.parametrize("name", ["sentiment", "sentiment-prompt", "charlm", "fashion"])
+def test_each_task_knows_how_many_batches_an_epoch_has(name, tmp_path, real_data):
+    """The progress bar's total (and so its ETA) is the number of batches the epoch really yields."""
+    import numpy as np
+
+    from minidl.train import TASKS, TrainConfig
+
+    settings = {**TASKS[name].defaults, "out": str(tmp_path), "limit": 300, "batch_size": 32}
+    if name == "charlm":
+        settings.update(limit=30000, steps=7)
+    task = TASKS[name](TrainConfig(**settings))
+    assert task.batches_per_epoch() == sum(1 for _ in task.batches(0, np.random.default_rng(0)))
