@@ -35,7 +35,7 @@ class profile:
         self.rows = {}
 
     def __enter__(self):
-        self._kernel_names = self._time_kernels()
+        self._time_kernels()
         _function._profilers.append(self)
         return self
 
@@ -67,7 +67,6 @@ class profile:
             fn = kernels.resolve(name)  # loaded now: a stand-in would replace the wrapper on its first call
             self._saved_kernels[name] = fn
             setattr(kernels, name, self._timed_kernel(name, fn))
-        return kernels.NAMES
 
     def _timed_kernel(self, name, fn):
         def timed(*args, **kwargs):

@@ -48,19 +48,22 @@ class DataNotFound(DataError):
     """No searched folder has the data set (as opposed to one that has it damaged)."""
 
 
+def _user_cache():
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "minidl")
+
+
 def cache_folder():
     """Where downloaded data sets go: $MINIDL_DATA, else $XDG_CACHE_HOME/minidl, else ~/.cache/minidl."""
     if os.environ.get("MINIDL_DATA"):
         return os.path.abspath(os.environ["MINIDL_DATA"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "minidl")
+    return _user_cache()
 
 
 def search_folders():
     folders = [cache_folder()]
     if os.environ.get("MINIDL_DATA"):  # a data folder that lacks a set still lets the cache serve it
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        folders.append(os.path.join(base, "minidl"))
+        folders.append(_user_cache())
     return folders
 
 
@@ -112,7 +115,11 @@ def read_bytes(dataset):
         if not is_bundled(dataset):
             raise
         return _read_bundled(dataset)
-    return {os.path.basename(n): open(os.path.join(folder, os.path.basename(n)), "rb").read() for n in _files(dataset)}
+    files = {}
+    for name in _files(dataset):
+        with open(os.path.join(folder, os.path.basename(name)), "rb") as f:
+            files[os.path.basename(name)] = f.read()
+    return files
 
 
 def _read_bundled(dataset):
