@@ -10,7 +10,6 @@ WITH_FLOOR = [w for w in KERNEL_WORKLOADS if w.id in FLOORS]
 
 
 @pytest.mark.parametrize("workload", WITH_FLOOR, ids=[w.id for w in WITH_FLOOR])
-def test_blas_floor(benchmark, record_median, workload):
+def test_blas_floor(benchmark, workload):
     benchmark.group = f"{workload.id} {workload.title}"
     benchmark(FLOORS[workload.id]()[0])
-    record_median(workload, "floor", benchmark)

@@ -4,13 +4,10 @@ import pytest
 
 from minidl.benchmark import KERNEL_WORKLOADS
 
+from benchmarks.own_process import time_in_own_process
+
 
 @pytest.mark.parametrize("framework", ["minidl", "torch"])
 @pytest.mark.parametrize("workload", KERNEL_WORKLOADS, ids=[w.id for w in KERNEL_WORKLOADS])
-def test_kernel_workload(benchmark, record_median, workload, framework):
-    if framework == "torch":
-        pytest.importorskip("torch")
-    benchmark.group = f"{workload.id} {workload.title}"
-    step = workload.build(framework)
-    benchmark(step)
-    record_median(workload, framework, benchmark)
+def test_kernel_workload(benchmark, workload, framework):
+    time_in_own_process(benchmark, workload, framework)

@@ -3,12 +3,10 @@ import pytest
 
 from minidl.benchmark import TRAINING_WORKLOADS
 
+from benchmarks.own_process import time_in_own_process
+
 
 @pytest.mark.parametrize("framework", ["minidl", "torch"])
 @pytest.mark.parametrize("workload", TRAINING_WORKLOADS, ids=[w.id for w in TRAINING_WORKLOADS])
-def test_training_step(benchmark, record_median, workload, framework):
-    if framework == "torch":
-        pytest.importorskip("torch")
-    benchmark.group = f"{workload.id} {workload.title}"
-    benchmark(workload.build(framework))
-    record_median(workload, framework, benchmark)
+def test_training_step(benchmark, workload, framework):
+    time_in_own_process(benchmark, workload, framework)

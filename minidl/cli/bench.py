@@ -8,6 +8,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 
 from ..benchmark import KERNEL_WORKLOADS, TRAINING_WORKLOADS
 
@@ -85,10 +86,9 @@ def time_in_process(workload_id, framework, min_time=0.5, kernels="compiled"):
     return float(done.stdout.split()[-1])
 
 
-def _time_here(workload_id, framework, min_time, kernels_name):
-    """The worker: build one workload and print the median seconds of its step."""
-    from .. import kernels
-    from ..benchmark import time_step, use_all_cores
+def _build_here(workload_id, framework):
+    """One workload's step, set up as `minidl train` and a PyTorch user would run it."""
+    from ..benchmark import use_all_cores
     from ..memory import keep_freed_memory
 
     keep_freed_memory()  # as `minidl train` runs
@@ -97,11 +97,81 @@ def _time_here(workload_id, framework, min_time, kernels_name):
 
         torch.manual_seed(0)
         use_all_cores(torch)
-    workload = {w.id: w for w in KERNEL_WORKLOADS + TRAINING_WORKLOADS}[workload_id]
+    return {w.id: w for w in KERNEL_WORKLOADS + TRAINING_WORKLOADS}[workload_id].build(framework)
+
+
+def _time_here(workload_id, framework, min_time, kernels_name):
+    """The worker: build one workload and print the median seconds of its step."""
+    from .. import kernels
+    from ..benchmark import time_step
+
     with kernels.use(kernels_name):
-        step = workload.build(framework)
+        step = _build_here(workload_id, framework)
         quick = kernels_name == "reference"  # the twins are slow: a few rounds tell the speed-up
         print(time_step(step, min_time, min_rounds=3 if quick else 5, max_rounds=10 if quick else 200))
+
+
+class StepInOwnProcess:
+    """One workload's step, run in a process of its own and called from this one.
+
+    For pytest-benchmark, which times a callable in the calling process: each call
+    sends one line down a pipe and waits for the worker's reply, so the library being
+    timed is the only one in its process. The round trip (`round_trip_seconds`) is
+    part of every timing, for both libraries alike.
+    """
+
+    def __init__(self, workload_id, framework, kernels="compiled"):
+        command = [sys.executable, "-m", "minidl.cli.bench", "serve", workload_id, framework, kernels]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self._expect("ready", f"starting {workload_id} ({framework})")
+
+    def _expect(self, word, doing):
+        reply = self.process.stdout.readline().strip()
+        if reply != word:
+            self.close()
+            raise RuntimeError(f"minidl bench: {doing} failed in the worker process (it answered {reply!r})")
+
+    def _ask(self, command):
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        self._expect("done", command)
+
+    def __call__(self):
+        self._ask("step")
+
+    def round_trip_seconds(self, rounds=200):
+        """Median seconds of a call that runs no step: the pipe's share of each timing."""
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            self._ask("ping")
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait(timeout=60)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _serve(workload_id, framework, kernels_name):
+    """The worker of StepInOwnProcess: build the step, then run it once per "step" line read."""
+    from .. import kernels
+
+    with kernels.use(kernels_name):
+        step = _build_here(workload_id, framework)
+        step()  # the first call compiles or loads the kernels
+        print("ready", flush=True)
+        for line in sys.stdin:
+            if line.strip() == "step":
+                step()
+            print("done", flush=True)
 
 
 def cold_start():
@@ -180,4 +250,7 @@ def report(out=print, workloads=None, min_time=0.5, pairs=3, time_one=None):
 
 
 if __name__ == "__main__":
-    _time_here(sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4])
+    if sys.argv[1] == "serve":
+        _serve(*sys.argv[2:5])
+    else:
+        _time_here(sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4])

@@ -1,4 +1,6 @@
 """`minidl bench`: each library in its own process, a row per workload, the setup, the cold start."""
+import os
+
 import pytest
 
 from minidl import benchmark
@@ -37,6 +39,28 @@ def test_report_without_torch_leaves_the_torch_columns_empty(monkeypatch):
 
 def test_a_workload_is_timed_in_a_process_of_its_own():
     assert 0 < bench.time_in_process("B2", "minidl", min_time=0.01) < 1.0
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads a process's CPU time from /proc (Linux)")
+def test_pytest_benchmark_calls_a_step_that_runs_in_a_worker_process():
+    with bench.StepInOwnProcess("B2", "minidl") as step:
+        worker = step.process
+        busy_before = _cpu_seconds(worker.pid)
+        for _ in range(20):
+            step()
+        assert _cpu_seconds(worker.pid) > busy_before  # the work happened over there
+        assert 0 < step.round_trip_seconds(rounds=5) < 0.05
+    assert worker.returncode == 0
+
+
+def test_a_worker_that_cannot_start_says_which_workload():
+    with pytest.raises(RuntimeError, match=r"starting B99 \(minidl\) failed"):
+        bench.StepInOwnProcess("B99", "minidl")
+
+
+def _cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_a_pinned_openblas_is_named_with_the_command_that_unpins_it(monkeypatch):
