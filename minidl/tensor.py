@@ -160,14 +160,15 @@ class Tensor:
         return bool(self.data.item())
 
     # ------------------------------------------------------------- autograd
-    def backward(self, grad=None):
+    def backward(self, grad=None, retain_graph=False):
         """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad.
 
-        `grad` is needed unless `self` has one element.
+        `grad` is needed unless `self` has one element. The graph's saved values are freed
+        afterwards; `retain_graph=True` keeps them for another backward, as in PyTorch.
         """
         from .autograd.engine import backward
 
-        backward(self, grad)
+        backward(self, grad, retain_graph)
 
     def detach(self):
         """The same data (shared) with no graph and `requires_grad=False`."""
@@ -331,27 +332,41 @@ class Tensor:
 
     # ------------------------------------------------------------ reductions
     def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        axes, keep = _reduce_args(self.ndim, dim, keepdim, axis, keepdims)
+        axes, keep = _reduce_args(self.ndim, dim, keepdim, axis, keepdims, "sum")
         return ops.Sum.apply(self, axes=axes, keepdims=keep)
 
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        axes, keep = _reduce_args(self.ndim, dim, keepdim, axis, keepdims)
+        axes, keep = _reduce_args(self.ndim, dim, keepdim, axis, keepdims, "mean")
         return ops.Mean.apply(self, axes=axes, keepdims=keep)
 
-    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """Largest value over `dim`; ties share the gradient equally (like `torch.amax`)."""
-        axes, keep = _reduce_args(self.ndim, dim, keepdim, axis, keepdims)
+    def max(self, dim=None, keepdim=False):
+        """The largest value; with `dim`, the named tuple (values, indices) along it, as PyTorch.
+
+        Shape: any -> () without dim; (..., n, ...) -> values and indices (..., ...) with dim.
+        With dim the gradient goes to the element `indices` picks (the first maximum).
+        """
+        return _extremum(self, dim, keepdim, ops.Max, np.argmax, "max")
+
+    def min(self, dim=None, keepdim=False):
+        """The smallest value; with `dim`, the named tuple (values, indices). Shape: as `max`."""
+        return _extremum(self, dim, keepdim, ops.Min, np.argmin, "min")
+
+    def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Largest values over `dim` (an int or a tuple); ties share the gradient equally, as `torch.amax`.
+        Shape: (..., n, ...) -> (..., ...), or with 1 for each reduced dim when keepdim."""
+        axes, keep = _reduce_args(self.ndim, dim, keepdim, axis, keepdims, "amax")
         return ops.Max.apply(self, axes=axes, keepdims=keep)
 
-    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        axes, keep = _reduce_args(self.ndim, dim, keepdim, axis, keepdims)
+    def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Smallest values over `dim`; ties share the gradient equally. Shape: as `amax`."""
+        axes, keep = _reduce_args(self.ndim, dim, keepdim, axis, keepdims, "amin")
         return ops.Min.apply(self, axes=axes, keepdims=keep)
 
     def var(self, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None):
         """Variance with Bessel's correction by default (`correction=1`, as PyTorch)."""
         if unbiased is not None:
             correction = 1 if unbiased else 0
-        axes, keep = _reduce_args(self.ndim, dim, keepdim, axis, keepdims)
+        axes, keep = _reduce_args(self.ndim, dim, keepdim, axis, keepdims, "var")
         n = int(np.prod([self.shape[a] for a in axes])) if axes else 1
         centered = self - self.mean(dim=axes, keepdim=True)
         return (centered * centered).sum(dim=axes, keepdim=keep) / max(n - correction, 0)
@@ -361,10 +376,10 @@ class Tensor:
 
     def argmax(self, dim=None, keepdim=False):
         """Index of the largest value (not differentiable)."""
-        return _argreduce(self, np.argmax, dim, keepdim)
+        return _argreduce(self, np.argmax, dim, keepdim, "argmax")
 
     def argmin(self, dim=None, keepdim=False):
-        return _argreduce(self, np.argmin, dim, keepdim)
+        return _argreduce(self, np.argmin, dim, keepdim, "argmin")
 
     # -------------------------------------------------------------- movement
     def reshape(self, *shape):
@@ -374,14 +389,17 @@ class Tensor:
     view = reshape
 
     def flatten(self, start_dim=0, end_dim=-1):
+        """Merge dims start_dim..end_dim into one. Shape: (..., a, ..., b, ...) -> (..., a*...*b, ...)."""
         if self.ndim == 0:
             return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
-        shape = self.shape[:start] + (-1,) + self.shape[end + 1 :]
+        start, end = wrap_dim(start_dim, self.ndim, "flatten"), wrap_dim(end_dim, self.ndim, "flatten")
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {self.shape})")
+        shape = self.shape[:start] + (int(np.prod(self.shape[start : end + 1])),) + self.shape[end + 1 :]
         return self.reshape(shape)
 
     def permute(self, *dims):
-        dims = tuple(d % self.ndim for d in _shape_args(dims))
+        dims = tuple(wrap_dim(d, self.ndim, "permute") for d in _shape_args(dims))
         if sorted(dims) != list(range(self.ndim)):
             raise ValueError(f"permute: dims {dims} are not a permutation of the {self.ndim} dims of shape {self.shape}")
         return ops.Permute.apply(self, dims=dims)
@@ -390,23 +408,27 @@ class Tensor:
         """The slices along `dim` as a tuple of tensors (views). Shape: (..., n, ...) -> n x (..., ...)."""
         if self.ndim == 0:
             raise ValueError("unbind: a scalar tensor has no dim to split")
-        if not -self.ndim <= dim < self.ndim:
-            raise ValueError(f"unbind: dim {dim} is out of range for shape {self.shape}")
-        return ops.Unbind.apply(self, dim=dim % self.ndim)
+        return ops.Unbind.apply(self, dim=wrap_dim(dim, self.ndim, "unbind"))
 
     def transpose(self, dim0=-2, dim1=-1):
+        """Swap two dims. Shape: (..., a, ..., b, ...) -> (..., b, ..., a, ...)."""
+        dim0, dim1 = wrap_dim(dim0, self.ndim, "transpose"), wrap_dim(dim1, self.ndim, "transpose")
+        if self.ndim == 0:
+            return self
         dims = list(range(self.ndim))
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return self.permute(*dims)
 
     def unsqueeze(self, dim):
-        dim = dim % (self.ndim + 1)
+        """Insert a dim of size 1 at `dim`. Shape: (...) -> (..., 1, ...)."""
+        dim = wrap_dim(dim, self.ndim + 1, "unsqueeze")
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def squeeze(self, dim=None):
+        """Drop dims of size 1 (all, or those in `dim`). Shape: (..., 1, ...) -> (..., ...)."""
         if dim is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
-        dims = {d % self.ndim for d in ((dim,) if isinstance(dim, int) else dim)}
+        dims = {wrap_dim(d, self.ndim, "squeeze") for d in ((dim,) if isinstance(dim, (int, np.integer)) else dim)}
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in dims and n == 1)))
 
     def expand(self, *shape):
@@ -438,7 +460,18 @@ def _resolve_shape(old, new, op):
     return tuple(int(n) for n in new)
 
 
-def _reduce_args(ndim, dim, keepdim, axis, keepdims):
+def wrap_dim(dim, ndim, op):
+    """`dim` as an index in [0, ndim), with PyTorch's rules: negative counts from the end,
+    and a 0-d tensor takes 0 and -1. Raises IndexError naming `op` otherwise."""
+    size = max(ndim, 1)
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be an int; got {dim!r}")
+    if not -size <= dim < size:
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dims (expected {-size} to {size - 1})")
+    return int(dim) % size
+
+
+def _reduce_args(ndim, dim, keepdim, axis, keepdims, op="reduce"):
     """Normalise PyTorch-style (dim, keepdim) and NumPy-style (axis, keepdims) to a tuple of axes."""
     if axis is not None:
         dim = axis
@@ -447,23 +480,54 @@ def _reduce_args(ndim, dim, keepdim, axis, keepdims):
     if dim is None:
         axes = tuple(range(ndim))
     elif isinstance(dim, (tuple, list)):
-        axes = tuple(sorted(d % ndim for d in dim)) if ndim else ()
+        axes = tuple(sorted({wrap_dim(d, ndim, op) for d in dim})) if ndim else ()
     else:
-        if ndim == 0 and dim in (0, -1):
-            return (), bool(keepdim)
-        if not -ndim <= dim < ndim:
-            raise IndexError(f"reduce: dim {dim} is out of range for a tensor with {ndim} dims")
-        axes = (dim % ndim,)
+        axes = (wrap_dim(dim, ndim, op),) if ndim else ()
     return axes, bool(keepdim)
 
 
-def _argreduce(t, fn, dim, keepdim):
+def _argreduce(t, fn, dim, keepdim, op="argmax"):
+    if t.data.size == 0:
+        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {t.shape}")
     if dim is None:
-        return Tensor._wrap(np.asarray(fn(t.data), dtype=np.int64))
+        out = np.asarray(fn(t.data), dtype=np.int64)
+        return Tensor._wrap(out.reshape((1,) * t.ndim) if keepdim else out)
+    dim = wrap_dim(dim, t.ndim, op)
+    if t.ndim == 0:
+        return Tensor._wrap(np.zeros((), dtype=np.int64))
     out = fn(t.data, axis=dim)
     if keepdim:
         out = np.expand_dims(out, dim)
-    return Tensor._wrap(out.astype(np.int64))
+    return Tensor._wrap(np.asarray(out, dtype=np.int64))
+
+
+class ValuesIndices(tuple):
+    """(values, indices), as `torch.return_types.max`: unpacks as a pair, or use the names."""
+
+    __slots__ = ()
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+    def __repr__(self):
+        return f"(values={self[0]!r}, indices={self[1]!r})"
+
+
+def _extremum(t, dim, keepdim, primitive, arg_fn, op):
+    """max/min: the value over all elements, or (values, indices) along one dim."""
+    if dim is None:
+        return primitive.apply(t, axes=tuple(range(t.ndim)), keepdims=False)
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"{op}: dim must be an int (for several dims use amax/amin); got {dim}")
+    indices = _argreduce(t, arg_fn, dim, True, op)
+    axis = wrap_dim(dim, t.ndim, op)
+    values = ops.TakeAlong.apply(t, indices=indices.data, axis=axis) if t.ndim else t * 1
+    if not keepdim and t.ndim:
+        values, indices = values.squeeze(axis), Tensor._wrap(np.squeeze(indices.data, axis))
+    return ValuesIndices(values, indices)
 
 
 def _index_key(key):

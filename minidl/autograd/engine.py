@@ -101,13 +101,14 @@ def _sole_owner(array, refcount):
     return type(base) is np.ndarray and base.base is None and base.size == array.size and sys.getrefcount(base) == 3
 
 
-def gradients(roots, root_grads, leaves=None):
+def gradients(roots, root_grads, leaves=None, retain_graph=False):
     """Backpropagate `root_grads` from `roots`: visit the graph in topological order, and
     hand each node's output gradients to its backward, which gives its inputs' gradients.
 
     With `leaves=None`, gradients accumulate into `.grad` of every leaf that requires them
     (and of tensors that called `retain_grad()`); otherwise the gradients of the given
-    tensors are returned and no `.grad` changes.
+    tensors are returned and no `.grad` changes. Unless `retain_graph`, each node frees what
+    it saved once its backward has run, as PyTorch does; a second backward through it raises.
     """
     wanted = None if leaves is None else {id(t): i for i, t in enumerate(leaves)}
     found = [None] * (0 if leaves is None else len(leaves))
@@ -137,6 +138,12 @@ def gradients(roots, root_grads, leaves=None):
         out_grads = pending.pop(id(node), None)
         if out_grads is None:
             continue  # no gradient flows through this node
+        if node.freed:
+            raise RuntimeError(
+                f"backward: trying to backward through the graph a second time: {type(node).__name__}'s saved "
+                "values were freed by the first backward. Pass retain_graph=True to the first backward "
+                "(or autograd.grad) to keep them"
+            )
         if node.n_outputs > 1:  # an output nobody used gets a zero gradient
             out_grads = [np.zeros(shape, dtype) if g is None else g for g, (shape, dtype) in zip(out_grads, node.output_meta)]
         if _profilers:
@@ -148,7 +155,15 @@ def gradients(roots, root_grads, leaves=None):
             if node.needs_input_grad[i] and in_grads[i] is not None:
                 in_grads[i] = _fit(in_grads[i], parent.data)
                 send(parent, in_grads, i)
+        if not retain_graph:
+            _free(node)
     return found
+
+
+def _free(node):
+    """Drop what the node saved for its backward, and its links to its inputs (the walk stops there)."""
+    node.__dict__.clear()
+    node.freed = True
 
 
 def _timed_backward(node, out_grads):
@@ -166,7 +181,7 @@ class _Roots:
         self.parents = roots
 
 
-def backward(tensor, grad=None):
+def backward(tensor, grad=None, retain_graph=False):
     """`tensor.backward(grad)`: accumulate d(tensor)/d(leaf) into every leaf's `.grad`."""
     if not tensor.requires_grad:
         raise RuntimeError("backward: the tensor does not require grad and has no graph")
@@ -181,11 +196,12 @@ def backward(tensor, grad=None):
         grad = np.asarray(getattr(grad, "data", grad), dtype=tensor.dtype)
         if grad.shape != tensor.shape:
             raise RuntimeError(f"backward: grad has shape {grad.shape} but the tensor has shape {tensor.shape}")
-    gradients([tensor], [grad])
+    gradients([tensor], [grad], retain_graph=retain_graph)
 
 
-def grad(outputs, inputs, grad_outputs=None):
+def grad(outputs, inputs, grad_outputs=None, retain_graph=False):
     """Gradients of `outputs` with respect to `inputs`, returned without touching `.grad`.
+    The graph is freed afterwards unless `retain_graph`.
 
     Shape: each returned gradient has its input's shape (None when unreachable).
     """
@@ -204,5 +220,5 @@ def grad(outputs, inputs, grad_outputs=None):
                 raise RuntimeError(f"grad: grad_outputs needed for non-scalar output of shape {out.shape}")
             g = np.ones(out.shape, dtype=out.dtype)
         seeds.append(np.asarray(getattr(g, "data", g), dtype=out.dtype))
-    found = gradients(outputs, seeds, leaves=inputs)
+    found = gradients(outputs, seeds, leaves=inputs, retain_graph=retain_graph)
     return [None if g is None else Tensor._wrap(g) for g in found]

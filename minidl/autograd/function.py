@@ -36,6 +36,7 @@ class Function:
     needs_input_grad = ()
     n_outputs = 1
     output_meta = ()
+    freed = False  # set when a backward without retain_graph has dropped what the node saved
 
     def forward(self, *arrays, **params):
         raise NotImplementedError

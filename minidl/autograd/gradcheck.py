@@ -51,7 +51,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True) 
             seeds = [np.zeros(o.shape, dtype=o.dtype) for o in outputs]
             seeds[k].reshape(-1)[j] = 1.0
             live = [(o, s) for o, s in zip(outputs, seeds) if o.requires_grad]
-            grads = gradients([o for o, _ in live], [s for _, s in live], leaves=leaves) if live else [None] * len(leaves)
+            grads = gradients([o for o, _ in live], [s for _, s in live], leaves=leaves, retain_graph=True) if live else [None] * len(leaves)
             for a, g in zip(analytic, grads):
                 if g is not None:
                     a[:, column] = g.reshape(-1)

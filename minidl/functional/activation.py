@@ -2,7 +2,7 @@
 import math
 
 from .. import ops
-from ..tensor import Tensor, where
+from ..tensor import Tensor, where, wrap_dim
 
 
 def relu(x: Tensor) -> Tensor:
@@ -16,7 +16,7 @@ def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     The exponential only sees min(x, 0), so large positive x cannot overflow
     and poison the gradient.
     """
-    return where(x > 0, x, alpha * (x.clip(max=0).exp() - 1))
+    return where(x <= 0, alpha * (x.clip(max=0).exp() - 1), x)  # NaN takes the x branch, as PyTorch
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -57,12 +57,19 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
     The row maximum is subtracted first (softmax does not change under a
     shift), so logits of 1e4 stay finite.
     """
-    shifted = x - x.max(dim=dim, keepdim=True).detach()
-    e = shifted.exp()
+    dim = wrap_dim(dim, x.ndim, "softmax")
+    e = _shifted(x, dim).exp()
     return e / e.sum(dim=dim, keepdim=True)
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """x - logsumexp(x) along `dim`, stable for large logits. Shape: any -> same."""
-    shifted = x - x.max(dim=dim, keepdim=True).detach()
+    shifted = _shifted(x, wrap_dim(dim, x.ndim, "log_softmax"))
     return shifted - shifted.exp().sum(dim=dim, keepdim=True).log()
+
+
+def _shifted(x, dim):
+    """x minus its maximum along dim (a constant: softmax does not change under a shift)."""
+    if x.numel() == 0:
+        return x
+    return x - x.amax(dim=dim, keepdim=True).detach()

@@ -11,8 +11,12 @@ def _reduce(losses: Tensor, reduction: str, op: str, denominator=None) -> Tensor
         return losses
     if reduction == "sum":
         return losses.sum()
+    if reduction == "mean" and denominator is not None:
+        if not denominator.item():  # every target ignored: NaN, with gradient 0 (not 0/0), as PyTorch
+            return losses.sum() * 0 + Tensor._wrap(np.asarray(np.nan, dtype=losses.dtype))
+        return losses.sum() / denominator
     if reduction == "mean":
-        return losses.sum() / denominator if denominator is not None else losses.mean()
+        return losses.mean()
     raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none'; got {reduction!r}")
 
 
@@ -49,10 +53,13 @@ def nll_loss(log_probs: Tensor, target, weight=None, ignore_index: int = -100, r
     return _reduce(losses, reduction, "nll_loss", denominator=Tensor._wrap(np.asarray(w.sum(), dtype=x.dtype)))
 
 
-def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy of class indices, as one fused primitive (same values as
     `nll_loss(log_softmax(logits, 1), target)`, stable for large logits).
 
+    With `label_smoothing` e, the target is (1 - e) on its class plus e / C on every class,
+    as in PyTorch: (1 - e) * cross-entropy + e / C * (the sum of -log p over classes).
     Shape: logits (N, C) or (N, C, d1, ...) or (C,); target (N,) or (N, d1, ...) or ().
     Example:
         >>> F.cross_entropy(md.randn(4, 3), md.tensor([0, 2, 1, 1]))
@@ -65,6 +72,10 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
         )
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none'; got {reduction!r}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1]; got {label_smoothing}")
+    if label_smoothing:
+        return _smoothed_cross_entropy(logits, t, weight, ignore_index, reduction, label_smoothing)
     x = logits.unsqueeze(0) if logits.ndim == 1 else logits
     flat_t = t.reshape(1) if logits.ndim == 1 else t
     if flat_t.shape != x.shape[:1] + x.shape[2:]:
@@ -81,6 +92,30 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
     if reduction == "none":
         return losses.reshape(t.shape if logits.ndim > 1 else ())
     return losses
+
+
+def _smoothed_cross_entropy(logits, t, weight, ignore_index, reduction, smoothing):
+    """(1 - e) * cross_entropy + e / C * smooth, with PyTorch's weighting and normalisation."""
+    from .activation import log_softmax
+
+    hard = cross_entropy(logits, t, weight, ignore_index, reduction)
+    x = logits.unsqueeze(0) if logits.ndim == 1 else logits
+    t = t.reshape(1) if logits.ndim == 1 else t
+    n_classes = x.shape[1]
+    log_p = log_softmax(x, dim=1)
+    w = None if weight is None else as_array(weight, dtype=x.dtype)
+    if w is not None:
+        log_p = log_p * Tensor._wrap(w.reshape((1, n_classes) + (1,) * (x.ndim - 2)))
+    kept = t != ignore_index
+    smooth = -log_p.sum(dim=1) * Tensor._wrap(kept.astype(x.dtype))
+    if reduction == "none":
+        smooth = smooth.reshape(t.shape if logits.ndim > 1 else ())
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    else:
+        total = w[t[kept]].sum() if w is not None else kept.sum()
+        smooth = smooth.sum() / Tensor._wrap(np.asarray(total, dtype=x.dtype))
+    return hard * (1 - smoothing) + smooth * (smoothing / n_classes)
 
 
 def binary_cross_entropy_with_logits(logits: Tensor, target, weight=None, pos_weight=None, reduction="mean") -> Tensor:

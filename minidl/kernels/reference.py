@@ -454,9 +454,9 @@ def relu_forward(x):
 
 
 def relu_backward(grad, out):
-    """The gradient where the output is positive, 0 elsewhere (NaN outputs too, as PyTorch).
+    """0 where the output is <= 0, the gradient elsewhere (a NaN output passes it, as PyTorch).
     Shape: grad (out's shape, or broadcastable to it), out -> out's shape."""
-    return np.where(out > 0, grad, 0).astype(out.dtype, copy=False)
+    return np.where(out <= 0, 0, grad).astype(out.dtype, copy=False)
 
 
 def gelu_tanh_forward(x):

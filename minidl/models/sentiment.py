@@ -24,4 +24,4 @@ class SentimentClassifier(nn.Module):
         if lengths is not None:  # padded steps must not win the max
             valid = arange(ids.shape[1])[None, :] < getattr(lengths, "data", np.asarray(lengths))[:, None]
             out = where(valid.numpy()[:, :, None], out, -1e4)
-        return self.classifier(self.dropout(out.max(dim=1)))
+        return self.classifier(self.dropout(out.amax(dim=1)))

@@ -5,7 +5,7 @@ from .conv import Conv2d
 from .loss import CrossEntropy
 from .linear import Linear
 from .matmul import MatMul
-from .movement import Cat, EmbeddingLookup, Expand, Index, Permute, Reshape, Unbind
+from .movement import Cat, EmbeddingLookup, Expand, Index, Permute, Reshape, TakeAlong, Unbind
 from .normalization import LayerNorm
 from .pool import AvgPool2d, MaxPool2d
 from .reduce import Max, Mean, Min, Sum
@@ -14,5 +14,5 @@ from .rnn import ElmanRecurrence, GRURecurrence, LSTMRecurrence
 __all__ = [
     "Abs", "Add", "AvgPool2d", "Cast", "Cat", "Conv2d", "Clip", "CrossEntropy", "Div", "ElmanRecurrence", "EmbeddingLookup", "Erf", "Exp", "Expand", "GeluTanh", "GRURecurrence", "Index", "LayerNorm", "Linear", "LSTMRecurrence", "Log", "MatMul", "Max", "MaxPool2d", "Mean",
     "Min", "Mul", "Neg", "Permute", "Pow", "PowScalar", "Relu", "Reshape", "ScaledDotProductAttention", "Sigmoid", "Sqrt", "Sub", "Sum",
-    "Tanh", "Unbind", "Where",
+    "TakeAlong", "Tanh", "Unbind", "Where",
 ]

@@ -97,7 +97,7 @@ class Exp(Function):
     """Uses the `exp` kernel: vectorised in Numba for float32, exact np.exp for float64."""
 
     def forward(self, a):
-        self.out = kernels.exp(np.ascontiguousarray(a))
+        self.out = kernels.exp(np.asarray(a, order="C"))
         return self.out
 
     def backward(self, grad):
@@ -130,14 +130,15 @@ class Abs(Function):
 
     def backward(self, grad):
         (a,) = self.saved
-        return grad * np.sign(a)
+        sign = np.subtract(a > 0, a < 0, dtype=a.dtype)  # 0 at 0 and at NaN, as PyTorch
+        return grad * sign
 
 
 class Tanh(Function):
     """Uses the `tanh` kernel: vectorised in Numba for float32, exact np.tanh for float64."""
 
     def forward(self, a):
-        self.out = kernels.tanh(np.ascontiguousarray(a))
+        self.out = kernels.tanh(np.asarray(a, order="C"))
         return self.out
 
     def backward(self, grad):
@@ -177,8 +178,8 @@ class GeluTanh(Function):
 
 
 class Relu(Function):
-    """max(a, 0); a NaN stays NaN. The gradient flows where the output is positive (as
-    PyTorch: an infinite or NaN incoming gradient where a <= 0 gives 0). One Numba pass each
+    """max(a, 0); a NaN stays NaN. The gradient is 0 where the output is <= 0 and passes
+    elsewhere, at NaN too (as PyTorch; an infinite or NaN incoming gradient where a <= 0 gives 0). One Numba pass each
     way (minidl.kernels.numba.activation)."""
 
     def forward(self, a):

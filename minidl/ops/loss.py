@@ -28,7 +28,7 @@ class CrossEntropy(Function):
 
     def backward(self, grad):
         coef = self.w * grad  # grad is a scalar, or (N,) for 'none'
-        if self.reduction == "mean":
+        if self.reduction == "mean" and self.denominator:  # every target ignored: gradient 0, as PyTorch
             coef = coef / self.denominator
         return kernels.cross_entropy_backward(self.exp, self.total, self.target, self.ignore_index, coef)
 

@@ -6,7 +6,7 @@ from ..autograd.function import Function
 
 def _rows(x):
     """(..., n, k) as one (N*n, k) matrix (a view when x is contiguous)."""
-    return x.reshape(-1, x.shape[-1])
+    return x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])  # explicit: -1 is ambiguous when k is 0
 
 
 class MatMul(Function):

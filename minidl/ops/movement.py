@@ -40,8 +40,9 @@ class Unbind(Movement):
 
     def backward(self, *grads):
         out = np.empty_like(self.input)  # order 'K': the input's memory order
-        for slot, grad in zip(np.moveaxis(out, self.dim, 0), grads):
-            slot[...] = grad
+        lead = (slice(None),) * self.dim
+        for i, grad in enumerate(grads):
+            out[lead + (i,)] = grad
         return out
 
 
@@ -108,4 +109,23 @@ class EmbeddingLookup(Movement):
         out = kernels.scatter_add_rows(self.indices.reshape(-1), rows, self.shape[0])
         if self.padding_idx is not None:
             out[self.padding_idx] = 0
+        return out
+
+
+class TakeAlong(Movement):
+    """np.take_along_axis: the elements `indices` picks along `axis` (max(dim), gather).
+    Backward scatters with np.add.at along the axis, so repeated indices accumulate.
+
+    Shape: a (..., n, ...), indices (..., k, ...) int -> (..., k, ...).
+    """
+
+    def forward(self, a, indices, axis):
+        self.indices, self.axis, self.shape, self.dtype = indices, axis, a.shape, a.dtype
+        return np.take_along_axis(a, indices, axis=axis)
+
+    def backward(self, grad):
+        out = np.zeros(self.shape, dtype=self.dtype)
+        grid = list(np.indices(self.indices.shape, sparse=True))
+        grid[self.axis] = self.indices
+        np.add.at(out, tuple(grid), grad)
         return out

@@ -170,7 +170,7 @@ def test_an_unshared_first_gradient_is_kept_without_a_copy():
 def test_a_gradient_the_function_still_holds_is_copied():
     x = md.randn(3, 4, requires_grad=True)
     y = _ReturnsKept.apply(x)
-    y.sum().backward()
+    y.sum().backward(retain_graph=True)  # so the node still holds its array afterwards
     ctx = y._ctx
     assert not np.shares_memory(x.grad.data, ctx.kept)
     x.grad.data += 1  # the user's in-place change must not reach the graph's array
@@ -232,7 +232,7 @@ def test_a_whole_view_of_an_unshared_array_is_kept_and_a_view_of_a_held_one_is_c
         assert x.grad.data.base is _ReturnsReshapedFresh.last_base()
     y = md.randn(3, 4, requires_grad=True)
     out = _ReturnsViewOfKept.apply(y)
-    out.sum().backward()
+    out.sum().backward(retain_graph=True)
     assert not np.shares_memory(y.grad.data, out._ctx.kept)
     y.grad.data += 1
     np.testing.assert_array_equal(out._ctx.kept, np.full(12, 2, np.float32))

@@ -2,7 +2,7 @@
 
 ReLU: NumPy's float32 maximum is not SIMD in the NumPy builds measured, and a gradient
 as a float-times-bool product is a second pass. Here both are one vectorised select; the
-backward reads the output (out > 0, as PyTorch), so no mask is kept.
+backward reads the output (0 where out <= 0, as PyTorch), so no mask is kept.
 
 gelu(x) = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3). As primitives
 that is nine graph nodes per call (every transformer feed-forward block); here one pass
@@ -37,7 +37,7 @@ def _relu_backward(grad, out, dx):
     zero = dx.dtype.type(0.0)
     for i in range(grad.size):
         g = grad[i]  # loaded before the test: a load inside the condition kept the loop scalar
-        dx[i] = g if out[i] > zero else zero
+        dx[i] = zero if out[i] <= zero else g  # NaN is not <= 0: its gradient passes, as PyTorch
 
 
 def relu_forward(x):
@@ -46,14 +46,14 @@ def relu_forward(x):
         from ..reference import relu_forward as numpy_twin
 
         return numpy_twin(x)
-    x = np.ascontiguousarray(x)
+    x = np.asarray(x, order="C")
     out = np.empty_like(x)
     _relu_forward(x, out)
     return out
 
 
 def relu_backward(grad, out):
-    """Shape: grad (out's shape, or broadcastable to it), out -> grad where out > 0, else 0."""
+    """Shape: grad (out's shape, or broadcastable to it), out -> 0 where out <= 0, else grad."""
     if out.dtype not in (np.float32, np.float64):
         from ..reference import relu_backward as numpy_twin
 
@@ -61,9 +61,9 @@ def relu_backward(grad, out):
     # a strided or broadcast gradient costs one copy here, still cheaper than NumPy's where on it
     if grad.shape != out.shape:
         grad = np.broadcast_to(grad, out.shape)
-    grad = np.ascontiguousarray(grad, dtype=out.dtype)
+    grad = np.asarray(grad, dtype=out.dtype, order="C")
     dx = np.empty_like(grad)
-    _relu_backward(grad, np.ascontiguousarray(out), dx)
+    _relu_backward(grad, np.asarray(out, order="C"), dx)
     return dx
 
 
@@ -91,7 +91,7 @@ def gelu_tanh_forward(x):
         from ..reference import gelu_tanh_forward as numpy_twin
 
         return numpy_twin(x)
-    x = np.ascontiguousarray(x)
+    x = np.asarray(x, order="C")
     out, t = np.empty_like(x), np.empty_like(x)
     _forward(x.reshape(-1), out.reshape(-1), t.reshape(-1))
     return out, t
@@ -103,7 +103,7 @@ def gelu_tanh_backward(x, t, grad):
         from ..reference import gelu_tanh_backward as numpy_twin
 
         return numpy_twin(x, t, grad)
-    x, t, grad = (np.ascontiguousarray(a, x.dtype) for a in (x, t, grad))
+    x, t, grad = (np.asarray(a, x.dtype, order="C") for a in (x, t, grad))
     dx = np.empty_like(x)
     _backward(x.reshape(-1), t.reshape(-1), grad.reshape(-1), dx.reshape(-1))
     return dx

@@ -18,7 +18,7 @@ def _erf(x, out):
 
 def erf(x):
     """erf, element-wise (libm's, exact to the dtype's precision)."""
-    x = np.ascontiguousarray(x)
+    x = np.asarray(x, order="C")
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
     out = np.empty_like(x)
