@@ -9,7 +9,7 @@ loops, and a PyTorch-shaped API.
 __version__ = "0.1.0"
 
 from . import autograd, kernels
-from .autograd import count_flops, enable_grad, gradcheck, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import count_flops, enable_grad, gradcheck, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .memory import keep_freed_memory
 from .random import manual_seed
 from .tensor import (
@@ -32,6 +32,9 @@ from .tensor import (
     zeros,
     zeros_like,
 )
+from .creation import empty, eye, from_numpy, full_like, linspace, randint, randn_like
+from .free_functions import *  # noqa: F401,F403  (md.exp, md.sum, md.softmax, ...: the Tensor methods as functions)
+from .free_functions import __all__ as _free_function_names
 from . import functional  # noqa: E402  (needs Tensor)
 from . import nn, optim  # noqa: E402
 from .serialization import CheckpointError, load, save  # noqa: E402
@@ -53,4 +56,5 @@ __all__ = [
     "CheckpointError", "Tensor", "arange", "autograd", "bool_", "cat", "count_flops", "enable_grad", "float32", "float64", "full",
     "functional", "gradcheck", "nn", "optim", "int64", "is_grad_enabled", "keep_freed_memory", "kernels", "load", "manual_seed", "matmul", "models", "no_grad", "ones",
     "ones_like", "rand", "randn", "save", "set_grad_enabled", "stack", "summary", "tensor", "where", "zeros", "zeros_like",
-]
+    "empty", "eye", "from_numpy", "full_like", "inference_mode", "linspace", "randint", "randn_like",
+] + _free_function_names

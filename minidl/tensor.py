@@ -102,6 +102,19 @@ class Tensor:
     def T(self):
         return self.permute(*reversed(range(self.ndim)))
 
+    @property
+    def mT(self):
+        """The last two dims swapped (a batch of matrices transposed)."""
+        if self.ndim < 2:
+            raise ValueError(f"mT: needs at least 2 dims; got shape {self.shape}")
+        return self.transpose(-2, -1)
+
+    def t(self):
+        """The transpose of a tensor of at most 2 dims, as `torch.Tensor.t`."""
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor of at most 2 dims; got shape {self.shape} (use transpose or mT)")
+        return self.transpose(0, -1) if self.ndim == 2 else self
+
     def size(self, dim=None):
         return self.data.shape if dim is None else self.data.shape[dim]
 
@@ -313,22 +326,109 @@ class Tensor:
         return ops.Relu.apply(self)
 
     def clip(self, min=None, max=None):
-        """Clamp into [min, max]; the gradient passes where min <= x <= max."""
+        """Clamp into [min, max]; the gradient passes where min <= x <= max, as PyTorch.
+        Tensor bounds broadcast and get the gradient where they win. Shape: any -> same."""
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            out = self
+            if min is not None:
+                out = where(out < min, min, out)
+            if max is not None:
+                out = where(out > max, max, out)
+            return out
         return ops.Clip.apply(self, low=min, high=max)
 
     clamp = clip
 
-    def to(self, dtype):
-        """Cast to `dtype` (differentiable: the gradient is cast back)."""
-        if np.dtype(dtype) == self.dtype:
+    def pow(self, exponent):
+        return self**exponent
+
+    def softmax(self, dim):
+        """exp(x) / sum(exp(x)) along `dim`. Shape: any -> same.
+
+        The maximum along dim is subtracted first (softmax does not change under a shift),
+        so logits of 1e4 stay finite.
+        """
+        e = self._shifted_for_softmax(wrap_dim(dim, self.ndim, "softmax")).exp()
+        return e / e.sum(dim=dim, keepdim=True)
+
+    def log_softmax(self, dim):
+        """x - logsumexp(x) along `dim`, stable for large logits. Shape: any -> same."""
+        shifted = self._shifted_for_softmax(wrap_dim(dim, self.ndim, "log_softmax"))
+        if self.data.size == 0:
+            return shifted
+        return shifted - shifted.exp().sum(dim=dim, keepdim=True).log()
+
+    def _shifted_for_softmax(self, dim):
+        """self minus its maximum along dim (a constant, so no gradient flows through it)."""
+        if self.data.size == 0:
+            return self * 1  # nothing to shift, and no log(0) on an empty dim
+        return self - self.amax(dim=dim, keepdim=True).detach()
+
+    def erf(self):
+        return ops.Erf.apply(self)
+
+    def masked_fill(self, mask, value):
+        """`value` where `mask` (broadcast) is True, self elsewhere; no gradient reaches the filled
+        places. Shape: any -> same."""
+        mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        if mask.dtype != np.bool_:
+            raise TypeError(f"masked_fill: the mask must be boolean; got {mask.dtype}")
+        return where(mask, value if isinstance(value, Tensor) else self._lift(value), self)
+
+    # ------------------------------------------------------- dtypes and copies
+    @property
+    def device(self):
+        """Always "cpu": minidl runs on NumPy."""
+        return "cpu"
+
+    def to(self, dtype=None, *, device=None):
+        """Cast to `dtype` (differentiable: the gradient is cast back). "cpu" as the device is
+        accepted, as PyTorch code passes it; any other device is an error."""
+        if isinstance(dtype, str) and dtype in ("cpu", "cpu:0"):
+            dtype, device = None, dtype
+        if device is not None and str(device) not in ("cpu", "cpu:0"):
+            raise ValueError(f"to: minidl runs on the CPU only; got device {device!r}")
+        if dtype is None or np.dtype(dtype) == self.dtype:
             return self
+        if np.dtype(dtype).kind != "f" and self.requires_grad:
+            return self.detach().to(dtype)  # an integer or bool result cannot carry a gradient
         return ops.Cast.apply(self, dtype=np.dtype(dtype))
+
+    def cpu(self):
+        return self
+
+    def type_as(self, other):
+        return self.to(other.dtype)
 
     def float(self):
         return self.to(np.float32)
 
     def double(self):
         return self.to(np.float64)
+
+    def long(self):
+        return self.to(np.int64)
+
+    def int(self):
+        return self.to(np.int32)
+
+    def bool(self):
+        return self.to(np.bool_)
+
+    def clone(self):
+        """A copy of the data that stays in the graph (the gradient passes through)."""
+        return ops.Clone.apply(self)
+
+    def repeat(self, *sizes):
+        """Tile the tensor: dim i repeated sizes[i] times (extra leading sizes add dims).
+        Shape: (..., n_i) -> (..., n_i * sizes_i)."""
+        sizes = _shape_args(sizes)
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: needs at least {self.ndim} sizes for shape {self.shape}; got {sizes}")
+        x = self.reshape((1,) * (len(sizes) - self.ndim) + self.shape)
+        spaced = x.reshape(tuple(n for size in x.shape for n in (1, size)))  # (1, a, 1, b, ...)
+        expanded = spaced.expand(tuple(n for pair in zip(sizes, x.shape) for n in pair))
+        return expanded.reshape(tuple(r * n for r, n in zip(sizes, x.shape)))
 
     # ------------------------------------------------------------ reductions
     def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -372,7 +472,12 @@ class Tensor:
         return (centered * centered).sum(dim=axes, keepdim=keep) / max(n - correction, 0)
 
     def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
-        return self.var(dim, keepdim, correction=correction, unbiased=unbiased).sqrt()
+        """Square root of `var`; where it is 0 the gradient is 0 (not 0 * inf), as PyTorch."""
+        v = self.var(dim, keepdim, correction=correction, unbiased=unbiased)
+        positive = v.data > 0
+        if positive.all():
+            return v.sqrt()
+        return where(positive, where(positive, v, 1.0).sqrt(), v * 0)
 
     def argmax(self, dim=None, keepdim=False):
         """Index of the largest value (not differentiable)."""

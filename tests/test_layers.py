@@ -9,7 +9,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Lowest first. Parts in one layer may import each other (Tensor, autograd and ops do).
 LAYERS = [
     {"kernels"},
-    {"tensor", "autograd", "ops", "random"},
+    {"tensor", "autograd", "ops", "random", "creation", "free_functions"},
     {"functional"},
     {"optim", "data", "summary", "serialization", "memory", "profiler"},
     {"nn"},

@@ -63,13 +63,20 @@ class Function:
         Tensor = _Tensor or _tensor_class()
         ctx = cls()
         arrays = [t.data for t in inputs]
-        if _profilers:
-            start = time.perf_counter()
-            out = ctx.forward(*arrays, **params)
-            for profiler in _profilers:
-                profiler.record(ctx, "forward", time.perf_counter() - start, out, arrays)
-        else:
-            out = ctx.forward(*arrays, **params)
+        try:
+            if _profilers:
+                start = time.perf_counter()
+                out = ctx.forward(*arrays, **params)
+                for profiler in _profilers:
+                    profiler.record(ctx, "forward", time.perf_counter() - start, out, arrays)
+            else:
+                out = ctx.forward(*arrays, **params)
+        except ValueError as exc:
+            if "broadcast" in str(exc) and "could not be broadcast" in str(exc):
+                shapes = " and ".join(str(a.shape) for a in arrays + [v for v in params.values() if hasattr(v, "shape")])
+                raise ValueError(f"{cls.__name__.lower()}: shapes {shapes} do not broadcast (NumPy's rules, as PyTorch's: "
+                                 "trailing dims must be equal or 1)") from None
+            raise
         needs = [t.requires_grad for t in inputs]
         requires_grad = True in needs and is_grad_enabled()
         if requires_grad:

@@ -56,3 +56,19 @@ class enable_grad(_GradMode):
     """Record operations again inside a `no_grad` block."""
 
     mode = True
+
+
+class inference_mode(_GradMode):
+    """`torch.inference_mode`: here the same as `no_grad` (nothing is recorded); `mode=False`
+    leaves grad mode as it is."""
+
+    def __init__(self, mode=True):
+        self.mode = not mode and is_grad_enabled()
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(not self.mode):
+                return fn(*args, **kwargs)
+
+        return wrapper

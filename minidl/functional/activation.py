@@ -2,7 +2,7 @@
 import math
 
 from .. import ops
-from ..tensor import Tensor, where, wrap_dim
+from ..tensor import Tensor, where
 
 
 def relu(x: Tensor) -> Tensor:
@@ -52,24 +52,11 @@ def tanh(x: Tensor) -> Tensor:
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along `dim`. Shape: any -> same.
-
-    The row maximum is subtracted first (softmax does not change under a
-    shift), so logits of 1e4 stay finite.
-    """
-    dim = wrap_dim(dim, x.ndim, "softmax")
-    e = _shifted(x, dim).exp()
-    return e / e.sum(dim=dim, keepdim=True)
+    """exp(x) / sum(exp(x)) along `dim`, shifted by the maximum first so that large logits
+    stay finite (Tensor.softmax). Shape: any -> same."""
+    return x.softmax(dim)
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """x - logsumexp(x) along `dim`, stable for large logits. Shape: any -> same."""
-    shifted = _shifted(x, wrap_dim(dim, x.ndim, "log_softmax"))
-    return shifted - shifted.exp().sum(dim=dim, keepdim=True).log()
-
-
-def _shifted(x, dim):
-    """x minus its maximum along dim (a constant: softmax does not change under a shift)."""
-    if x.numel() == 0:
-        return x
-    return x - x.amax(dim=dim, keepdim=True).detach()
+    """x - logsumexp(x) along `dim`, stable for large logits (Tensor.log_softmax). Shape: any -> same."""
+    return x.log_softmax(dim)

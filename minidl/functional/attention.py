@@ -35,8 +35,9 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=False, dropo
     scores; `is_causal` lets position i attend to positions <= i. A query that
     may attend to nothing gets a zero output, as in PyTorch. With
     `return_weights=True` the attention probabilities (before dropout) come back too.
+    A float `attn_mask` that requires grad gets the gradient of the scores.
     Shape: q (..., Lq, E), k (..., Lk, E), v (..., Lk, Ev) -> (..., Lq, Ev)
-    [and probabilities (..., Lq, Lk)]; q, k and v share their leading dims.
+    [and probabilities (..., Lq, Lk)]; the leading dims of q, k and v broadcast.
     """
     if is_causal and attn_mask is not None:
         raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
@@ -49,11 +50,13 @@ def masked_attention(q, k, v, attn_mask=None, is_causal=False, dropout_p=0.0, sc
     allowed where both allow it (MultiheadAttention's key padding in a causal model).
     Shape: as scaled_dot_product_attention."""
     op = "scaled_dot_product_attention"
-    if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim:
-        raise ValueError(f"{op}: q, k, v need the same rank >= 2; got {q.shape}, {k.shape}, {v.shape}")
-    lead = q.shape[:-2]
-    if k.shape[:-2] != lead or v.shape[:-2] != lead:
-        raise ValueError(f"{op}: leading dims differ: q {q.shape}, k {k.shape}, v {v.shape}")
+    if min(q.ndim, k.ndim, v.ndim) < 2:
+        raise ValueError(f"{op}: q, k, v need at least 2 dims; got {q.shape}, {k.shape}, {v.shape}")
+    try:
+        lead = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError:
+        raise ValueError(f"{op}: the leading dims of q {q.shape}, k {k.shape} and v {v.shape} do not broadcast") from None
+    q, k, v = (t if t.shape[:-2] == lead else t.expand(lead + t.shape[-2:]) for t in (q, k, v))
     if k.shape[-1] != q.shape[-1]:
         raise ValueError(f"{op}: q and k need the same width; got q {q.shape} and k {k.shape}")
     if v.shape[-2] != k.shape[-2]:
@@ -67,5 +70,7 @@ def masked_attention(q, k, v, attn_mask=None, is_causal=False, dropout_p=0.0, sc
     if dropout_p > 0 and training:
         keep = (generator().random((int(np.prod(lead)) if lead else 1, lq, lk)) >= dropout_p).astype(q.dtype)
         keep /= 1.0 - dropout_p
-    return ops.ScaledDotProductAttention.apply(q, k, v, bias=bias, causal=bool(is_causal), scale=scale, keep=keep,
-                                               return_weights=return_weights)
+    # a float mask that requires grad is an input too, for its gradient (that of the scores)
+    mask_input = (attn_mask,) if isinstance(attn_mask, Tensor) and attn_mask.requires_grad else ()
+    return ops.ScaledDotProductAttention.apply(q, k, v, *mask_input, bias=bias, causal=bool(is_causal), scale=scale,
+                                               keep=keep, return_weights=return_weights)

@@ -9,6 +9,8 @@ import numpy as np
 from .. import ops
 from ..kernels.window import Window2d
 from ..tensor import Tensor
+from ._checks import check_same_dtype
+from .pad import pad
 
 
 def ntuple(value, n, name="argument", op="conv"):
@@ -28,7 +30,9 @@ def _pair(value, name, op):
 
 
 def _batched(x: Tensor, op: str):
-    """(C, H, W) inputs get a batch dim of 1; returns (x4, squeeze_after)."""
+    """(C, H, W) inputs get a batch dim of 1; returns (x4, squeeze_after). An array is taken as a tensor."""
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
     if x.ndim == 3:
         return x.unsqueeze(0), True
     if x.ndim != 4:
@@ -51,16 +55,18 @@ def _check_geometry(op, shape, kernel, stride, padding, dilation):
 
 
 def _resolve_padding(padding, kernel, stride, dilation, op):
+    """Padding on both sides, and what 'same' adds at the bottom and right for an even kernel
+    (as PyTorch: the extra row and column go after)."""
     if padding == "valid":
-        return (0, 0)
+        return (0, 0), (0, 0)
     if padding == "same":
         if stride != (1, 1):
             raise ValueError(f"{op}: padding='same' needs stride 1; got stride {stride}")
         total = [d * (k - 1) for k, d in zip(kernel, dilation)]
-        if any(t % 2 for t in total):
-            raise ValueError(f"{op}: padding='same' needs an odd effective kernel; got kernel {kernel}, dilation {dilation}")
-        return (total[0] // 2, total[1] // 2)
-    return _pair(padding, "padding", op)
+        return (total[0] // 2, total[1] // 2), (total[0] % 2, total[1] % 2)
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same'; got {padding!r}")
+    return _pair(padding, "padding", op), (0, 0)
 
 
 def _conv(op, x, weight, bias, stride, padding, dilation, groups):
@@ -78,11 +84,12 @@ def _conv(op, x, weight, bias, stride, padding, dilation, groups):
         )
     if bias is not None and bias.shape != (k,):
         raise ValueError(f"{op}: bias must have shape ({k},) for weight {weight.shape}; got {bias.shape}")
-    for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and t.dtype != x.dtype:
-            raise TypeError(f"{op}: input is {x.dtype} but {name} is {t.dtype}; convert one (e.g. model.to(md.float64))")
+    check_same_dtype(op, x, weight, bias)
     stride, dilation = _pair(stride, "stride", op), _pair(dilation, "dilation", op)
-    padding = _resolve_padding(padding, (kh, kw), stride, dilation, op)
+    padding, (extra_h, extra_w) = _resolve_padding(padding, (kh, kw), stride, dilation, op)
+    if extra_h or extra_w:
+        x4 = pad(x4, (0, extra_w, 0, extra_h))
+        h, w = x4.shape[2:]
     _check_geometry(op, x4.shape, (kh, kw), stride, padding, dilation)
     window = Window2d.over((h, w), (kh, kw), stride, padding, dilation)
     inputs = (x4, weight) if bias is None else (x4, weight, bias)
@@ -95,7 +102,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor = None, stride=1, padding=0, 
 
     Shape: x (N, C, H, W) or (C, H, W); weight (K, C/groups, kH, kW); bias (K,)
     -> (N, K, OH, OW), OH = (H + 2P - D*(kH-1) - 1) // S + 1.
-    `padding` is an int, a pair, 'valid' or 'same' (stride 1).
+    `padding` is an int, a pair, 'valid' or 'same' (stride 1; an even kernel gets the extra
+    row and column at the bottom and right, as PyTorch).
     Example:
         >>> F.conv2d(md.randn(1, 3, 32, 32), md.randn(16, 3, 3, 3), padding=1).shape
         (1, 16, 32, 32)
@@ -127,16 +135,47 @@ def _pool_window(op, x, kernel_size, stride, padding, dilation):
     return Window2d.over(x.shape[2:], kernel, stride, padding, dilation)
 
 
-def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
+def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
     """Maximum over each window; padding never wins. The gradient goes to each window's
     first maximum (row-major), as in PyTorch.
 
-    Shape: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW); stride defaults to kernel_size.
+    `ceil_mode` rounds the output size up, so a last, partial window is kept when it starts
+    inside the input (or its left padding); `return_indices` also returns each maximum's
+    index into its H*W plane (as `torch.nn.functional.max_pool2d`).
+    Shape: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW) [and indices of that shape];
+    stride defaults to kernel_size.
     """
     x4, squeeze = _batched(x, "max_pool2d")
     window = _pool_window("max_pool2d", x4, kernel_size, stride, padding, dilation)
-    out = ops.MaxPool2d.apply(x4, window=window)
-    return out.squeeze(0) if squeeze else out
+    h, w = window.h, window.w
+    extra_h, extra_w = _ceil_mode_extra(window) if ceil_mode else (0, 0)
+    if extra_h or extra_w:  # the partial windows read -inf, which never wins
+        x4 = pad(x4, (0, extra_w, 0, extra_h), value=-np.inf)
+        g = window
+        window = Window2d.over((h + extra_h, w + extra_w), (g.kh, g.kw), (g.sh, g.sw), (g.ph, g.pw), (g.dh, g.dw))
+    if not return_indices:
+        out = ops.MaxPool2d.apply(x4, window=window)
+        return out.squeeze(0) if squeeze else out
+    out, indices = ops.MaxPool2d.apply(x4, window=window, with_indices=True)
+    flat = indices.data
+    if extra_w:  # indices into the unpadded plane
+        flat = flat // window.w * w + flat % window.w
+    indices = Tensor._wrap(flat)
+    return (out.squeeze(0), indices.squeeze(0)) if squeeze else (out, indices)
+
+
+def _ceil_mode_extra(window):
+    """Rows and columns to add at the bottom and right so that floor mode gives ceil mode's size."""
+    extra = []
+    for size, k, s, p, d in ((window.h, window.kh, window.sh, window.ph, window.dh),
+                             (window.w, window.kw, window.sw, window.pw, window.dw)):
+        span = size + 2 * p - d * (k - 1) - 1
+        out = -(-span // s) + 1
+        if (out - 1) * s >= size + p:  # the last window would start in the right padding
+            out -= 1
+        extra.append(max((out - 1) * s + d * (k - 1) + 1 - (size + 2 * p), 0))
+    return tuple(extra)
 
 
 def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, count_include_pad=True) -> Tensor:
@@ -148,6 +187,44 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, count_include_pad
     window = _pool_window("avg_pool2d", x4, kernel_size, stride, padding, 1)
     out = ops.AvgPool2d.apply(x4, window=window, count_include_pad=bool(count_include_pad))
     return out.squeeze(0) if squeeze else out
+
+
+def _as_image(x, op):
+    """(N, C, L) or (C, L) as an image of height 1, for the 1-D pools."""
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{op}: expected input of shape (N, C, L) or (C, L); got shape {x.shape}")
+    return x.unsqueeze(-2)
+
+
+def _single(value, name, op):
+    return ntuple(value, 1, name, op)[0]
+
+
+def max_pool1d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False) -> Tensor:
+    """Maximum over each window of a sequence (max_pool2d on a height of 1).
+
+    Shape: (N, C, L) or (C, L) -> (N, C, OL) [and indices into L].
+    """
+    op = "max_pool1d"
+    k = _single(kernel_size, "kernel_size", op)
+    s = k if stride is None else _single(stride, "stride", op)
+    out = max_pool2d(_as_image(x, op), (1, k), (1, s), (0, _single(padding, "padding", op)),
+                     (1, _single(dilation, "dilation", op)), ceil_mode, return_indices)
+    if return_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
+    return out.squeeze(-2)
+
+
+def avg_pool1d(x: Tensor, kernel_size, stride=None, padding=0, count_include_pad=True) -> Tensor:
+    """Mean over each window of a sequence. Shape: (N, C, L) or (C, L) -> (N, C, OL)."""
+    op = "avg_pool1d"
+    k = _single(kernel_size, "kernel_size", op)
+    s = k if stride is None else _single(stride, "stride", op)
+    return avg_pool2d(_as_image(x, op), (1, k), (1, s), (0, _single(padding, "padding", op)),
+                      count_include_pad).squeeze(-2)
 
 
 def _adaptive_matrix(size, out_size, dtype):
@@ -164,10 +241,14 @@ def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
 
     When the sizes divide evenly this is avg_pool2d; otherwise the windows are
     separable, so it is P_h @ x @ P_w^T with two small averaging matrices.
-    Shape: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW); an int means OH = OW.
+    Shape: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW); an int means OH = OW, and None
+    keeps that input size.
     """
     x4, squeeze = _batched(x, "adaptive_avg_pool2d")
-    oh, ow = _pair(output_size, "output_size", "adaptive_avg_pool2d")
+    sizes = (output_size, output_size) if output_size is None or isinstance(output_size, (int, np.integer)) else output_size
+    if len(sizes) != 2:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be an int or 2 sizes; got {output_size!r}")
+    oh, ow = (x4.shape[2 + i] if n is None else int(n) for i, n in enumerate(sizes))
     if oh < 1 or ow < 1:
         raise ValueError(f"adaptive_avg_pool2d: output_size must be positive; got {(oh, ow)}")
     h, w = x4.shape[2:]

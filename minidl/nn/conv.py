@@ -1,4 +1,4 @@
-"""Conv1d and Conv2d (cross-correlation, as PyTorch), on the im2col + GEMM kernels."""
+"""Conv1d, Conv2d (cross-correlation, as PyTorch, on the im2col + GEMM kernels) and ConvTranspose2d."""
 import numpy as np
 
 from .. import functional as F
@@ -62,3 +62,36 @@ class Conv1d(_ConvNd):
 
     def forward(self, x):
         return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class ConvTranspose2d(Module):
+    """The transposed convolution (upsampling). Shape: (N, C_in, H, W) -> (N, C_out, OH, OW);
+    weight (C_in, C_out/groups, kH, kW), as PyTorch.
+
+    OH = (H - 1)*stride - 2*padding + dilation*(kH - 1) + output_padding + 1.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, dtype=np.float32):
+        super().__init__()
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"ConvTranspose2d: groups={groups} must divide in_channels={in_channels} and "
+                             f"out_channels={out_channels}")
+        pair = lambda value, name: ntuple(value, 2, name, "ConvTranspose2d")  # noqa: E731
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, pair(kernel_size, "kernel_size")
+        self.stride, self.padding, self.output_padding = pair(stride, "stride"), pair(padding, "padding"), pair(output_padding, "output_padding")
+        self.groups, self.dilation = groups, pair(dilation, "dilation")
+        self.weight = Parameter(np.zeros((in_channels, out_channels // groups, *self.kernel_size), dtype=dtype))
+        self.bias = Parameter(np.zeros(out_channels, dtype=dtype)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.default_layer_init_(self.weight, self.bias)
+
+    def forward(self, x):
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                  self.groups, self.dilation)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, output_padding={self.output_padding}")

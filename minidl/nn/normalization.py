@@ -9,6 +9,8 @@ from .parameter import Parameter
 
 
 class _BatchNorm(Module):
+    """`momentum=None` makes the running statistics the plain average of every batch seen."""
+
     expected_dims = ()
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, dtype=np.float32):
@@ -35,11 +37,14 @@ class _BatchNorm(Module):
         if x.shape[1] != self.num_features:
             raise ValueError(f"{type(self).__name__}: expected {self.num_features} channels (dim 1); got shape {x.shape}")
         use_batch = self.training or not self.track_running_stats
+        momentum = self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+            if momentum is None:  # a cumulative average of every batch so far, as PyTorch
+                momentum = 1.0 / float(self.num_batches_tracked.data)
         return F.batch_norm(x, self.running_mean if self.track_running_stats else None,
                             self.running_var if self.track_running_stats else None,
-                            self.weight, self.bias, use_batch, self.momentum, self.eps)
+                            self.weight, self.bias, use_batch, momentum, self.eps)
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"

@@ -3,6 +3,7 @@ import numpy as np
 
 from .. import functional as F
 from .attention import MultiheadAttention
+from .container import ModuleList
 from .dropout import Dropout
 from .linear import Linear
 from .module import Module
@@ -26,8 +27,8 @@ class TransformerEncoderLayer(Module):
         self.dropout = Dropout(dropout)
         self.linear2 = Linear(dim_feedforward, d_model, bias, dtype)
         self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, layer_norm_eps, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, layer_norm_eps, dtype=dtype)
+        self.norm1 = LayerNorm(d_model, layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, layer_norm_eps, bias=bias, dtype=dtype)
         self.dropout1, self.dropout2 = Dropout(dropout), Dropout(dropout)
         if isinstance(activation, str):
             if activation not in _ACTIVATIONS:
@@ -49,3 +50,27 @@ class TransformerEncoderLayer(Module):
             return x + self._feed_forward(self.norm2(x))
         x = self.norm1(x + self._self_attention(x, src_mask, src_key_padding_mask, is_causal))
         return self.norm2(x + self._feed_forward(x))
+
+
+class TransformerEncoder(Module):
+    """A stack of `num_layers` copies of `encoder_layer` (each with its own weights, as PyTorch's
+    deep copy), then an optional final `norm`.
+
+    Shape: src (S, B, d_model), or (B, S, d_model) when the layer is batch_first -> same.
+    """
+
+    def __init__(self, encoder_layer, num_layers, norm=None):
+        super().__init__()
+        import copy
+
+        if num_layers < 1:
+            raise ValueError(f"TransformerEncoder: num_layers must be positive; got {num_layers}")
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=False):
+        x = src
+        for layer in self.layers:
+            x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=is_causal)
+        return x if self.norm is None else self.norm(x)

@@ -21,7 +21,8 @@ def _rows(x, lo, hi):
 
 
 class ScaledDotProductAttention(Function):
-    def forward(self, q, k, v, bias, causal, scale, keep, return_weights):
+    def forward(self, q, k, v, *mask, bias, causal, scale, keep, return_weights):
+        # `mask`: the float attn_mask when it needs a gradient; its values are already in `bias`
         self.q, self.k, self.v, self.scale, self.causal = q, k, v, scale, causal
         lead, lq, lk = q.shape[:-2], q.shape[-2], k.shape[-2]
         self.items = lead[0] if lead else 1  # what the two threads split
@@ -50,9 +51,11 @@ class ScaledDotProductAttention(Function):
         q, k, v, probs, used, keep = self.q, self.k, self.v, self.probs, self.used, self.keep
         lq, lk = probs.shape[-2:]
         need_q, need_k, need_v = self.needs_input_grad[:3]
+        need_mask = len(self.needs_input_grad) > 3 and self.needs_input_grad[3]
         grad_q = np.empty_like(q) if need_q else None  # laid out as the inputs (see forward's out)
         grad_k = np.empty_like(k) if need_k else None
         grad_v = np.empty_like(v) if need_v else None
+        grad_mask = np.empty_like(probs) if need_mask else None  # the engine sums it to the mask's shape
         softmax_backward = kernels.attention_softmax_backward
         scale = probs.dtype.type(self.scale)
 
@@ -66,18 +69,24 @@ class ScaledDotProductAttention(Function):
             if grad_probs is not None:
                 d_probs += _rows(grad_probs, lo, hi)
             p = _rows(probs, lo, hi)
-            d_scores = softmax_backward(p.reshape(-1, lq, lk), d_probs.reshape(-1, lq, lk), self.causal,
-                                        scale=scale).reshape(p.shape)
+            if need_mask:  # the gradient of scale * q k^T + mask, then scaled for q and k
+                d_logits = softmax_backward(p.reshape(-1, lq, lk), d_probs.reshape(-1, lq, lk), self.causal,
+                                            scale=probs.dtype.type(1)).reshape(p.shape)
+                _rows(grad_mask, lo, hi)[...] = d_logits
+                d_scores = d_logits * scale
+            else:
+                d_scores = softmax_backward(p.reshape(-1, lq, lk), d_probs.reshape(-1, lq, lk), self.causal,
+                                            scale=scale).reshape(p.shape)
             if need_q:
                 np.matmul(d_scores, _rows(k, lo, hi), out=_rows(grad_q, lo, hi))
             if need_k:
                 np.matmul(d_scores.swapaxes(-1, -2), _rows(q, lo, hi), out=_rows(grad_k, lo, hi))
 
         run_halves(self.items, part, macs=probs.size * (q.shape[-1] + v.shape[-1]))  # the forward's: as measured
-        return grad_q, grad_k, grad_v
+        return (grad_q, grad_k, grad_v, grad_mask) if need_mask else (grad_q, grad_k, grad_v)
 
-    def macs(self, out, q, k, v):
+    def macs(self, out, q, k, v, *mask):
         return self.probs.size * (q.shape[-1] + v.shape[-1])  # Q K^T and P V
 
-    def flops(self, out, q, k, v):
+    def flops(self, out, q, k, v, *mask):
         return 2 * self.macs(out, q, k, v) + 5 * self.probs.size

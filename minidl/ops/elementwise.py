@@ -36,13 +36,16 @@ class Mul(Function):
 
 class Div(Function):
     def forward(self, a, b):
-        self.save_for_backward(a, b)
-        return a / b
+        out = a / b
+        self.save_for_backward(b, out)
+        return out
 
     def backward(self, grad):
-        a, b = self.saved
-        grad_a = grad / b
-        grad_b = -grad_a * a / b if self.needs_input_grad[1] else None
+        b, out = self.saved
+        grad_a = grad / b if self.needs_input_grad[0] else None
+        # -grad * (a / b) / b, in that order, as PyTorch: with a = 0 and a tiny b, grad / b
+        # overflows to inf and inf * 0 would give NaN where the answer is 0
+        grad_b = -grad * (out / b) if self.needs_input_grad[1] else None
         return grad_a, grad_b
 
 

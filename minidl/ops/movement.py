@@ -129,3 +129,44 @@ class TakeAlong(Movement):
         grid[self.axis] = self.indices
         np.add.at(out, tuple(grid), grad)
         return out
+
+
+_NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+class Pad(Movement):
+    """Padding by (before, after) per dim: a constant, or the input reflected, replicated or
+    wrapped. Backward: the constant mode's gradient is the middle; the others also add the
+    gradients of the copies back onto the elements they were copied from.
+
+    Shape: (..., n_i, ...) -> (..., before_i + n_i + after_i, ...).
+    """
+
+    def forward(self, a, widths, mode, value):
+        self.shape, self.widths, self.mode = a.shape, widths, mode
+        if mode == "constant":
+            return np.pad(a, widths, mode="constant", constant_values=value)
+        return np.pad(a, widths, mode=_NUMPY_PAD_MODES[mode])
+
+    def backward(self, grad):
+        middle = tuple(slice(before, before + n) for n, (before, _) in zip(self.shape, self.widths))
+        if self.mode == "constant":
+            return grad[middle]
+        for axis, (n, width) in enumerate(zip(self.shape, self.widths)):
+            if width == (0, 0):
+                continue
+            source = np.pad(np.arange(n), width, mode=_NUMPY_PAD_MODES[self.mode])  # where each element came from
+            summed = np.zeros(grad.shape[:axis] + (n,) + grad.shape[axis + 1 :], dtype=grad.dtype)
+            np.add.at(summed, (slice(None),) * axis + (source,), grad)
+            grad = summed
+        return grad
+
+
+class Clone(Movement):
+    """A copy of the data; the gradient passes unchanged. Shape: any -> same."""
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, grad):
+        return grad

@@ -9,9 +9,10 @@ from ..autograd.function import Function
 
 
 class MaxPool2d(Function):
-    """Shape: (N, C, H, W) -> (N, C, OH, OW); the gradient goes to each window's first maximum."""
+    """Shape: (N, C, H, W) -> (N, C, OH, OW) [, indices (N, C, OH, OW) int64 into each H*W plane];
+    the gradient goes to each window's first maximum."""
 
-    def forward(self, x, window):
+    def forward(self, x, window, with_indices=False):
         self.window = window
         x = np.ascontiguousarray(x)
         # non-overlapping 2x2 windows have a kernel that keeps one byte per winner
@@ -20,9 +21,19 @@ class MaxPool2d(Function):
             out, self.winners = kernels.max_pool2d_2x2_forward(x)
         else:
             out, self.winners = kernels.max_pool2d_forward(x, window)
-        return out
+        if not with_indices:
+            return out
+        return out, self._flat_indices()
 
-    def backward(self, grad):
+    def _flat_indices(self):
+        if not self.tiled_2x2:
+            return self.winners.copy()
+        oh, ow, w = self.window.oh, self.window.ow, self.window.w
+        code = self.winners.astype(np.int64)  # 2 * row + column within each 2x2 window
+        rows = 2 * np.arange(oh).reshape(oh, 1) + code // 2
+        return rows * w + 2 * np.arange(ow) + code % 2
+
+    def backward(self, grad, grad_indices=None):
         backward = kernels.max_pool2d_2x2_backward if self.tiled_2x2 else kernels.max_pool2d_backward
         return backward(np.ascontiguousarray(grad), self.winners, self.window.h, self.window.w)
 

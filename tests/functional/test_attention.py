@@ -51,7 +51,7 @@ def test_dropout_gradient_passes_gradcheck_with_a_fixed_mask():
     [
         (lambda q, k, v: F.scaled_dot_product_attention(q, k[..., :3], v), r"q and k need the same width"),
         (lambda q, k, v: F.scaled_dot_product_attention(q, k, v[..., :2, :]), r"k and v need the same length"),
-        (lambda q, k, v: F.scaled_dot_product_attention(q, k[0], v), r"same rank"),
+        (lambda q, k, v: F.scaled_dot_product_attention(q, k[:, :2], v[:, :2]), r"do not broadcast"),
         (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=np.ones((3, 3), bool)), r"attn_mask of shape \(3, 3\)"),
         (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=np.ones((4, 4), bool), is_causal=True), r"not both"),
         (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, dropout_p=1.0), r"dropout_p must be in"),

@@ -51,6 +51,12 @@ def _torch():
     return t
 
 
+def _weights(lib):
+    """Class weights as the library's own tensor (a buffer of the loss in both)."""
+    values = np.array([0.5, 1.0, 2.0, 1.5], dtype=np.float32)
+    return _torch().tensor(values) if lib.__name__.startswith("torch") else md.tensor(values)
+
+
 CASES = [
     LayerCase("Linear", lambda lib: lib.Linear(5, 3), [(4, 5)]),
     LayerCase("Linear_no_bias_3d", lambda lib: lib.Linear(5, 3, bias=False), [(2, 4, 5)]),
@@ -105,6 +111,28 @@ CASES = [
     LayerCase("CrossEntropyLoss", lambda lib: lib.CrossEntropyLoss(ignore_index=1), [(6, 4), ("int", (6,), 4)]),
     LayerCase("CrossEntropyLoss_spatial_sum", lambda lib: lib.CrossEntropyLoss(reduction="sum"), [(2, 3, 5), ("int", (2, 5), 3)]),
     LayerCase("NLLLoss", lambda lib: lib.NLLLoss(), [(6, 4), ("int", (6,), 4)]),
+    LayerCase("ConvTranspose2d_stride2", lambda lib: lib.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1),
+              [(2, 3, 4, 5)]),
+    LayerCase("ConvTranspose2d_groups_no_bias", lambda lib: lib.ConvTranspose2d(4, 6, (2, 3), groups=2, bias=False),
+              [(1, 4, 3, 3)]),
+    LayerCase("Dropout2d_eval", lambda lib: lib.Dropout2d(0.5), [(2, 3, 4, 4)], train=False),
+    LayerCase("MaxPool2d_ceil_mode", lambda lib: lib.MaxPool2d(3, stride=2, ceil_mode=True), [(2, 3, 8, 7)]),
+    LayerCase("MaxPool1d", lambda lib: lib.MaxPool1d(3, stride=2, padding=1), [(2, 3, 9)]),
+    LayerCase("AvgPool1d", lambda lib: lib.AvgPool1d(2), [(2, 3, 9)]),
+    LayerCase("BatchNorm1d_cumulative_momentum", lambda lib: lib.BatchNorm1d(4, momentum=None), [(8, 4)]),
+    LayerCase("TransformerEncoderLayer_no_bias", lambda lib: lib.TransformerEncoderLayer(8, 2, 16, dropout=0.0, bias=False,
+                                                                                         batch_first=True), [(2, 5, 8)]),
+    LayerCase("TransformerEncoder_3_layers_final_norm",
+              lambda lib: lib.TransformerEncoder(lib.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True), 3,
+                                                 norm=lib.LayerNorm(8), enable_nested_tensor=False)
+              if lib.__name__.startswith("torch") else lib.TransformerEncoder(
+                  lib.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True), 3, norm=lib.LayerNorm(8)),
+              [(2, 5, 8)]),
+    LayerCase("CrossEntropyLoss_weight_label_smoothing",
+              lambda lib: lib.CrossEntropyLoss(weight=_weights(lib), label_smoothing=0.1), [(6, 4), ("int", (6,), 4)]),
+    LayerCase("NLLLoss_weight", lambda lib: lib.NLLLoss(weight=_weights(lib)), [(6, 4), ("int", (6,), 4)]),
+    LayerCase("Sequential_of_new_layers", lambda lib: lib.Sequential(lib.Conv2d(2, 4, 2, padding="same"), lib.Dropout2d(0.0),
+                                                                         lib.MaxPool2d(2, ceil_mode=True)), [(2, 2, 5, 5)]),
     LayerCase("MSELoss", lambda lib: lib.MSELoss(), [(3, 4), (3, 4)]),
     LayerCase("BCEWithLogitsLoss", lambda lib: lib.BCEWithLogitsLoss(), [(3, 4), (3, 4)]),
 ]
@@ -178,3 +206,34 @@ def test_parameter_names_and_shapes_match_pytorch(case, torch_oracle):
     theirs = {k: tuple(v.shape) for k, v in case.make(torch_oracle.nn).state_dict().items()}
     mine = {k: v.shape for k, v in case.make(nn).state_dict().items()}
     assert mine == theirs
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_a_minidl_state_dict_saved_with_md_save_loads_into_pytorch(case, torch_oracle, tmp_path):
+    """The way out: md.save's file is plain safetensors, so PyTorch reads it and computes the same."""
+    from safetensors.torch import load_file
+
+    md.manual_seed(3)
+    mine = case.make(nn)
+    _perturb(mine)  # so that buffers and zero-initialised parameters carry real values too
+    md.save(mine.state_dict(), tmp_path / "layer.safetensors")
+    theirs = case.make(torch_oracle.nn)
+    theirs.load_state_dict(load_file(str(tmp_path / "layer.safetensors")))
+    mine.eval()
+    theirs.eval()
+    arrays = _inputs(case, np.random.default_rng(4))
+    with md.no_grad(), torch_oracle.no_grad():
+        out_mine = _flatten(case.call(mine, *[md.tensor(a) for a in arrays]))
+        out_theirs = _flatten(case.call(theirs, *[torch_oracle.tensor(a) for a in arrays]))
+    for a, b in zip(out_mine, out_theirs, strict=True):
+        b_np = b.numpy()
+        np.testing.assert_allclose(a.numpy(), b_np, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(b_np).max()), err_msg=case.name)
+
+
+def _perturb(module):
+    rng = np.random.default_rng(5)
+    for name, value in module.state_dict().items():
+        if value.dtype.kind == "f":
+            noise = 0.1 * rng.standard_normal(value.shape).astype(value.dtype)
+            fresh = np.abs(value + noise) + 0.5 if "running_var" in name else value + noise
+            module.load_state_dict({name: fresh}, strict=False)
