@@ -384,8 +384,8 @@ class Tensor:
     def to(self, dtype=None, *, device=None):
         """Cast to `dtype` (differentiable: the gradient is cast back). "cpu" as the device is
         accepted, as PyTorch code passes it; any other device is an error."""
-        if isinstance(dtype, str) and dtype in ("cpu", "cpu:0"):
-            dtype, device = None, dtype
+        if isinstance(dtype, str) and dtype.split(":")[0] in ("cpu", "cuda", "mps", "meta", "xpu"):
+            dtype, device = None, dtype  # a device given where PyTorch takes one
         if device is not None and str(device) not in ("cpu", "cpu:0"):
             raise ValueError(f"to: minidl runs on the CPU only; got device {device!r}")
         if dtype is None or np.dtype(dtype) == self.dtype:

@@ -176,6 +176,9 @@ def test_reductions_over_any_dim(name, values, layout, keepdim, data):
         return  # PyTorch refuses these too; tests/test_pytorch_semantics.py checks the error
     if name in ("var", "std") and (values.ndim == 0 or values.size == 0):
         return  # PyTorch warns and gives NaN (degrees of freedom <= 0); not a trap worth a special case
+    if name == "std" and np.isclose(values.std(axis=dims), 0, atol=1e-6 * max(1.0, np.abs(values).max())).any():
+        return  # equal values: whether the mean rounds to them exactly (std 0, gradient 0) differs between
+        # NumPy's and PyTorch's sums; tests/test_pytorch_semantics.py checks std's exact zero
     kwargs = {} if dims is None and name not in ("amax", "amin") else {"dim": dims if dims is not None else tuple(range(values.ndim)), "keepdim": keepdim}
     _check(lambda x: getattr(x, name)(**kwargs), lambda x: getattr(x, name)(**kwargs), values, layout, f"{name}({kwargs})")
 

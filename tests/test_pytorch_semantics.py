@@ -221,3 +221,199 @@ def test_cross_entropy_label_smoothing_matches_pytorch(torch_oracle):
     layer = md.nn.CrossEntropyLoss(label_smoothing=0.2)
     expected = torch_oracle.nn.CrossEntropyLoss(label_smoothing=0.2)(torch_oracle.tensor(logits), torch_oracle.tensor(target))
     _same(layer(md.tensor(logits), target), expected)
+
+
+# ----------------------------------------------------------- missing arguments
+@pytest.mark.parametrize("args", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                                  dict(kernel_size=3, stride=2, ceil_mode=True), dict(kernel_size=2, stride=1, dilation=2)])
+def test_max_pool2d_return_indices_match_pytorch(torch_oracle, args):
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 6))
+    out, indices = F.max_pool2d(md.tensor(x), return_indices=True, **args)
+    expected, expected_indices = torch_oracle.nn.functional.max_pool2d(torch_oracle.tensor(x), return_indices=True, **args)
+    _same(out, expected)
+    np.testing.assert_array_equal(indices.data, expected_indices.numpy())
+    layer_out, layer_indices = md.nn.MaxPool2d(return_indices=True, **args)(md.tensor(x))
+    np.testing.assert_array_equal(layer_indices.data, expected_indices.numpy())
+
+
+def test_max_pool1d_return_indices_match_pytorch(torch_oracle):
+    x = np.random.default_rng(0).standard_normal((2, 3, 9))
+    out, indices = F.max_pool1d(md.tensor(x), 3, 2, return_indices=True, ceil_mode=True)
+    expected, expected_indices = torch_oracle.nn.functional.max_pool1d(torch_oracle.tensor(x), 3, 2, return_indices=True,
+                                                                       ceil_mode=True)
+    _same(out, expected)
+    np.testing.assert_array_equal(indices.data, expected_indices.numpy())
+
+
+@pytest.mark.parametrize("correction", [0, 1, 2])
+def test_var_and_std_with_correction(torch_oracle, correction):
+    for name in ("var", "std"):
+        x, tx = _pair(torch_oracle, np.random.default_rng(1).standard_normal((4, 5)))
+        ours = getattr(x, name)(dim=1, correction=correction)
+        theirs = getattr(tx, name)(dim=1, correction=correction)
+        _same(ours, theirs)
+        ours.sum().backward()
+        theirs.sum().backward()
+        _same(x.grad, tx.grad)
+
+
+def test_std_of_equal_values_has_gradient_zero_not_nan(torch_oracle):
+    x, tx = _pair(torch_oracle, [[2.0, 2.0, 2.0], [1.0, 2.0, 3.0]])
+    x.std(dim=1).sum().backward()
+    tx.std(dim=1).sum().backward()
+    _same(x.grad, tx.grad)
+    assert not np.isnan(x.grad.data).any()
+
+
+def test_batch_norm_with_momentum_none_keeps_the_cumulative_average(torch_oracle):
+    ours, theirs = md.nn.BatchNorm1d(3, momentum=None), torch_oracle.nn.BatchNorm1d(3, momentum=None)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        batch = rng.standard_normal((6, 3)).astype(np.float32) * 3 + 1
+        ours(md.tensor(batch))
+        theirs(torch_oracle.tensor(batch))
+    np.testing.assert_allclose(ours.running_mean.data, theirs.running_mean.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(ours.running_var.data, theirs.running_var.numpy(), rtol=1e-5)
+
+
+# ----------------------------------------------------------------------- idioms
+def test_tensor_idioms_match_pytorch(torch_oracle):
+    a = np.random.default_rng(0).standard_normal((2, 3))
+    x, tx = md.tensor(a), torch_oracle.tensor(a)
+    for name in ("long", "int", "bool", "float", "double"):
+        assert np.dtype(getattr(x, name)().dtype) == np.dtype(str(getattr(tx, name)().dtype).replace("torch.", ""))
+        _same(getattr(x, name)().to(np.float64), getattr(tx, name)().double())
+    assert x.device == "cpu" and str(tx.device) == "cpu"
+    assert x.to("cpu") is x and x.cpu() is x and x.to(device="cpu") is x
+    with pytest.raises(ValueError, match="CPU only"):
+        x.to("cuda")
+    assert x.type_as(md.tensor([1], dtype=np.int64)).dtype == np.int64
+    _same(x.t(), tx.t())
+    _same(md.tensor(np.ones(3)).t(), torch_oracle.ones(3, dtype=torch_oracle.float64).t())
+    with pytest.raises(ValueError, match="at most 2 dims"):
+        md.zeros(2, 2, 2).t()
+
+
+def test_clone_is_a_copy_in_the_graph():
+    x = md.tensor([1.0, 2.0], requires_grad=True)
+    y = x.clone()
+    assert not np.shares_memory(x.data, y.data)
+    (y * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+
+
+def test_creation_functions_match_pytorch(torch_oracle):
+    _same(md.eye(3, 4), torch_oracle.eye(3, 4))
+    _same(md.linspace(-1, 2, 7), torch_oracle.linspace(-1, 2, 7), rtol=1e-6)
+    assert md.eye(2).dtype == np.float32 and md.linspace(0, 1, 3).dtype == np.float32
+    array = np.arange(4.0)
+    shared = md.from_numpy(array)
+    array[0] = 7
+    assert shared.dtype == np.float64 and shared.data[0] == 7  # shares memory, as torch.from_numpy
+    md.manual_seed(0)
+    r = md.randint(2, 5, (100,))
+    assert r.dtype == np.int64 and r.shape == (100,) and set(r.data.tolist()) == {2, 3, 4}
+    assert md.randint(3, (2, 2)).shape == (2, 2) and md.empty(2, 3).shape == (2, 3)
+
+
+def test_inference_mode_records_nothing():
+    x = md.tensor([1.0], requires_grad=True)
+    with md.inference_mode():
+        assert not (x * 2).requires_grad
+    assert (x * 2).requires_grad
+
+    @md.inference_mode()
+    def predict(t):
+        return t * 2
+
+    assert not predict(x).requires_grad and md.is_grad_enabled()
+
+
+@pytest.mark.parametrize("name,args", [("exp", ()), ("log", ()), ("sum", (1,)), ("mean", ()), ("softmax", (1,)),
+                                       ("log_softmax", (0,)), ("sqrt", ()), ("tanh", ()), ("sigmoid", ()),
+                                       ("abs", ()), ("amax", (1,)), ("transpose", (0, 1)), ("flatten", ())])
+def test_free_functions_match_pytorch(torch_oracle, name, args):
+    a = np.random.default_rng(0).uniform(0.5, 2.0, (2, 3))
+    _same(getattr(md, name)(md.tensor(a), *args), getattr(torch_oracle, name)(torch_oracle.tensor(a), *args))
+
+
+def test_free_max_min_and_matmul_match_pytorch(torch_oracle):
+    a = np.random.default_rng(0).standard_normal((3, 4))
+    values, indices = md.max(md.tensor(a), 1)
+    expected = torch_oracle.max(torch_oracle.tensor(a), 1)
+    _same(values, expected.values)
+    np.testing.assert_array_equal(indices.data, expected.indices.numpy())
+    _same(md.min(md.tensor(a)), torch_oracle.min(torch_oracle.tensor(a)))
+    _same(md.matmul(md.tensor(a), md.tensor(a.T)), torch_oracle.matmul(torch_oracle.tensor(a), torch_oracle.tensor(a.T)))
+
+
+def test_one_hot_matches_pytorch(torch_oracle):
+    idx = np.array([[0, 3], [2, 1]])
+    for classes in (-1, 5):
+        ours, theirs = F.one_hot(md.tensor(idx), classes), torch_oracle.nn.functional.one_hot(torch_oracle.tensor(idx), classes)
+        assert ours.dtype == np.int64
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
+    with pytest.raises(IndexError, match="one_hot: index 3 is out of range for 3"):
+        F.one_hot(md.tensor(idx), 3)
+
+
+def test_nn_functional_is_an_alias_of_functional():
+    import minidl.nn.functional as nn_f
+
+    assert nn_f is F and nn_f.conv2d is F.conv2d
+
+
+def test_dropout2d_drops_whole_channels_and_scales_the_rest():
+    md.manual_seed(0)
+    x = md.ones(8, 16, 3, 3)
+    out = md.nn.Dropout2d(0.5)(x).data
+    per_channel = out.reshape(8, 16, 9)
+    assert set(np.unique(per_channel)) == {0.0, 2.0}
+    assert (per_channel.min(axis=2) == per_channel.max(axis=2)).all()  # a channel is all kept or all dropped
+    assert 0.3 < (per_channel[..., 0] == 0).mean() < 0.7
+    md.nn.Dropout2d(0.5).eval()(x)  # eval: identity
+    np.testing.assert_array_equal(md.nn.Dropout2d(0.5).eval()(x).data, x.data)
+
+
+def test_a_transformer_encoder_has_independent_layers():
+    layer = md.nn.TransformerEncoderLayer(8, 2, 16)
+    encoder = md.nn.TransformerEncoder(layer, 2)
+    first, second = encoder.layers[0].linear1.weight, encoder.layers[1].linear1.weight
+    assert first is not second and first is not layer.linear1.weight
+    np.testing.assert_array_equal(first.data, second.data)  # deep copies, as PyTorch
+
+
+# -------------------------------------------------------------- loaders, errors
+def test_data_loader_workers_give_the_same_batches_in_the_same_order():
+    from minidl.data.dataset import DataLoader, TensorDataset
+
+    data = TensorDataset(np.arange(200.0).reshape(100, 2), np.arange(100))
+    plain = [[t.data.tolist() for t in batch] for batch in DataLoader(data, 7, shuffle=True, seed=3)]
+    for workers in (1, 3):
+        loaded = [[t.data.tolist() for t in batch] for batch in DataLoader(data, 7, shuffle=True, seed=3, num_workers=workers)]
+        assert loaded == plain
+    loader = DataLoader(data, 10, num_workers=2)
+    for i, _ in enumerate(loader):  # leaving an epoch early stops cleanly
+        if i == 2:
+            break
+    assert len(list(loader)) == 10
+
+
+def test_a_broadcast_mismatch_names_the_op_and_the_shapes():
+    with pytest.raises(ValueError, match=r"add: shapes \(2, 3\) and \(4, 3\) do not broadcast"):
+        md.ones(2, 3) + md.ones(4, 3)
+    with pytest.raises(ValueError, match=r"mul: shapes \(2,\) and \(3,\) do not broadcast"):
+        md.ones(2) * md.ones(3)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.int64])
+def test_a_linear_layer_refuses_another_dtype_and_names_both(dtype):
+    layer = md.nn.Linear(2, 3)
+    with pytest.raises(TypeError, match=f"Linear: input is {np.dtype(dtype)} .* the weight is float32"):
+        layer(md.tensor(np.ones((1, 2), dtype=dtype)))
+
+
+def test_a_numpy_array_into_a_linear_layer_is_taken_as_a_tensor(torch_oracle):
+    layer = md.nn.Linear(2, 3)
+    x = np.ones((4, 2), dtype=np.float32)
+    np.testing.assert_array_equal(layer(x).data, layer(md.tensor(x)).data)

@@ -138,3 +138,62 @@ def test_invalid_hyperparameters_are_rejected():
         optim.SGD(_params("md"), lr=0.1, nesterov=True)
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.Adam([])
+
+
+# --------------------------------------------- RMSprop and the newer schedules
+@pytest.mark.parametrize("kwargs", [{}, {"momentum": 0.9}, {"centered": True, "weight_decay": 0.1},
+                                    {"momentum": 0.5, "centered": True, "alpha": 0.9, "maximize": True}])
+def test_rmsprop_follows_pytorch(torch_oracle, kwargs):
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((3, 4))
+    ours, theirs = md.tensor(start.copy(), requires_grad=True), torch_oracle.tensor(start.copy(), requires_grad=True)
+    opt, topt = md.optim.RMSprop([ours], lr=0.01, **kwargs), torch_oracle.optim.RMSprop([theirs], lr=0.01, **kwargs)
+    for _ in range(5):
+        grad = rng.standard_normal((3, 4))
+        ours.grad, theirs.grad = md.tensor(grad), torch_oracle.tensor(grad)
+        opt.step()
+        topt.step()
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert set(opt.state_dict()["state"][0]) == set(topt.state_dict()["state"][0])
+
+
+def _rates(torch, make_ours, make_theirs, steps, optimizer="SGD", metrics=None):
+    p, tp = md.tensor([1.0], requires_grad=True), torch.tensor([1.0], requires_grad=True)
+    kwargs = {"lr": 0.1, "momentum": 0.9} if optimizer == "SGD" else {"lr": 0.1}
+    opt, topt = getattr(md.optim, optimizer)([p], **kwargs), getattr(torch.optim, optimizer)([tp], **kwargs)
+    ours, theirs = make_ours(md.optim.lr_scheduler, opt), make_theirs(torch.optim.lr_scheduler, topt)
+    seen = []
+    for i in range(steps):
+        opt.step()
+        topt.step()
+        if metrics is None:
+            ours.step()
+            theirs.step()
+        else:
+            ours.step(metrics[i])
+            theirs.step(metrics[i])
+        group, tgroup = opt.param_groups[0], topt.param_groups[0]
+        seen.append((group["lr"], tgroup["lr"]))
+        key = "betas" if optimizer == "Adam" else "momentum"
+        assert np.allclose(np.ravel(group[key]), np.ravel(tgroup[key])), key
+    ours_lr, theirs_lr = zip(*seen)
+    np.testing.assert_allclose(ours_lr, theirs_lr, rtol=1e-12)
+
+
+def test_lambda_lr_follows_pytorch(torch_oracle):
+    make = lambda sched, opt: sched.LambdaLR(opt, lambda epoch: 0.5 ** epoch + 0.01 * epoch)  # noqa: E731
+    _rates(torch_oracle, make, make, 8)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"anneal_strategy": "linear", "pct_start": 0.4}, {"three_phase": True}])
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+def test_one_cycle_lr_follows_pytorch(torch_oracle, kwargs, optimizer):
+    make = lambda sched, opt: sched.OneCycleLR(opt, max_lr=1.0, total_steps=20, **kwargs)  # noqa: E731
+    _rates(torch_oracle, make, make, 19, optimizer)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"mode": "max", "threshold_mode": "abs", "cooldown": 2, "min_lr": 0.02}])
+def test_reduce_lr_on_plateau_follows_pytorch(torch_oracle, kwargs):
+    metrics = [1.0, 0.9, 0.95, 0.95, 0.95, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.9, 0.9, 0.9, 0.9]
+    make = lambda sched, opt: sched.ReduceLROnPlateau(opt, patience=2, factor=0.5, **kwargs)  # noqa: E731
+    _rates(torch_oracle, make, make, len(metrics), metrics=metrics)
