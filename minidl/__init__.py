@@ -38,10 +38,20 @@ from .free_functions import __all__ as _free_function_names
 from . import functional  # noqa: E402  (needs Tensor)
 from . import nn, optim  # noqa: E402
 from .serialization import CheckpointError, load, save  # noqa: E402
-from .summary import summary  # noqa: E402
+from .summary import summary as _module_summary  # noqa: E402
 from . import models  # noqa: E402
 
-_ON_FIRST_USE = ("data", "train", "benchmark", "cli", "profiler")  # imported when first used: `import minidl` stays quick
+def summary(model, input_size=None, input_data=None, dtype=float32, print_summary=False):
+    """Parameters, MACs and FLOPs per layer of a Module on one input (see minidl.summary), or per node
+    of an ONNX model (an onnx.ModelProto or a path to a .onnx file; see minidl.onnx.count)."""
+    if type(model).__name__ == "ModelProto" or str(model).endswith(".onnx"):
+        from .onnx.count import summary as onnx_summary
+
+        return onnx_summary(model, input_size, print_summary)
+    return _module_summary(model, input_size, input_data, dtype, print_summary)
+
+
+_ON_FIRST_USE = ("data", "train", "benchmark", "cli", "profiler", "onnx")  # imported when first used: `import minidl` stays quick
 
 
 def __getattr__(name):

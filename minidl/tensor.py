@@ -45,6 +45,9 @@ def _check_grad_dtype(dtype, where="requires_grad"):
         raise TypeError(f"{where}: only floating-point tensors can require gradients; got dtype {np.dtype(dtype)}")
 
 
+_comparison_tracers = []  # callables (ufunc, a, b, out); empty unless the ONNX exporter traces
+
+
 class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
@@ -283,7 +286,11 @@ class Tensor:
     # comparisons: element-wise, not differentiable, return bool tensors
     def _compare(self, other, fn):
         other = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(fn(self.data, other))
+        out = fn(self.data, other)
+        if _comparison_tracers:  # the ONNX exporter records comparisons: where() conditions depend on them
+            for tracer in _comparison_tracers:
+                tracer(fn, self.data, other, out)
+        return Tensor._wrap(out)
 
     def __lt__(self, other):
         return self._compare(other, np.less)

@@ -14,7 +14,7 @@ LAYERS = [
     {"optim", "data", "summary", "serialization", "memory", "profiler"},
     {"nn"},
     {"models"},
-    {"train", "benchmark"},
+    {"train", "benchmark", "onnx"},
     {"cli", "__main__", "__init__"},
 ]
 RANK = {part: i for i, layer in enumerate(LAYERS) for part in layer}

@@ -17,6 +17,9 @@ from .grad_mode import is_grad_enabled
 _observers = []
 # Active minidl.profiler.profile objects; empty (one falsy check per call) unless profiling.
 _profilers = []
+# Callables given every primitive run with its parameters, (ctx, out, arrays, params):
+# the ONNX exporter's trace. Empty unless exporting.
+_tracers = []
 _Tensor = None  # minidl.tensor.Tensor, bound on first use (tensor.py imports this module)
 
 
@@ -84,6 +87,9 @@ class Function:
             ctx.needs_input_grad = tuple(needs)
         for observer in _observers:
             observer(ctx, out, arrays)
+        if _tracers:
+            for tracer in _tracers:
+                tracer(ctx, out, arrays, params)
         if isinstance(out, tuple):
             ctx.n_outputs = len(out)
             ctx.output_meta = tuple((o.shape, o.dtype) for o in out)

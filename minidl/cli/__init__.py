@@ -15,7 +15,8 @@ SUBCOMMANDS = {
     "predict": "classify reviews with a sentiment or sentiment-prompt checkpoint",
     "sample": "generate text from a charlm checkpoint",
     "data": "list the data sets (where they are, size, licence) or download one",
-    "summary": "count parameters, MACs and FLOPs of a conv layer or of a model",
+    "summary": "count parameters, MACs and FLOPs of a conv layer, a model or an ONNX file",
+    "export": "write a trained checkpoint as an ONNX model",
     "explain": "show a worked exam problem step by step, as the framework computes it (--list: the cases)",
     "demo": "run two worked exam problems through the framework (RNN prompt, self-attention)",
     "bench": "time minidl against PyTorch on the benchmark workloads (kernels and training steps) and the cold start",
@@ -57,6 +58,10 @@ def _parser():
             from . import bench
 
             bench.add_arguments(command)
+        if name == "export":
+            from . import export
+
+            export.add_arguments(command)
         if name == "explain":
             command.add_argument("case", nargs="?", help="a case id such as fe-p2.1 or hw-q1")
             command.add_argument("--list", action="store_true", help="list the cases")
@@ -132,6 +137,10 @@ def _run(args):
         from . import summary
 
         return summary.run(args)
+    if args.command == "export":
+        from . import export
+
+        return export.run(args)
     if args.command == "data":
         from . import data
 

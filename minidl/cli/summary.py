@@ -31,6 +31,7 @@ def add_arguments(parser):
     parser.add_argument("--padding", type=non_negative_int, default=0)
     parser.add_argument("--no-bias", action="store_true")
     parser.add_argument("--model", help="module.path:factory returning an nn.Module, e.g. minidl.models:resnet18")
+    parser.add_argument("--onnx", metavar="FILE.onnx", help="count an ONNX model (give --input-size when its inputs are dynamic)")
     parser.add_argument("--input-size", type=_dims, help="model input shape with the batch, e.g. 1x3x224x224")
     parser.add_argument("--dtype", default="float32", help="input dtype (int64 for token ids)")
 
@@ -71,6 +72,18 @@ def run(args):
         depth, height, width = args.input
         text, _ = conv2d_report(depth, height, width, args.out_channels, args.kernel, args.stride, args.padding, not args.no_bias)
         print(text)
+        return 0
+    if args.onnx:
+        import os
+
+        from ..onnx.count import summary as onnx_summary
+
+        if not os.path.exists(args.onnx):
+            raise UsageError(f"--onnx {args.onnx}: no such file")
+        try:
+            print(onnx_summary(args.onnx, input_size=args.input_size))
+        except ValueError as exc:
+            raise UsageError(str(exc).replace("summary: ", "")) from None
         return 0
     if args.model:
         if not args.input_size:

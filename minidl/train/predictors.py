@@ -94,7 +94,20 @@ class ImageClassifier:
 
 
 def load(folder):
-    """Rebuild the model of a `minidl train` checkpoint folder and load its weights."""
+    """A predictor for a `minidl train` checkpoint folder: its model rebuilt, with its weights."""
+    config, model, tokenizer = load_model(folder)
+    task = config["task"]
+    if task == "sentiment":
+        return ReviewClassifier(model, tokenizer)
+    if task == "sentiment-prompt":
+        return PromptedReviewClassifier(model, tokenizer, config["prompt"])
+    if task == "charlm":
+        return TextGenerator(model, tokenizer)
+    return ImageClassifier(model)
+
+
+def load_model(folder):
+    """(config, model, tokenizer or None) of a `minidl train` checkpoint folder, the model with its weights."""
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"no checkpoint folder {folder} (train one with `minidl train TASK --out {folder}`)")
     config_path = os.path.join(folder, "config.json")
@@ -108,10 +121,4 @@ def load(folder):
     model = builders[task](**config["model"])
     model.load_state_dict(load_file(os.path.join(folder, "model.safetensors")))
     tokenizer = load_tokenizer(os.path.join(folder, "vocab.json")) if task != "fashion" else None
-    if task == "sentiment":
-        return ReviewClassifier(model, tokenizer)
-    if task == "sentiment-prompt":
-        return PromptedReviewClassifier(model, tokenizer, config["prompt"])
-    if task == "charlm":
-        return TextGenerator(model, tokenizer)
-    return ImageClassifier(model)
+    return config, model, tokenizer
