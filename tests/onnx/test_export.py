@@ -32,7 +32,18 @@ def _compare(ort, model, path, inputs):
         np.testing.assert_allclose(a, b.numpy(), rtol=1e-4, atol=1e-5)
 
 
-# (name, model factory, example inputs, dynamic axes of input_0, inputs at other sizes)
+class _CellStep(nn.Module):
+    """One LSTMCell step with its state as two inputs (the cell takes them as a pair)."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.LSTMCell(4, 5)
+
+    def forward(self, x, h, c):
+        return self.cell(x, (h, c))
+
+
+# (name, model factory, example inputs, dynamic axes of every input, inputs at other sizes)
 CASES = [
     ("Linear_ReLU", lambda: nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 2)), [_floats(3, 5)], [0], [_floats(6, 5)]),
     ("Linear_3d", lambda: nn.Linear(5, 4), [_floats(2, 3, 5)], [0, 1], [_floats(4, 2, 5)]),
@@ -62,6 +73,14 @@ CASES = [
     ("TransformerEncoder_norm_first", lambda: nn.TransformerEncoder(
         nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, norm_first=True), 2, norm=nn.LayerNorm(8)),
      [_floats(5, 2, 8)], [0, 1], [_floats(7, 3, 8)]),
+    ("LSTMCell", lambda: _CellStep(), [_floats(3, 4), _floats(3, 5), _floats(3, 5)], [0], [_floats(2, 4), _floats(2, 5), _floats(2, 5)]),
+    ("Identity_Dropout2d_GELU_tanh", lambda: nn.Sequential(nn.Identity(), nn.Dropout2d(0.5), nn.GELU(approximate="tanh")),
+     [_floats(2, 3, 4, 4)], [0], [_floats(1, 3, 4, 4)]),
+    ("MaxPool2d_ceil_mode", lambda: nn.MaxPool2d(3, stride=2, ceil_mode=True), [_floats(2, 3, 8, 7)], [0],
+     [_floats(3, 3, 8, 7)]),
+    ("BatchNorm1d_sequences", lambda: nn.BatchNorm1d(3), [_floats(2, 3, 5)], [0, 2], [_floats(4, 3, 7)]),
+    ("PositionalEmbedding", lambda: nn.PositionalEmbedding(16, 6, batch_first=True), [_floats(2, 5, 6)], [0, 1],
+     [_floats(3, 9, 6)]),
     ("SentimentClassifier_gru", lambda: SentimentClassifier(50, 8, 8, cell="gru"), [_ids(2, 7, 50)], [0, 1], [_ids(3, 10, 50, 1)]),
     ("SentimentClassifier_lstm", lambda: SentimentClassifier(50, 8, 8, cell="lstm"), [_ids(2, 7, 50)], [0, 1], [_ids(3, 10, 50, 1)]),
     ("RNNLanguageModel", lambda: RNNLanguageModel(20, 8, 8, cell="lstm"), [_ids(2, 7, 20)], [0, 1], [_ids(3, 10, 20, 1)]),
@@ -78,7 +97,8 @@ def test_export_matches_onnx_runtime(ort, tmp_path, name, make, inputs, axes, ot
     md.manual_seed(0)
     model = make().eval()
     path = tmp_path / f"{name}.onnx"
-    proto = md.onnx.export(model, tuple(inputs), path, dynamic_axes={"input_0": axes} if axes else None)
+    dynamic = {f"input_{i}": axes for i in range(len(inputs))} if axes else None
+    proto = md.onnx.export(model, tuple(inputs), path, dynamic_axes=dynamic)
     onnx.checker.check_model(proto)
     assert proto.opset_import[0].version >= 17
     _compare(ort, model, path, inputs)
