@@ -78,17 +78,17 @@ def _max_pool(framework):
 
 def _recurrent(kind):
     def build(framework):
-        gates = {"rnn": 1, "lstm": 4}[kind]
+        gates = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
         steps, batch, inputs, hidden = 50, 32, 64, 128
         arrays = _data(3, (steps, batch, inputs), (gates * hidden, inputs), (gates * hidden, hidden),
                        (gates * hidden,), (gates * hidden,), scale=0.1)
         leaves = _leaves(framework, arrays)
         if framework == "minidl":
-            run = F.rnn if kind == "rnn" else F.lstm
+            run = {"rnn": F.rnn, "lstm": F.lstm, "gru": F.gru}[kind]
             return _step(framework, leaves, lambda x, *w: run(x, None, *w)[0])
         import torch
 
-        module = (torch.nn.RNN if kind == "rnn" else torch.nn.LSTM)(inputs, hidden)
+        module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind](inputs, hidden)
         names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
         return _step(
             framework, leaves,
@@ -107,8 +107,9 @@ def _attention(framework):
 KERNEL_WORKLOADS = [
     Workload("B1", "conv2d fwd+bwd, x 32x16x32x32, 32 filters 3x3, padding 1", 1.0, _conv),
     Workload("B2", "max_pool2d 2x2 fwd+bwd, x 32x32x32x32", 0.25, _max_pool),
-    Workload("B3", "RNN tanh fwd+bwd, batch 32, length 50, 64 -> 128", 0.5, _recurrent("rnn")),
+    Workload("B3", "RNN tanh fwd+bwd, batch 32, length 50, 64 -> 128", 0.3, _recurrent("rnn")),
     Workload("B4", "LSTM fwd+bwd, batch 32, length 50, 64 -> 128", 0.8, _recurrent("lstm")),
+    Workload("B4g", "GRU fwd+bwd, batch 32, length 50, 64 -> 128", 0.4, _recurrent("gru")),
     Workload("B5", "causal attention fwd+bwd, 16x4x64x16", 1.0, _attention),
 ]
 
@@ -170,36 +171,41 @@ def _cross_entropy(framework, logits, targets):
     return _torch_f().cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
-def _rnn_lm_step(framework):
-    from . import nn
+def _recurrent_lm_step(cell, vocab, embed, hidden, batch, length, seed):
+    """A training step of embedding -> `cell` ("RNN" or "LSTM") -> linear to the vocabulary, Adam."""
 
-    class LM(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embedding, self.rnn, self.output = nn.Embedding(5000, 64), nn.RNN(64, 128, batch_first=True), nn.Linear(128, 5000)
+    def layers(lib):
+        return lib.Embedding(vocab, embed), getattr(lib, cell)(embed, hidden, batch_first=True), lib.Linear(hidden, vocab)
 
-        def forward(self, ids):
-            return self.output(self.rnn(self.embedding(ids))[0])
+    def build(framework):
+        from . import nn
+        from .random import manual_seed
 
-    def make_theirs(torch):
-        class TorchLM(torch.nn.Module):
+        class LM(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.embedding = torch.nn.Embedding(5000, 64)
-                self.rnn = torch.nn.RNN(64, 128, batch_first=True)
-                self.output = torch.nn.Linear(128, 5000)
+                self.embedding, self.rnn, self.output = layers(nn)
 
             def forward(self, ids):
                 return self.output(self.rnn(self.embedding(ids))[0])
 
-        return TorchLM()
+        def make_theirs(torch):
+            class TorchLM(torch.nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.embedding, self.rnn, self.output = layers(torch.nn)
 
-    from .random import manual_seed
+                def forward(self, ids):
+                    return self.output(self.rnn(self.embedding(ids))[0])
 
-    manual_seed(0)
-    rng = np.random.default_rng(5)
-    ids, targets = rng.integers(0, 5000, (32, 30)), rng.integers(0, 5000, (32, 30))
-    return _training_step(framework, LM(), make_theirs, lambda o, p: o.Adam(p, lr=1e-3), ids, targets, _cross_entropy)
+            return TorchLM()
+
+        manual_seed(0)
+        rng = np.random.default_rng(seed)
+        ids, targets = rng.integers(0, vocab, (batch, length)), rng.integers(0, vocab, (batch, length))
+        return _training_step(framework, LM(), make_theirs, lambda o, p: o.Adam(p, lr=1e-3), ids, targets, _cross_entropy)
+
+    return build
 
 
 def _charlm_step(framework):
@@ -257,7 +263,10 @@ def _small_cnn_step(framework):
 
 
 TRAINING_WORKLOADS = [
-    Workload("B6", "embedding 5000x64 + RNN tanh 128 + linear 5000, batch 32, length 30, Adam", 1.0, _rnn_lm_step),
+    Workload("B6", "embedding 5000x64 + RNN tanh 128 + linear 5000, batch 32, length 30, Adam", 0.6,
+             _recurrent_lm_step("RNN", 5000, 64, 128, 32, 30, seed=5)),
+    Workload("L1", "LSTM language model: embedding 10000x256, LSTM 512, linear 10000, batch 32, length 64, Adam", 0.6,
+             _recurrent_lm_step("LSTM", 10000, 256, 512, 32, 64, seed=8)),
     Workload("B7", "char transformer 2 layers, width 64, 4 heads, context 64, batch 32, Adam", 1.0, _charlm_step),
     Workload("B8", "conv 1->16, pool, conv 16->32, pool, linear 128->10 on 64x1x8x8, SGD momentum", 0.7, _small_cnn_step),
 ]

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from .function import _profilers
+from .function import Link, _profilers
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -54,13 +54,14 @@ def _topological_order(root_ctx):
     return order
 
 
-def _fit(grad, target):
-    """A gradient as an ndarray of its input's shape and dtype."""
+def _fit(grad, parent):
+    """A gradient as an ndarray of its input's shape and dtype (parent: a leaf Tensor or a Link)."""
+    shape, dtype = (parent.shape, parent.dtype) if type(parent) is Link else (parent.data.shape, parent.data.dtype)
     if type(grad) is not np.ndarray:
         grad = np.asarray(grad)
-    if grad.shape != target.shape:
-        grad = unbroadcast(grad, target.shape)
-    return grad if grad.dtype == target.dtype else grad.astype(target.dtype)
+    if grad.shape != shape:
+        grad = unbroadcast(grad, shape)
+    return grad if grad.dtype == dtype else grad.astype(dtype)
 
 
 def _accumulate_leaf(tensor, grads, i):
@@ -115,17 +116,21 @@ def gradients(roots, root_grads, leaves=None, retain_graph=False):
     pending = {}  # id(node) -> [gradient of each of its outputs, summed over consumers]
 
     def send(tensor, grads, i):
-        """Give grads[i] to `tensor`: to the caller (wanted), its .grad (leaf or retained), its node.
-        (No local names the array on the leaf's path, so _accumulate_leaf can tell if it is shared.)"""
+        """Give grads[i] to `tensor` (a Tensor, or the Link to one): to the caller (wanted), its .grad
+        (leaf or retained), its node. (No local names the array on the leaf's path, so
+        _accumulate_leaf can tell if it is shared.)"""
+        linked = type(tensor) is Link
         if wanted is not None:
-            j = wanted.get(id(tensor))
+            j = wanted.get(tensor.key if linked else id(tensor))
             if j is not None:
                 found[j] = grads[i] if found[j] is None else found[j] + grads[i]
         elif tensor._ctx is None:
             _accumulate_leaf(tensor, grads, i)
             return
-        elif tensor._retains_grad:
-            _accumulate_leaf(tensor, [grads[i]], 0)  # the node below still needs it: never kept as is
+        else:
+            held = tensor.tensor if linked else tensor
+            if held is not None and held._retains_grad:
+                _accumulate_leaf(held, [grads[i]], 0)  # the node below still needs it: never kept as is
         if tensor._ctx is not None:
             slots = pending.setdefault(id(tensor._ctx), [None] * tensor._ctx.n_outputs)
             k = tensor._out_index
@@ -153,7 +158,7 @@ def gradients(roots, root_grads, leaves=None, retain_graph=False):
         in_grads = list(in_grads) if isinstance(in_grads, tuple) else [in_grads]
         for i, parent in enumerate(node.parents[: len(in_grads)]):
             if node.needs_input_grad[i] and in_grads[i] is not None:
-                in_grads[i] = _fit(in_grads[i], parent.data)
+                in_grads[i] = _fit(in_grads[i], parent)
                 send(parent, in_grads, i)
         if not retain_graph:
             _free(node)

@@ -10,6 +10,7 @@ may be returned in the broadcast shape: the engine sums them back to each
 input's shape in one place.
 """
 import time
+import weakref
 
 from .grad_mode import is_grad_enabled
 
@@ -29,6 +30,26 @@ def _tensor_class():
 
     _Tensor = Tensor
     return Tensor
+
+
+class Link:
+    """How a node refers to an input that another node made: that node and which of its outputs,
+    and the input's shape and dtype, but not the Tensor, so the graph does not keep every
+    intermediate array alive (PyTorch's edges do the same). The Tensor is reached through a
+    weak reference for retain_grad() and autograd.grad with respect to an intermediate."""
+
+    __slots__ = ("_ctx", "_out_index", "shape", "dtype", "key", "_tensor")
+
+    def __init__(self, tensor):
+        self._ctx, self._out_index = tensor._ctx, tensor._out_index
+        self.shape, self.dtype = tensor.data.shape, tensor.data.dtype
+        self.key = id(tensor)
+        self._tensor = weakref.ref(tensor)
+
+    @property
+    def tensor(self):
+        """The Tensor, while something else holds it (else None)."""
+        return self._tensor()
 
 
 class Function:
@@ -83,7 +104,7 @@ class Function:
         needs = [t.requires_grad for t in inputs]
         requires_grad = True in needs and is_grad_enabled()
         if requires_grad:
-            ctx.parents = inputs
+            ctx.parents = tuple(t if t._ctx is None else Link(t) for t in inputs)
             ctx.needs_input_grad = tuple(needs)
         for observer in _observers:
             observer(ctx, out, arrays)

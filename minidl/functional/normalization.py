@@ -1,4 +1,5 @@
-"""Layer normalisation (one fused primitive) and batch normalisation (composed from primitives)."""
+"""Layer normalisation and batch normalisation in training mode (one primitive each); batch
+normalisation in evaluation mode is a scale and a shift, composed from primitives."""
 import numpy as np
 
 from .. import ops
@@ -32,27 +33,25 @@ def batch_norm(x: Tensor, running_mean, running_var, weight=None, bias=None, tra
     """
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected input (N, C) or (N, C, *); got {x.shape}")
-    axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     if training:
         count = x.numel() // x.shape[1]
         if count <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input size {x.shape}")
-        mean = x.mean(dim=axes, keepdim=True)
-        centered = x - mean
-        var = (centered * centered).mean(dim=axes, keepdim=True)
+        params = [p for p in (weight, bias) if p is not None]
+        out, mean, var = ops.BatchNorm.apply(x, *params, eps=float(eps), has_weight=weight is not None,
+                                             has_bias=bias is not None)
         if running_mean is not None:
             with no_grad():
-                batch_var = var.data.reshape(-1) * (count / (count - 1))
-                running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * mean.data.reshape(-1)
+                batch_var = var.data * (count / (count - 1))
+                running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * mean.data
                 running_var.data[...] = (1 - momentum) * running_var.data + momentum * batch_var
-        out = centered / (var + eps).sqrt()
-    else:
-        if running_mean is None:
-            raise ValueError("batch_norm: evaluation mode needs running statistics")
-        mean = running_mean.data.reshape(shape).astype(x.dtype)
-        inv = (1.0 / np.sqrt(running_var.data.reshape(shape) + eps)).astype(x.dtype)
-        out = (x - Tensor._wrap(mean)) * Tensor._wrap(inv)
+        return out
+    if running_mean is None:
+        raise ValueError("batch_norm: evaluation mode needs running statistics")
+    mean = running_mean.data.reshape(shape).astype(x.dtype)
+    inv = (1.0 / np.sqrt(running_var.data.reshape(shape) + eps)).astype(x.dtype)
+    out = (x - Tensor._wrap(mean)) * Tensor._wrap(inv)
     if weight is not None:
         out = out * weight.reshape(shape)
     return out if bias is None else out + bias.reshape(shape)

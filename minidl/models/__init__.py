@@ -6,9 +6,9 @@ from .fashion_cnn import FashionCNN
 from .sentiment import SentimentClassifier
 from .linear_classifiers import LogisticRegression, Perceptron, PerceptronResult
 from .vae import VAE
-from .vision import VGG, ResNet, lenet5, resnet18, vgg16
+from .vision import VGG, ResNet, lenet5, resnet18, resnet18_cifar, vgg16
 
 __all__ = [
     "CharTransformer", "FashionCNN", "LogisticRegression", "Perceptron", "PerceptronResult", "PromptedSentimentLM", "RNNLanguageModel",
-    "ResNet", "SelfAttentionLM", "SentimentClassifier", "VAE", "VGG", "lenet5", "resnet18", "vgg16",
+    "ResNet", "SelfAttentionLM", "SentimentClassifier", "VAE", "VGG", "lenet5", "resnet18", "resnet18_cifar", "vgg16",
 ]

@@ -78,15 +78,22 @@ class BasicBlock(nn.Module):
 class ResNet(nn.Module):
     """He et al. (2016) with basic blocks; [2, 2, 2, 2] is ResNet-18: 11,689,512 parameters.
 
-    Shape: (N, 3, 224, 224) -> (N, num_classes).
+    `stem="cifar"` is the usual variant for 32x32 images (a 3x3 convolution, no max pool).
+    Shape: (N, 3, 224, 224), or (N, 3, 32, 32) with the CIFAR stem -> (N, num_classes).
     """
 
-    def __init__(self, blocks=(2, 2, 2, 2), num_classes=1000):
+    def __init__(self, blocks=(2, 2, 2, 2), num_classes=1000, stem="imagenet"):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+        if stem not in ("imagenet", "cifar"):
+            raise ValueError(f"ResNet: stem must be 'imagenet' or 'cifar'; got {stem!r}")
+        if stem == "imagenet":  # 7x7 stride 2, then 3x3 max pool stride 2: 224 -> 56
+            self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+            self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        else:  # small images: 3x3 stride 1 and no pool, so 32x32 stays 32x32 into the first stage
+            self.conv1 = nn.Conv2d(3, 64, 3, stride=1, padding=1, bias=False)
+            self.maxpool = nn.Identity()
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU()
-        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         channels = 64
         for i, (count, width) in enumerate(zip(blocks, (64, 128, 256, 512)), start=1):
             stage = [BasicBlock(channels, width, stride=1 if i == 1 else 2)]
@@ -104,3 +111,8 @@ class ResNet(nn.Module):
 
 def resnet18(num_classes=1000):
     return ResNet((2, 2, 2, 2), num_classes)
+
+
+def resnet18_cifar(num_classes=10):
+    """ResNet-18 with the CIFAR stem: 11,173,962 parameters for 10 classes. Shape: (N, 3, 32, 32) -> (N, 10)."""
+    return ResNet((2, 2, 2, 2), num_classes, stem="cifar")

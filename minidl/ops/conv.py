@@ -5,7 +5,9 @@ Shapes, with G groups, Cg = C/G input and Kg = K/G output channels per group, L 
     per image: x --im2col--> cols (N, G, Cg*kh*kw, L);  out = weight @ cols -> (N, G, Kg, L)
     folded:    x --im2col--> cols (G, Cg*kh*kw, N*L);  out = weight @ cols -> (G, Kg, N*L)
 Backward: d weight = grad @ cols^T (summed over the batch), d cols = weight^T @ grad, then
-col2im, the adjoint of im2col, gives d x.
+col2im, the adjoint of im2col, gives d x. The columns are not kept from the forward: they
+are kh*kw times the input, and a network's worth of them held until its backward was most
+of a training step's memory. The backward unfolds the input again (one im2col pass).
 """
 import numpy as np
 
@@ -31,23 +33,28 @@ class Conv2d(Function):
             return np.zeros((0, k, window.oh, window.ow), dtype=x.dtype)
         self.weight = weight.reshape(groups, k // groups, cg * window.taps)
         self.folded = (k // groups) * cg * window.taps * window.oh * window.ow < FOLD_BATCH_BELOW_MACS
-        cols = kernels.im2col(np.ascontiguousarray(x), window, batch_in_columns=self.folded)
+        self.x = np.ascontiguousarray(x)  # for the backward's columns (usually the array the graph holds anyway)
         b = np.ascontiguousarray(bias[0]) if bias else None
+        cols = self._columns()
         return self._forward_folded(cols, b) if self.folded else self._forward_per_image(cols, b)
+
+    def _columns(self):
+        """The input unfolded, laid out for this call's GEMMs: (G, Cg*kh*kw, N*L) folded, else (N, G, Cg*kh*kw, L)."""
+        n, g, w = self.input_shape[0], self.groups, self.window
+        cols = kernels.im2col(self.x, w, batch_in_columns=self.folded)
+        return cols.reshape(g, -1, n * w.oh * w.ow) if self.folded else cols.reshape(n, g, -1, w.oh * w.ow)
 
     def _forward_folded(self, cols, bias):
         """One GEMM per group over the whole batch; the (K, N*L) result goes to (N, K, L)
         images with the bias added in the same pass, so the next layer gets a contiguous array."""
-        n, g, w = self.input_shape[0], self.groups, self.window
-        self.cols = cols.reshape(g, -1, n * w.oh * w.ow)
-        out = np.matmul(self.weight, self.cols)  # (G, Kg, N*L)
+        n, w = self.input_shape[0], self.window
+        out = np.matmul(self.weight, cols)  # (G, Kg, N*L)
         k = self.weight_shape[0]
         return kernels.gemm_rows_to_batch(out.reshape(k, -1), n, bias).reshape(n, k, w.oh, w.ow)
 
     def _forward_per_image(self, cols, bias):
-        n, g, w = self.input_shape[0], self.groups, self.window
-        self.cols = cols.reshape(n, g, -1, w.oh * w.ow)
-        out = np.matmul(self.weight, self.cols).reshape(n, -1, w.oh, w.ow)  # (N, G, Kg, L), contiguous
+        n, w = self.input_shape[0], self.window
+        out = np.matmul(self.weight, cols).reshape(n, -1, w.oh, w.ow)  # (N, G, Kg, L), contiguous
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
         return out
@@ -64,7 +71,7 @@ class Conv2d(Function):
             grad_x = self._input_gradient(grad_groups)
         if self.needs_input_grad[1]:
             # cols are read transposed in place (BLAS takes the flag)
-            grad_w = np.matmul(grad_groups, self.cols.swapaxes(-1, -2))
+            grad_w = np.matmul(grad_groups, self._columns().swapaxes(-1, -2))
             grad_w = (grad_w if self.folded else grad_w.sum(axis=0)).reshape(self.weight_shape)
         return grad_x, grad_w, grad_b
 

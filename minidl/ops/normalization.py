@@ -1,4 +1,5 @@
-"""Layer normalisation as one primitive (kernels: layer_norm_forward/backward).
+"""Layer normalisation (kernels: layer_norm_forward/backward) and batch normalisation in
+training mode, each as one primitive.
 
 Shape: x (*, D1..Dk) normalised over its last k dims; weight, bias (D1..Dk) or absent -> same as x.
 FLOPs (the count of the composite it replaces): 5 per element (mean, centre, square,
@@ -33,3 +34,50 @@ class LayerNorm(Function):
 
     def flops(self, out, x, *params):
         return (5 + self.has_weight + self.has_bias) * x.size + 2 * self.rstd.size
+
+
+class BatchNorm(Function):
+    """Batch statistics over every dim but the channel dim 1: out = (x - mean) / sqrt(var + eps)
+    * weight + bias, the biased variance. One node that keeps only x_hat and 1/std: composed of
+    primitives it kept two full-size arrays per layer, and a CNN holds one per layer until its backward.
+    The batch mean and biased variance come back too, for the running statistics (they
+    take no gradient). Shape: x (N, C, *) -> out (N, C, *), mean (C,), var (C,); weight,
+    bias (C,) or absent. FLOPs: 5 per element (mean, centre, square, mean, scale) and 1
+    more each for weight and bias, as LayerNorm counts.
+    """
+
+    def forward(self, x, *params, eps, has_weight, has_bias):
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        self.axes, self.shape, self.has_weight, self.has_bias = axes, shape, has_weight, has_bias
+        self.mean = x.mean(axis=axes, keepdims=True)
+        xhat = x - self.mean
+        self.var = np.mean(xhat * xhat, axis=axes, keepdims=True)
+        self.inv_std = (1.0 / np.sqrt(self.var + eps)).astype(x.dtype)
+        xhat *= self.inv_std
+        self.xhat = xhat
+        self.weight = params[0].reshape(shape) if has_weight else None
+        out = xhat * self.weight if has_weight else xhat.copy()
+        if has_bias:
+            out += params[-1].reshape(shape)
+        return out, self.mean.reshape(-1), self.var.reshape(-1)
+
+    def backward(self, grad, grad_mean=None, grad_var=None):
+        axes, xhat = self.axes, self.xhat
+        count = xhat.size // xhat.shape[1]
+        grads = []
+        grad_xhat = grad * self.weight if self.has_weight else grad
+        mean_g = grad_xhat.sum(axis=axes, keepdims=True) / count
+        mean_gx = (grad_xhat * xhat).sum(axis=axes, keepdims=True) / count
+        if self.needs_input_grad[0]:
+            grads.append((grad_xhat - mean_g - xhat * mean_gx) * self.inv_std)
+        else:
+            grads.append(None)
+        if self.has_weight:
+            grads.append((grad * xhat).sum(axis=axes))
+        if self.has_bias:
+            grads.append(grad.sum(axis=axes))
+        return tuple(grads)
+
+    def flops(self, out, x, *params):
+        return (5 + self.has_weight + self.has_bias) * x.size

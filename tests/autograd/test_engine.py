@@ -256,3 +256,31 @@ def test_grad_mode_is_per_thread_and_new_threads_start_enabled():
         worker.join()
         assert not is_grad_enabled()  # the other thread's no_grad did not leak here, nor ours there
     assert seen == {"start": True, "inside": False} and is_grad_enabled()
+
+
+def test_the_graph_keeps_no_intermediate_array_alive():
+    """Nodes link to the nodes that made their inputs, not to the tensors: an intermediate array
+    lives only while an op saved it or the user holds it (as in PyTorch)."""
+    import gc
+    import weakref
+
+    x = md.randn(1000, requires_grad=True)
+    h = x * 2  # Mul keeps x (a leaf) and the constant 2, not its output
+    dropped = weakref.ref(h.data)
+    y = (h + 1).sum()  # Add keeps nothing
+    del h
+    gc.collect()
+    assert dropped() is None
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, np.full(1000, 2, np.float32))
+
+
+def test_retain_grad_and_autograd_grad_still_reach_an_intermediate_the_user_holds():
+    x = md.randn(3, requires_grad=True)
+    h = (x * 3).retain_grad()
+    (h.exp()).sum().backward()
+    np.testing.assert_allclose(h.grad.data, np.exp(h.data), rtol=1e-6)
+    x2 = md.randn(3, requires_grad=True)
+    h2 = x2 * 3
+    (g,) = md.autograd.grad((h2 * h2).sum(), h2)
+    np.testing.assert_allclose(g.data, 2 * h2.data, rtol=1e-6)

@@ -130,3 +130,20 @@ def test_an_empty_batch_gives_an_empty_output_and_zero_gradients_as_pytorch(with
     np.testing.assert_array_equal(w.grad.data, 0)
     if with_bias:
         np.testing.assert_array_equal(b.grad.data, tb.grad.numpy())
+
+
+def test_a_convolution_keeps_its_input_not_the_unfolded_columns_for_backward():
+    x = md.randn(2, 4, 9, 9, requires_grad=True)
+    w = md.randn(5, 4, 3, 3, requires_grad=True)
+    out = F.conv2d(x, w, padding=1)
+    kept = [v for v in vars(out._ctx).values() if isinstance(v, np.ndarray)]
+    assert max(a.size for a in kept) <= x.numel()  # nothing kh*kw times the input
+    expected_w = F.conv2d(x.detach(), w.detach(), padding=1)  # the same output without a graph
+    np.testing.assert_array_equal(out.data, expected_w.data)
+
+
+def test_batch_norm_in_training_keeps_one_array_of_the_input_size():
+    x = md.randn(4, 3, 6, 6, requires_grad=True)
+    out = F.batch_norm(x, None, None, md.ones(3, requires_grad=True), md.zeros(3, requires_grad=True), training=True)
+    full = [v for v in vars(out._ctx).values() if isinstance(v, np.ndarray) and v.size == x.numel()]
+    assert len(full) == 1
