@@ -5,9 +5,10 @@ Shapes, with G groups, Cg = C/G input and Kg = K/G output channels per group, L 
     per image: x --im2col--> cols (N, G, Cg*kh*kw, L);  out = weight @ cols -> (N, G, Kg, L)
     folded:    x --im2col--> cols (G, Cg*kh*kw, N*L);  out = weight @ cols -> (G, Kg, N*L)
 Backward: d weight = grad @ cols^T (summed over the batch), d cols = weight^T @ grad, then
-col2im, the adjoint of im2col, gives d x. The columns are not kept from the forward: they
-are kh*kw times the input, and a network's worth of them held until its backward was most
-of a training step's memory. The backward unfolds the input again (one im2col pass).
+col2im, the adjoint of im2col, gives d x. Large columns are not kept from the forward:
+they are kh*kw times the input, and a network's worth of them held until its backward was
+most of a training step's memory; the backward unfolds the input again (one im2col pass).
+Small ones are kept, where that pass would cost a noticeable share of the layer's time.
 """
 import numpy as np
 
@@ -18,6 +19,8 @@ from ..autograd.function import Function
 # overhead or a poor shape, so the batch is folded into the GEMM's columns instead: im2col
 # lays it out that way, and only the smaller output and its gradient change layout.
 FOLD_BATCH_BELOW_MACS = 1 << 24
+# Columns up to this size are kept for the backward; larger ones are unfolded again there.
+KEEP_COLUMNS_UP_TO_BYTES = 32 << 20
 
 
 class Conv2d(Function):
@@ -33,9 +36,10 @@ class Conv2d(Function):
             return np.zeros((0, k, window.oh, window.ow), dtype=x.dtype)
         self.weight = weight.reshape(groups, k // groups, cg * window.taps)
         self.folded = (k // groups) * cg * window.taps * window.oh * window.ow < FOLD_BATCH_BELOW_MACS
-        self.x = np.ascontiguousarray(x)  # for the backward's columns (usually the array the graph holds anyway)
+        self.x = np.ascontiguousarray(x)  # for the backward's columns (usually an array the graph keeps anyway)
         b = np.ascontiguousarray(bias[0]) if bias else None
         cols = self._columns()
+        self.cols = cols if cols.nbytes <= KEEP_COLUMNS_UP_TO_BYTES else None
         return self._forward_folded(cols, b) if self.folded else self._forward_per_image(cols, b)
 
     def _columns(self):
@@ -71,7 +75,8 @@ class Conv2d(Function):
             grad_x = self._input_gradient(grad_groups)
         if self.needs_input_grad[1]:
             # cols are read transposed in place (BLAS takes the flag)
-            grad_w = np.matmul(grad_groups, self._columns().swapaxes(-1, -2))
+            cols = self.cols if self.cols is not None else self._columns()
+            grad_w = np.matmul(grad_groups, cols.swapaxes(-1, -2))
             grad_w = (grad_w if self.folded else grad_w.sum(axis=0)).reshape(self.weight_shape)
         return grad_x, grad_w, grad_b
 

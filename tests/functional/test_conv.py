@@ -132,14 +132,18 @@ def test_an_empty_batch_gives_an_empty_output_and_zero_gradients_as_pytorch(with
         np.testing.assert_array_equal(b.grad.data, tb.grad.numpy())
 
 
-def test_a_convolution_keeps_its_input_not_the_unfolded_columns_for_backward():
-    x = md.randn(2, 4, 9, 9, requires_grad=True)
-    w = md.randn(5, 4, 3, 3, requires_grad=True)
+@pytest.mark.parametrize("keep_up_to, kept_columns", [(0, False), (1 << 30, True)])
+def test_large_columns_are_unfolded_again_in_backward_and_small_ones_kept(monkeypatch, keep_up_to, kept_columns):
+    from minidl.ops import conv as conv_op
+
+    monkeypatch.setattr(conv_op, "KEEP_COLUMNS_UP_TO_BYTES", keep_up_to)
+    x = md.randn(2, 4, 9, 9, dtype=np.float64, requires_grad=True)
+    w = md.randn(5, 4, 3, 3, dtype=np.float64, requires_grad=True)
     out = F.conv2d(x, w, padding=1)
     kept = [v for v in vars(out._ctx).values() if isinstance(v, np.ndarray)]
-    assert max(a.size for a in kept) <= x.numel()  # nothing kh*kw times the input
-    expected_w = F.conv2d(x.detach(), w.detach(), padding=1)  # the same output without a graph
-    np.testing.assert_array_equal(out.data, expected_w.data)
+    assert (max(a.size for a in kept) > x.numel()) == kept_columns  # the columns are kh*kw times the input
+    out.backward(md.ones_like(out))
+    assert md.gradcheck(lambda a, b: F.conv2d(a, b, padding=1), [x, w])
 
 
 def test_batch_norm_in_training_keeps_one_array_of_the_input_size():
