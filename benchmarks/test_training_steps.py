@@ -1,4 +1,4 @@
-"""B6-B8 and L1: one full training step (forward, loss, backward, optimizer) in minidl and PyTorch, float32."""
+"""B6-B8, R18 and L1: one full training step (forward, loss, backward, optimizer) in minidl and PyTorch, float32."""
 import pytest
 
 from minidl.benchmark import TRAINING_WORKLOADS

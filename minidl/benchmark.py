@@ -262,9 +262,58 @@ def _small_cnn_step(framework):
                           lambda o, p: o.SGD(p, lr=0.05, momentum=0.9), images, labels, loss)
 
 
+def _resnet18_step(framework):
+    """A ResNet-18 (CIFAR stem) training step, batch 32 of 3x32x32, SGD with momentum."""
+    from .models import resnet18_cifar
+    from .random import manual_seed
+
+    def make_theirs(torch):
+        nn = torch.nn
+
+        class BasicBlock(nn.Module):  # minidl.models.vision.BasicBlock, with the same names
+            def __init__(self, cin, cout, stride):
+                super().__init__()
+                self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)
+                self.relu = nn.ReLU()
+                self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout)
+                self.downsample = None
+                if stride != 1 or cin != cout:
+                    self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+            def forward(self, x):
+                skip = x if self.downsample is None else self.downsample(x)
+                return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))) + skip)
+
+        class ResNet18(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv1, self.bn1, self.relu = nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()
+                cin = 64
+                for i, width in enumerate((64, 128, 256, 512), start=1):
+                    setattr(self, f"layer{i}", nn.Sequential(BasicBlock(cin, width, 1 if i == 1 else 2),
+                                                             BasicBlock(width, width, 1)))
+                    cin = width
+                self.fc = nn.Linear(512, 10)
+
+            def forward(self, x):
+                x = self.relu(self.bn1(self.conv1(x)))
+                x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+                return self.fc(x.mean((2, 3)))
+
+        return ResNet18()
+
+    manual_seed(0)
+    rng = np.random.default_rng(9)
+    images, labels = rng.standard_normal((32, 3, 32, 32)).astype(np.float32), rng.integers(0, 10, 32)
+    loss = lambda fw, logits, y: (F.cross_entropy if fw == "minidl" else _torch_f().cross_entropy)(logits, y)  # noqa: E731
+    return _training_step(framework, resnet18_cifar(), make_theirs, lambda o, p: o.SGD(p, lr=0.01, momentum=0.9),
+                          images, labels, loss)
+
+
 TRAINING_WORKLOADS = [
     Workload("B6", "embedding 5000x64 + RNN tanh 128 + linear 5000, batch 32, length 30, Adam", 0.6,
              _recurrent_lm_step("RNN", 5000, 64, 128, 32, 30, seed=5)),
+    Workload("R18", "ResNet-18 (CIFAR stem) on 32x3x32x32, SGD momentum", 1.0, _resnet18_step),
     Workload("L1", "LSTM language model: embedding 10000x256, LSTM 512, linear 10000, batch 32, length 64, Adam", 0.6,
              _recurrent_lm_step("LSTM", 10000, 256, 512, 32, 64, seed=8)),
     Workload("B7", "char transformer 2 layers, width 64, 4 heads, context 64, batch 32, Adam", 1.0, _charlm_step),
