@@ -243,10 +243,9 @@ def _grown(inputs, input_names, dynamic):
 def _dynamic_dims(inputs, input_names, dynamic, trace, second):
     """id(array) -> the axes whose size changed between the two traces."""
     first_shapes, second_shapes = _shapes(trace), _shapes(second)
-    if first_shapes == second_shapes or len(first_shapes) != len(second_shapes):
-        if len(first_shapes) != len(second_shapes):
-            raise ExportError("export: the model runs different operations at another input size; "
-                              "it cannot be exported with dynamic axes")
+    if len(first_shapes) != len(second_shapes):
+        raise ExportError("export: the model runs different operations at another input size; "
+                          "it cannot be exported with dynamic axes")
     dims = {id(x.data): set(dynamic.get(name, {})) for x, name in zip(inputs, input_names)}
     for event, a, b in zip(trace.events, first_shapes, second_shapes):
         out = event[-1]

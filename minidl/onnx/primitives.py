@@ -150,7 +150,7 @@ def _index(g, ctx, ins, arrays, params, out):
         indices = np.asarray(items[axis])
         if indices.dtype == np.bool_:
             raise NotImplementedError("Index with a boolean mask (its output size depends on the values)")
-        return g.node("Gather", [ins[0], g.name(indices if isinstance(items[axis], np.ndarray) else indices)], axis=axis)
+        return g.node("Gather", [ins[0], g.name(indices)], axis=axis)
     twin = g.twin["key"] if g.twin is not None else key
     twin_items = list(twin) if isinstance(twin, tuple) else [twin]
     starts, ends, axes, steps, squeeze, unsqueeze = [], [], [], [], [], []
