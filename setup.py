@@ -12,7 +12,7 @@ import numpy as np
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-CYTHON_EXTENSIONS = ["im2col", "pool"]  # csrc/<name>.pyx -> minidl.kernels._<name>
+CYTHON_EXTENSIONS = ["im2col", "pool", "winograd"]  # csrc/<name>.pyx -> minidl.kernels._<name>
 
 # -O3 lets gcc vectorise the inner loops; bounds checks are off in the sources.
 # No OpenMP on purpose: libgomp's spinning threads and OpenBLAS's fight over the

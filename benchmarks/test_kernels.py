@@ -1,4 +1,4 @@
-"""B1-B5 (and B4g): compiled kernels against PyTorch on the same work (float32). Run with
+"""B1-B5, B4g and C1-C5: compiled kernels against PyTorch on the same work (float32). Run with
 `pytest --benchmark-only` (plain `pytest` skips them); the ratios print at the end."""
 import pytest
 

@@ -64,10 +64,18 @@ def _torch_f():
     return torch.nn.functional
 
 
-def _conv(framework):
-    leaves = _leaves(framework, _data(1, (32, 16, 32, 32), (32, 16, 3, 3), (32,), scale=0.2))
-    conv = F.conv2d if framework == "minidl" else _torch_f().conv2d
-    return _step(framework, leaves, lambda x, w, b: conv(x, w, b, padding=1))
+def _conv_layer(batch, cin, size, cout, stride=1, seed=1):
+    """A 3x3 convolution (padding 1) fwd+bwd with bias, batch x cin x size x size -> cout."""
+
+    def build(framework):
+        leaves = _leaves(framework, _data(seed, (batch, cin, size, size), (cout, cin, 3, 3), (cout,), scale=0.2))
+        conv = F.conv2d if framework == "minidl" else _torch_f().conv2d
+        return _step(framework, leaves, lambda x, w, b: conv(x, w, b, stride=stride, padding=1))
+
+    return build
+
+
+_conv = _conv_layer(32, 16, 32, 32)
 
 
 def _max_pool(framework):
@@ -111,6 +119,13 @@ KERNEL_WORKLOADS = [
     Workload("B4", "LSTM fwd+bwd, batch 32, length 50, 64 -> 128", 0.8, _recurrent("lstm")),
     Workload("B4g", "GRU fwd+bwd, batch 32, length 50, 64 -> 128", 0.4, _recurrent("gru")),
     Workload("B5", "causal attention fwd+bwd, 16x4x64x16", 1.0, _attention),
+    # ResNet-18's 3x3 layer shapes (CIFAR sizes, batch 32)
+    Workload("C1", "conv2d fwd+bwd, x 32x64x32x32, 64 filters 3x3, padding 1", 1.0, _conv_layer(32, 64, 32, 64, seed=11)),
+    Workload("C2", "conv2d fwd+bwd, x 32x128x16x16, 128 filters 3x3, padding 1", 1.0, _conv_layer(32, 128, 16, 128, seed=12)),
+    Workload("C3", "conv2d fwd+bwd, x 32x256x8x8, 256 filters 3x3, padding 1", 1.0, _conv_layer(32, 256, 8, 256, seed=13)),
+    Workload("C4", "conv2d fwd+bwd, x 32x512x4x4, 512 filters 3x3, padding 1", 1.0, _conv_layer(32, 512, 4, 512, seed=14)),
+    Workload("C5", "conv2d fwd+bwd, x 32x128x16x16, 256 filters 3x3, stride 2, padding 1", 1.0,
+             _conv_layer(32, 128, 16, 256, stride=2, seed=15)),
 ]
 
 

@@ -50,11 +50,19 @@ from .reference import (  # noqa: F401  every kernel's name, bound to its twin u
     scatter_add_rows,
     sgd_step,
     tanh,
+    winograd_input,
+    winograd_input_grad,
+    winograd_output,
+    winograd_output_grad,
 )
+from .winograd import winograd_filter, winograd_filter_grad  # noqa: F401  small: NumPy only
 
 # The module that holds each kernel's compiled version, under the same name.
 COMPILED = {
     "minidl.kernels._im2col": ("im2col", "col2im", "gemm_rows_to_batch", "batch_to_gemm_rows"),  # csrc/im2col.pyx
+    "minidl.kernels._winograd": (  # csrc/winograd.pyx
+        "winograd_input", "winograd_output", "winograd_output_grad", "winograd_input_grad",
+    ),
     "minidl.kernels._pool": (  # csrc/pool.pyx
         "max_pool2d_forward", "max_pool2d_backward", "max_pool2d_2x2_forward", "max_pool2d_2x2_backward",
         "avg_pool2d_forward", "avg_pool2d_backward",

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from .window import Window2d
+from .winograd import winograd_input, winograd_input_grad, winograd_output, winograd_output_grad  # noqa: F401
 
 _erf_scalar = np.frompyfunc(math.erf, 1, 1)
 

@@ -1,4 +1,5 @@
-"""Convolution as im2col + GEMM (NumPy's matmul, i.e. BLAS).
+"""Convolution as im2col + GEMM (NumPy's matmul, i.e. BLAS), or for 3x3 stride-1 layers
+as Winograd's F(2x2, 3x3) (kernels/winograd.py); ops/conv_algorithm.py chooses.
 
 Shapes, with G groups, Cg = C/G input and Kg = K/G output channels per group, L = OH*OW:
     weight (K, Cg, kh, kw) viewed as (G, Kg, Cg*kh*kw)
@@ -14,6 +15,8 @@ import numpy as np
 
 from .. import kernels
 from ..autograd.function import Function
+from ..kernels.winograd import staggered
+from . import conv_algorithm
 
 # Below this many multiply-adds per image and group, one GEMM per image is mostly BLAS call
 # overhead or a poor shape, so the batch is folded into the GEMM's columns instead: im2col
@@ -34,6 +37,9 @@ class Conv2d(Function):
         self.weight_shape, self.has_bias = weight.shape, bool(bias)
         if n == 0:  # as PyTorch: an empty output, and zero gradients for weight and bias
             return np.zeros((0, k, window.oh, window.ow), dtype=x.dtype)
+        self.algorithm = conv_algorithm.choose(c, window, groups)
+        if self.algorithm == "winograd":
+            return self._winograd_forward(x, weight, bias[0] if bias else None)
         self.weight = weight.reshape(groups, k // groups, cg * window.taps)
         self.folded = (k // groups) * cg * window.taps * window.oh * window.ow < FOLD_BATCH_BELOW_MACS
         self.x = np.ascontiguousarray(x)  # for the backward's columns (usually an array the graph keeps anyway)
@@ -41,6 +47,28 @@ class Conv2d(Function):
         cols = self._columns()
         self.cols = cols if cols.nbytes <= KEEP_COLUMNS_UP_TO_BYTES else None
         return self._forward_folded(cols, b) if self.folded else self._forward_per_image(cols, b)
+
+    def _winograd_forward(self, x, weight, bias):
+        """M = U @ V over the 16 tile positions; the backward unfolds V again unless it is small."""
+        self.x = np.ascontiguousarray(x)
+        self.u = kernels.winograd_filter(weight)
+        v = kernels.winograd_input(self.x, self.window)
+        self.v = v if v.nbytes <= KEEP_COLUMNS_UP_TO_BYTES else None
+        m = np.matmul(self.u, v, out=staggered((self.weight_shape[0], v.shape[2]), v.dtype))
+        return kernels.winograd_output(m, x.shape[0], self.window, bias)
+
+    def _winograd_backward(self, grad, want_bias):
+        dm = kernels.winograd_output_grad(np.ascontiguousarray(grad), self.window)
+        grad_x = grad_w = grad_b = None
+        if want_bias:
+            grad_b = grad.sum(axis=(0, 2, 3))
+        if self.needs_input_grad[0]:
+            dv = np.matmul(self.u.transpose(0, 2, 1), dm, out=staggered((self.input_shape[1], dm.shape[2]), dm.dtype))
+            grad_x = kernels.winograd_input_grad(dv, self.input_shape, self.window)
+        if self.needs_input_grad[1]:
+            v = self.v if self.v is not None else kernels.winograd_input(self.x, self.window)
+            grad_w = kernels.winograd_filter_grad(np.matmul(dm, v.transpose(0, 2, 1)))
+        return grad_x, grad_w, grad_b
 
     def _columns(self):
         """The input unfolded, laid out for this call's GEMMs: (G, Cg*kh*kw, N*L) folded, else (N, G, Cg*kh*kw, L)."""
@@ -68,6 +96,8 @@ class Conv2d(Function):
             zeros = [np.zeros(self.input_shape, grad.dtype), np.zeros(self.weight_shape, grad.dtype)]
             return tuple(zeros + ([np.zeros(self.weight_shape[0], grad.dtype)] if self.has_bias else []))
         want_bias = self.has_bias and self.needs_input_grad[2]
+        if self.algorithm == "winograd":
+            return self._winograd_backward(grad, want_bias)
         backward = self._backward_folded if self.folded else self._backward_per_image
         grad_groups, grad_b = backward(grad, want_bias)
         grad_x = grad_w = None

@@ -1,0 +1,195 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, nonecheck=False
+"""The four tile transforms of Winograd's F(2x2, 3x3) convolution, one pass each.
+
+Same signatures and results as the NumPy twins in minidl/kernels/winograd.py, which say
+what each computes; layouts, with P = N*th*tw tiles (th x tw per image):
+    V, dV  (16, C, N, th, tw)     M, dM  (16, K, N, th, tw)
+Each (image, channel) plane goes through a zero-padded copy of its tiles' extent, so the
+tile loops have no bounds logic; each tile reads 16 (or 4) values and writes 16 (or 4).
+"""
+import numpy as np
+from libc.string cimport memset
+
+from window cimport real
+
+from minidl.kernels.winograd import staggered  # the 16 blocks apart in memory, as the twins lay them out
+
+
+def _tiles(window):
+    return (window.oh + 1) // 2, (window.ow + 1) // 2
+
+
+
+
+def winograd_input(const real[:, :, :, ::1] x, window):
+    """V = B^T d B for every 4x4 input tile. Shape: x (N, C, H, W) -> V (16, C, N*th*tw)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t th, tw
+    th, tw = _tiles(window)
+    cdef Py_ssize_t ph = window.ph, pw = window.pw, Hp = 2 * th + 2, Wp = 2 * tw + 2
+    dtype = np.float32 if real is float else np.float64
+    v_arr = staggered((C, N, th, tw), dtype)
+    plane_arr = np.zeros((Hp, Wp), dtype=dtype)
+    cdef real[:, :, :, :, :] v = v_arr  # strided: the 16 blocks are staggered
+    cdef real[:, ::1] plane = plane_arr
+    cdef Py_ssize_t n, c, y, ty, tx, i, j, k
+    cdef Py_ssize_t step = v.strides[0] // sizeof(real)  # from one of the 16 positions to the next
+    cdef real d[4][4]
+    cdef real t[4][4]
+    cdef real* out
+    cdef const real* src
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for y in range(H):  # the padding stays zero: only the interior is rewritten
+                    for i in range(W):
+                        plane[ph + y, pw + i] = x[n, c, y, i]
+                for ty in range(th):
+                    out = &v[0, c, n, ty, 0]
+                    for tx in range(tw):
+                        for i in range(4):
+                            src = &plane[2 * ty + i, 2 * tx]
+                            for j in range(4):
+                                d[i][j] = src[j]
+                        for j in range(4):  # B^T along rows
+                            t[0][j] = d[0][j] - d[2][j]
+                            t[1][j] = d[1][j] + d[2][j]
+                            t[2][j] = d[2][j] - d[1][j]
+                            t[3][j] = d[1][j] - d[3][j]
+                        for i in range(4):  # and along columns
+                            k = 4 * i * step + tx
+                            out[k] = t[i][0] - t[i][2]
+                            out[k + step] = t[i][1] + t[i][2]
+                            out[k + 2 * step] = t[i][2] - t[i][1]
+                            out[k + 3 * step] = t[i][1] - t[i][3]
+    return v_arr.reshape(16, C, N * th * tw)  # a view: each block is contiguous
+
+
+def winograd_output(m_flat, Py_ssize_t N, window, bias=None):
+    """y = A^T m A per tile, cropped to the output, plus the bias.
+    Shape: M (16, K, N*th*tw) -> (N, K, OH, OW)."""
+    cdef Py_ssize_t th, tw
+    th, tw = _tiles(window)
+    return _output(m_flat.reshape(16, m_flat.shape[1], N, th, tw), window.oh, window.ow, bias)
+
+
+def _output(const real[:, :, :, :, :] m, Py_ssize_t OH, Py_ssize_t OW, bias):
+    cdef Py_ssize_t K = m.shape[1], N = m.shape[2], th = m.shape[3], tw = m.shape[4]
+    dtype = np.float32 if real is float else np.float64
+    out_arr = np.empty((N, K, OH, OW), dtype=dtype)
+    bias_arr = np.zeros(K, dtype=dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
+    cdef real[:, :, :, ::1] out = out_arr
+    cdef const real[::1] b = bias_arr
+    cdef Py_ssize_t n, k, ty, tx, i, j, oy, ox
+    cdef Py_ssize_t step = m.strides[0] // sizeof(real)
+    cdef real s[2][4]
+    cdef real y[2][2]
+    cdef const real* src
+    with nogil:
+        for n in range(N):
+            for k in range(K):
+                for ty in range(th):
+                    src = &m[0, k, n, ty, 0]
+                    for tx in range(tw):
+                        for j in range(4):  # A^T along rows
+                            s[0][j] = src[j * step + tx] + src[(4 + j) * step + tx] + src[(8 + j) * step + tx]
+                            s[1][j] = src[(4 + j) * step + tx] - src[(8 + j) * step + tx] - src[(12 + j) * step + tx]
+                        for i in range(2):  # and along columns
+                            y[i][0] = s[i][0] + s[i][1] + s[i][2] + b[k]
+                            y[i][1] = s[i][1] - s[i][2] - s[i][3] + b[k]
+                        for i in range(2):
+                            oy = 2 * ty + i
+                            if oy < OH:
+                                for j in range(2):
+                                    ox = 2 * tx + j
+                                    if ox < OW:
+                                        out[n, k, oy, ox] = y[i][j]
+    return out_arr
+
+
+def winograd_output_grad(const real[:, :, :, ::1] grad, window):
+    """dM = A dy A^T, the adjoint of winograd_output. Shape: grad (N, K, OH, OW) -> dM (16, K, N*th*tw)."""
+    cdef Py_ssize_t N = grad.shape[0], K = grad.shape[1], OH = grad.shape[2], OW = grad.shape[3]
+    cdef Py_ssize_t th, tw
+    th, tw = _tiles(window)
+    dtype = np.float32 if real is float else np.float64
+    dm_arr = staggered((K, N, th, tw), dtype)
+    cdef real[:, :, :, :, :] dm = dm_arr
+    cdef Py_ssize_t n, k, ty, tx, i, j, oy, ox
+    cdef Py_ssize_t step = dm.strides[0] // sizeof(real)
+    cdef real g[2][2]
+    cdef real r[4][2]
+    cdef real* out
+    with nogil:
+        for n in range(N):
+            for k in range(K):
+                for ty in range(th):
+                    out = &dm[0, k, n, ty, 0]
+                    for tx in range(tw):
+                        for i in range(2):
+                            oy = 2 * ty + i
+                            for j in range(2):
+                                ox = 2 * tx + j
+                                g[i][j] = grad[n, k, oy, ox] if oy < OH and ox < OW else 0
+                        for j in range(2):  # A along rows
+                            r[0][j] = g[0][j]
+                            r[1][j] = g[0][j] + g[1][j]
+                            r[2][j] = g[0][j] - g[1][j]
+                            r[3][j] = -g[1][j]
+                        for i in range(4):  # and along columns
+                            j = 4 * i * step + tx
+                            out[j] = r[i][0]
+                            out[j + step] = r[i][0] + r[i][1]
+                            out[j + 2 * step] = r[i][0] - r[i][1]
+                            out[j + 3 * step] = -r[i][1]
+    return dm_arr.reshape(16, K, N * th * tw)
+
+
+def winograd_input_grad(dv_flat, input_shape, window):
+    """d x = B dV B^T per tile, overlap-added, the adjoint of winograd_input.
+    Shape: dV (16, C, N*th*tw) -> (N, C, H, W)."""
+    cdef Py_ssize_t th, tw
+    th, tw = _tiles(window)
+    n, c, h, w = input_shape
+    return _input_grad(dv_flat.reshape(16, c, n, th, tw), h, w, window.ph, window.pw)
+
+
+def _input_grad(const real[:, :, :, :, :] dv, Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph, Py_ssize_t pw):
+    cdef Py_ssize_t C = dv.shape[1], N = dv.shape[2], th = dv.shape[3], tw = dv.shape[4]
+    cdef Py_ssize_t Hp = 2 * th + 2, Wp = 2 * tw + 2
+    dtype = np.float32 if real is float else np.float64
+    dx_arr = np.empty((N, C, H, W), dtype=dtype)
+    plane_arr = np.empty((Hp, Wp), dtype=dtype)
+    cdef real[:, :, :, ::1] dx = dx_arr
+    cdef real[:, ::1] plane = plane_arr
+    cdef Py_ssize_t n, c, y, ty, tx, i, j, k
+    cdef Py_ssize_t step = dv.strides[0] // sizeof(real)
+    cdef real a[4][4]
+    cdef real e[4][4]
+    cdef const real* src
+    cdef real* row
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                memset(&plane[0, 0], 0, Hp * Wp * sizeof(real))
+                for ty in range(th):
+                    src = &dv[0, c, n, ty, 0]
+                    for tx in range(tw):
+                        for i in range(4):
+                            for j in range(4):
+                                a[i][j] = src[(4 * i + j) * step + tx]
+                        for j in range(4):  # B along rows
+                            e[0][j] = a[0][j]
+                            e[1][j] = a[1][j] - a[2][j] + a[3][j]
+                            e[2][j] = a[1][j] + a[2][j] - a[0][j]
+                            e[3][j] = -a[3][j]
+                        for i in range(4):  # and along columns, added into the overlapping tiles
+                            row = &plane[2 * ty + i, 2 * tx]
+                            row[0] += e[i][0]
+                            row[1] += e[i][1] - e[i][2] + e[i][3]
+                            row[2] += e[i][1] + e[i][2] - e[i][0]
+                            row[3] -= e[i][3]
+                for y in range(H):
+                    for i in range(W):
+                        dx[n, c, y, i] = plane[ph + y, pw + i]
+    return dx_arr
