@@ -32,6 +32,17 @@ def test_classic_networks_match_published_totals(factory, size, params, macs_g):
     assert s.rows[-1].output_shape[-1] in (10, 1000)
 
 
+def test_cifar_resnet18_is_the_imagenet_one_with_a_3x3_stem_and_10_classes():
+    """The CIFAR stem swaps the 7x7 stem conv for a 3x3 one (and drops the max pool, which has
+    no parameters); the head maps 512 features to 10 classes instead of 1000."""
+    md.manual_seed(0)
+    imagenet = 11_689_512
+    expected = imagenet - 64 * 3 * 7 * 7 + 64 * 3 * 3 * 3 - (512 * 1000 + 1000) + (512 * 10 + 10)
+    s = md.summary(md.models.resnet18_cifar(), input_size=(1, 3, 32, 32))
+    assert s.totals["params"] == expected == 11_173_962
+    assert s.rows[-1].output_shape == (1, 10)
+
+
 def test_batch_is_included_and_rows_nest():
     model = nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, 5))
     one, four = md.summary(model, input_size=(1, 10)), md.summary(model, input_size=(4, 10))

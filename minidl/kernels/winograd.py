@@ -88,14 +88,13 @@ def winograd_filter(weight):
     """U = G g G^T, as one GEMM: each filter's 9 taps times kron(G, G)^T.
     Shape: weight (K, C, 3, 3) -> U (16, K, C)."""
     k, c = weight.shape[:2]
-    u = weight.reshape(k * c, 9) @ _GG.T.astype(weight.dtype)  # (K*C, 16)
-    return np.ascontiguousarray(u.T).reshape(16, k, c)
+    return (_GG.astype(weight.dtype) @ weight.reshape(k * c, 9).T).reshape(16, k, c)  # BLAS reads the transpose in place
 
 
 def winograd_filter_grad(du):
     """The adjoint of winograd_filter: G^T dU G. Shape: dU (16, K, C) -> (K, C, 3, 3)."""
     k, c = du.shape[1:]
-    return (_GG.T.astype(du.dtype) @ du.reshape(16, k * c)).T.reshape(k, c, 3, 3)
+    return (du.reshape(16, k * c).T @ _GG.astype(du.dtype)).reshape(k, c, 3, 3)
 
 
 def winograd_output(m, n, window, bias=None):

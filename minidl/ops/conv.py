@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import kernels
 from ..autograd.function import Function
-from ..kernels.winograd import staggered
+from ..kernels.winograd import staggered, tiles
 from . import conv_algorithm
 
 # Below this many multiply-adds per image and group, one GEMM per image is mostly BLAS call
@@ -24,6 +24,8 @@ from . import conv_algorithm
 FOLD_BATCH_BELOW_MACS = 1 << 24
 # Columns up to this size are kept for the backward; larger ones are unfolded again there.
 KEEP_COLUMNS_UP_TO_BYTES = 32 << 20
+# Winograd transforms this many bytes of tiles at a time (see Conv2d._winograd_chunks).
+WINOGRAD_CHUNK_BYTES = 8 << 20
 
 
 class Conv2d(Function):
@@ -49,26 +51,44 @@ class Conv2d(Function):
         return self._forward_folded(cols, b) if self.folded else self._forward_per_image(cols, b)
 
     def _winograd_forward(self, x, weight, bias):
-        """M = U @ V over the 16 tile positions; the backward unfolds V again unless it is small."""
-        self.x = np.ascontiguousarray(x)
-        self.u = kernels.winograd_filter(weight)
-        v = kernels.winograd_input(self.x, self.window)
-        self.v = v if v.nbytes <= KEEP_COLUMNS_UP_TO_BYTES else None
-        m = np.matmul(self.u, v, out=staggered((self.weight_shape[0], v.shape[2]), v.dtype))
-        return kernels.winograd_output(m, x.shape[0], self.window, bias)
+        """M = U @ V over the 16 tile positions. The layer keeps only its input and weight: U and
+        V (16/9 of the weight, 4x the input) are transformed again in the backward."""
+        self.x, self.weight = np.ascontiguousarray(x), weight
+        u = kernels.winograd_filter(weight)
+        out = np.empty((x.shape[0], self.weight_shape[0], self.window.oh, self.window.ow), dtype=x.dtype)
+        for lo, hi in self._winograd_chunks():
+            v = kernels.winograd_input(self.x[lo:hi], self.window)
+            m = np.matmul(u, v, out=staggered((u.shape[1], v.shape[2]), v.dtype))
+            out[lo:hi] = kernels.winograd_output(m, hi - lo, self.window, bias)
+        return out
 
     def _winograd_backward(self, grad, want_bias):
-        dm = kernels.winograd_output_grad(np.ascontiguousarray(grad), self.window)
-        grad_x = grad_w = grad_b = None
-        if want_bias:
-            grad_b = grad.sum(axis=(0, 2, 3))
-        if self.needs_input_grad[0]:
-            dv = np.matmul(self.u.transpose(0, 2, 1), dm, out=staggered((self.input_shape[1], dm.shape[2]), dm.dtype))
-            grad_x = kernels.winograd_input_grad(dv, self.input_shape, self.window)
-        if self.needs_input_grad[1]:
-            v = self.v if self.v is not None else kernels.winograd_input(self.x, self.window)
-            grad_w = kernels.winograd_filter_grad(np.matmul(dm, v.transpose(0, 2, 1)))
+        grad = np.ascontiguousarray(grad)
+        grad_x = np.empty(self.input_shape, dtype=grad.dtype) if self.needs_input_grad[0] else None
+        du = None
+        u = kernels.winograd_filter(self.weight)
+        for lo, hi in self._winograd_chunks():
+            dm = kernels.winograd_output_grad(grad[lo:hi], self.window)
+            if grad_x is not None:
+                dv = np.matmul(u.transpose(0, 2, 1), dm, out=staggered((u.shape[2], dm.shape[2]), dm.dtype))
+                grad_x[lo:hi] = kernels.winograd_input_grad(dv, (hi - lo,) + self.input_shape[1:], self.window)
+                del dv
+            if self.needs_input_grad[1]:
+                part = np.matmul(dm, kernels.winograd_input(self.x[lo:hi], self.window).transpose(0, 2, 1))
+                du = part if du is None else np.add(du, part, out=du)
+        grad_w = kernels.winograd_filter_grad(du) if self.needs_input_grad[1] else None
+        grad_b = grad.sum(axis=(0, 2, 3)) if want_bias else None
         return grad_x, grad_w, grad_b
+
+    def _winograd_chunks(self):
+        """Image ranges whose transformed tiles (4x the images, per buffer) stay near
+        WINOGRAD_CHUNK_BYTES, so a layer's temporary buffers do not grow with the batch and
+        image size; the GEMMs over a chunk's tiles are still long."""
+        n, c = self.input_shape[:2]
+        th, tw = tiles(self.window)
+        per_image = 16 * max(c, self.weight_shape[0]) * th * tw * self.x.itemsize
+        step = max(1, WINOGRAD_CHUNK_BYTES // per_image)
+        return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
 
     def _columns(self):
         """The input unfolded, laid out for this call's GEMMs: (G, Cg*kh*kw, N*L) folded, else (N, G, Cg*kh*kw, L)."""
@@ -104,11 +124,24 @@ class Conv2d(Function):
         if self.needs_input_grad[0]:
             grad_x = self._input_gradient(grad_groups)
         if self.needs_input_grad[1]:
-            # cols are read transposed in place (BLAS takes the flag)
-            cols = self.cols if self.cols is not None else self._columns()
-            grad_w = np.matmul(grad_groups, cols.swapaxes(-1, -2))
-            grad_w = (grad_w if self.folded else grad_w.sum(axis=0)).reshape(self.weight_shape)
+            grad_w = self._weight_gradient(grad_groups).reshape(self.weight_shape)
         return grad_x, grad_w, grad_b
+
+    def _weight_gradient(self, grad_groups):
+        """d weight = grad @ cols^T summed over the batch, as one GEMM per group over all images'
+        columns (BLAS reads cols transposed in place). Per-image products summed afterwards held
+        a weight-sized array per image: 151 MB for one of ResNet-18's 512-channel layers."""
+        if self.folded:
+            cols = self.cols if self.cols is not None else self._columns()
+            return np.matmul(grad_groups, cols.swapaxes(-1, -2))
+        n, g = self.input_shape[0], self.groups
+        length = self.window.oh * self.window.ow
+        if self.cols is not None:  # (N, G, CKK, L) -> (G, CKK, N*L)
+            cols = np.ascontiguousarray(self.cols.transpose(1, 2, 0, 3)).reshape(g, -1, n * length)
+        else:
+            cols = kernels.im2col(self.x, self.window, batch_in_columns=True).reshape(g, -1, n * length)
+        rows = np.ascontiguousarray(grad_groups.transpose(1, 2, 0, 3)).reshape(g, -1, n * length)
+        return np.matmul(rows, cols.swapaxes(-1, -2))
 
     def _backward_folded(self, grad, want_bias):
         """grad as GEMM rows (G, Kg, N*L), each channel summed for the bias gradient in the same pass."""
