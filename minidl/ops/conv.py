@@ -22,6 +22,9 @@ from . import conv_algorithm
 # overhead or a poor shape, so the batch is folded into the GEMM's columns instead: im2col
 # lays it out that way, and only the smaller output and its gradient change layout.
 FOLD_BATCH_BELOW_MACS = 1 << 24
+# Nor when each image has this many output pixels or fewer: a GEMM that narrow is a poor
+# shape whatever its size (ResNet-18's stride-2 layers, 4x4 to 16x16 outputs).
+FOLD_BATCH_UP_TO_PIXELS = 256
 # Columns up to this size are kept for the backward; larger ones are unfolded again there.
 KEEP_COLUMNS_UP_TO_BYTES = 32 << 20
 # Winograd transforms this many bytes of tiles at a time (see Conv2d._winograd_chunks).
@@ -43,7 +46,8 @@ class Conv2d(Function):
         if self.algorithm == "winograd":
             return self._winograd_forward(x, weight, bias[0] if bias else None)
         self.weight = weight.reshape(groups, k // groups, cg * window.taps)
-        self.folded = (k // groups) * cg * window.taps * window.oh * window.ow < FOLD_BATCH_BELOW_MACS
+        pixels = window.oh * window.ow
+        self.folded = (k // groups) * cg * window.taps * pixels < FOLD_BATCH_BELOW_MACS or pixels <= FOLD_BATCH_UP_TO_PIXELS
         self.x = np.ascontiguousarray(x)  # for the backward's columns (usually an array the graph keeps anyway)
         b = np.ascontiguousarray(bias[0]) if bias else None
         cols = self._columns()

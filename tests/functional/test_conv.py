@@ -64,13 +64,17 @@ def test_max_pool_gradient_goes_to_the_first_of_tied_maxima(torch_oracle):
     assert t.grad.numpy()[0, 0, 0, 1] == 1 and t.grad.numpy()[0, 0, 1, 0] == 0
 
 
+@pytest.mark.parametrize("keep", [True, False], ids=["columns_kept", "columns_unfolded_again"])
 @pytest.mark.parametrize("fold", [True, False], ids=["batch_folded_into_one_gemm", "one_gemm_per_image"])
 @pytest.mark.parametrize("groups", [1, 2])
-def test_conv2d_gemm_layouts_agree_with_pytorch(fold, groups, monkeypatch, torch_oracle):
-    """Small convolutions fold the batch into one GEMM, large ones run a GEMM per image: both are exact."""
+def test_conv2d_gemm_layouts_agree_with_pytorch(fold, groups, keep, monkeypatch, torch_oracle):
+    """Small convolutions fold the batch into one GEMM, large ones run a GEMM per image; the
+    backward uses the forward's columns or unfolds the input again: all are exact."""
     import minidl.ops.conv as conv_op
 
     monkeypatch.setattr(conv_op, "FOLD_BATCH_BELOW_MACS", 1 << 40 if fold else 0)
+    monkeypatch.setattr(conv_op, "FOLD_BATCH_UP_TO_PIXELS", 1 << 40 if fold else 0)
+    monkeypatch.setattr(conv_op, "KEEP_COLUMNS_UP_TO_BYTES", 1 << 40 if keep else 0)
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((3, 4, 7, 6)), rng.standard_normal((6, 4 // groups, 3, 2)), rng.standard_normal(6)
     mine = [md.tensor(a, requires_grad=True) for a in (x, w, b)]
