@@ -22,3 +22,9 @@ def check_same_dtype(layer, x, weight, bias=None):
                 f"{layer}: input is {x.dtype} (shape {x.shape}) but the {name} is {t.dtype}; "
                 f"convert the input (x.to(md.{t.dtype})) or the layer (layer.to(md.{x.dtype}))"
             )
+
+
+def check_float32_or_64(op, x):
+    """The compiled convolution and pooling kernels are built for float32 and float64 only."""
+    if x.dtype.name not in ("float32", "float64"):
+        raise TypeError(f"{op}: input is {x.dtype} (shape {x.shape}); {op} supports float32 and float64")

@@ -9,7 +9,7 @@ import numpy as np
 from .. import ops
 from ..kernels.window import Window2d
 from ..tensor import Tensor
-from ._checks import check_same_dtype
+from ._checks import check_float32_or_64, check_same_dtype
 from .pad import pad
 
 
@@ -85,6 +85,7 @@ def _conv(op, x, weight, bias, stride, padding, dilation, groups):
     if bias is not None and bias.shape != (k,):
         raise ValueError(f"{op}: bias must have shape ({k},) for weight {weight.shape}; got {bias.shape}")
     check_same_dtype(op, x, weight, bias)
+    check_float32_or_64(op, x4)
     stride, dilation = _pair(stride, "stride", op), _pair(dilation, "dilation", op)
     padding, (extra_h, extra_w) = _resolve_padding(padding, (kh, kw), stride, dilation, op)
     if extra_h or extra_w:

@@ -118,3 +118,11 @@ def test_bad_input_is_refused_before_any_kernel(monkeypatch):
     monkeypatch.setenv("MINIDL_CONV_ALGO", "winograd")
     with pytest.raises(ValueError, match="conv2d: input has 3 channels"):
         F.conv2d(md.randn(1, 3, 5, 5), md.randn(4, 2, 3, 3), padding=1)
+
+
+@pytest.mark.parametrize("algorithm", conv_algorithm.ALGORITHMS)
+def test_unsupported_dtype_is_a_clear_error(algorithm, monkeypatch):
+    monkeypatch.setenv("MINIDL_CONV_ALGO", algorithm)
+    x, w = md.tensor(np.ones((1, 2, 5, 5), np.float16)), md.tensor(np.ones((3, 2, 3, 3), np.float16))
+    with pytest.raises(TypeError, match=r"conv2d: input is float16 \(shape \(1, 2, 5, 5\)\); conv2d supports float32 and float64"):
+        F.conv2d(x, w, padding=1)
