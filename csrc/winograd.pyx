@@ -12,20 +12,14 @@ from libc.string cimport memset
 
 from window cimport real
 
-from minidl.kernels.winograd import staggered  # the 16 blocks apart in memory, as the twins lay them out
-
-
-def _tiles(window):
-    return (window.oh + 1) // 2, (window.ow + 1) // 2
-
-
+from minidl.kernels.winograd import staggered, tiles  # the twins' layout and tile counts
 
 
 def winograd_input(const real[:, :, :, ::1] x, window):
     """V = B^T d B for every 4x4 input tile. Shape: x (N, C, H, W) -> V (16, C, N*th*tw)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t th, tw
-    th, tw = _tiles(window)
+    th, tw = tiles(window)
     cdef Py_ssize_t ph = window.ph, pw = window.pw, Hp = 2 * th + 2, Wp = 2 * tw + 2
     dtype = np.float32 if real is float else np.float64
     v_arr = staggered((C, N, th, tw), dtype)
@@ -69,7 +63,7 @@ def winograd_output(m_flat, Py_ssize_t N, window, bias=None):
     """y = A^T m A per tile, cropped to the output, plus the bias.
     Shape: M (16, K, N*th*tw) -> (N, K, OH, OW)."""
     cdef Py_ssize_t th, tw
-    th, tw = _tiles(window)
+    th, tw = tiles(window)
     return _output(m_flat.reshape(16, m_flat.shape[1], N, th, tw), window.oh, window.ow, bias)
 
 
@@ -111,7 +105,7 @@ def winograd_output_grad(const real[:, :, :, ::1] grad, window):
     """dM = A dy A^T, the adjoint of winograd_output. Shape: grad (N, K, OH, OW) -> dM (16, K, N*th*tw)."""
     cdef Py_ssize_t N = grad.shape[0], K = grad.shape[1], OH = grad.shape[2], OW = grad.shape[3]
     cdef Py_ssize_t th, tw
-    th, tw = _tiles(window)
+    th, tw = tiles(window)
     dtype = np.float32 if real is float else np.float64
     dm_arr = staggered((K, N, th, tw), dtype)
     cdef real[:, :, :, :, :] dm = dm_arr
@@ -149,7 +143,7 @@ def winograd_input_grad(dv_flat, input_shape, window):
     """d x = B dV B^T per tile, overlap-added, the adjoint of winograd_input.
     Shape: dV (16, C, N*th*tw) -> (N, C, H, W)."""
     cdef Py_ssize_t th, tw
-    th, tw = _tiles(window)
+    th, tw = tiles(window)
     n, c, h, w = input_shape
     return _input_grad(dv_flat.reshape(16, c, n, th, tw), h, w, window.ph, window.pw)
 

@@ -320,9 +320,8 @@ def _resnet18_step(framework):
     manual_seed(0)
     rng = np.random.default_rng(9)
     images, labels = rng.standard_normal((32, 3, 32, 32)).astype(np.float32), rng.integers(0, 10, 32)
-    loss = lambda fw, logits, y: (F.cross_entropy if fw == "minidl" else _torch_f().cross_entropy)(logits, y)  # noqa: E731
     return _training_step(framework, resnet18_cifar(), make_theirs, lambda o, p: o.SGD(p, lr=0.01, momentum=0.9),
-                          images, labels, loss)
+                          images, labels, _cross_entropy)
 
 
 TRAINING_WORKLOADS = [

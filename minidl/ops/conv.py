@@ -70,7 +70,7 @@ class Conv2d(Function):
         grad = np.ascontiguousarray(grad)
         grad_x = np.empty(self.input_shape, dtype=grad.dtype) if self.needs_input_grad[0] else None
         du = None
-        u = kernels.winograd_filter(self.weight)
+        u = kernels.winograd_filter(self.weight) if grad_x is not None else None
         for lo, hi in self._winograd_chunks():
             dm = kernels.winograd_output_grad(grad[lo:hi], self.window)
             if grad_x is not None:

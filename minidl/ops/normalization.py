@@ -65,18 +65,18 @@ class BatchNorm(Function):
     def backward(self, grad, grad_mean=None, grad_var=None):
         axes, xhat = self.axes, self.xhat
         count = xhat.size // xhat.shape[1]
-        grads = []
-        grad_xhat = grad * self.weight if self.has_weight else grad
-        mean_g = grad_xhat.sum(axis=axes, keepdims=True) / count
-        mean_gx = (grad_xhat * xhat).sum(axis=axes, keepdims=True) / count
+        # the two sums over the batch serve both the parameters' gradients and the input's
+        sum_g = grad.sum(axis=axes, keepdims=True)
+        sum_gx = (grad * xhat).sum(axis=axes, keepdims=True)
+        grads = [None]
         if self.needs_input_grad[0]:
-            grads.append((grad_xhat - mean_g - xhat * mean_gx) * self.inv_std)
-        else:
-            grads.append(None)
+            scale = self.weight if self.has_weight else 1
+            grad_xhat = grad * self.weight if self.has_weight else grad
+            grads[0] = (grad_xhat - (sum_g * scale) / count - xhat * ((sum_gx * scale) / count)) * self.inv_std
         if self.has_weight:
-            grads.append((grad * xhat).sum(axis=axes))
+            grads.append(sum_gx.reshape(-1))
         if self.has_bias:
-            grads.append(grad.sum(axis=axes))
+            grads.append(sum_g.reshape(-1))
         return tuple(grads)
 
     def flops(self, out, x, *params):
