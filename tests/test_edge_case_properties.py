@@ -126,6 +126,11 @@ WILD32 = st.one_of(st.floats(-3, 3, width=32), st.sampled_from([0.0, -0.0, 1e30,
 @given(values=arrays(elements=WILD32, dtype=np.float32), layout=layouts())
 def test_unary_ops_in_float32_where_the_compiled_kernels_run(name, values, layout):
     ours, theirs = UNARY[name]
+    if name == "gelu":
+        # PyTorch's own float32 gelu gives NaN at +inf in its AVX-512 vector loop (inf in its
+        # scalar loop and in float64), so the reference here is float64 rounded to float32
+        exact = theirs
+        theirs = lambda x: exact(x.double()).float()  # noqa: E731
     _check(ours, theirs, values, layout, name, grad_at_nan=name != "elu", rtol=1e-5, atol=1e-6)
 
 
