@@ -369,9 +369,9 @@ def attention_softmax_backward(probs, dprobs, causal=False, out=None, scale=1.0)
 
 def cross_entropy_forward(logits, target, weight, ignore_index):
     """Per-row losses (weighted; 0 where the target is ignore_index), the row weights,
-    e = exp(logits - row max) and its row sums.
+    and each row's log-sum-exp, computed after shifting by the row max so exp cannot overflow.
 
-    Shape: logits (N, C), target (N,), weight (C,) or None -> losses (N,), row_weight (N,), e (N, C), total (N,).
+    Shape: logits (N, C), target (N,), weight (C,) or None -> losses (N,), row_weight (N,), lse (N,).
     """
     valid = target != ignore_index
     safe = np.where(valid, target, 0)
@@ -379,18 +379,16 @@ def cross_entropy_forward(logits, target, weight, ignore_index):
     if weight is not None:
         w = w * weight[safe]
     top = logits.max(axis=1)
-    e = np.exp(logits - top[:, None])
-    total = e.sum(axis=1)
-    log_prob = (logits[np.arange(len(target)), safe] - top) - np.log(total)
-    return -log_prob * w, w, e, total
+    lse = top + np.log(np.exp(logits - top[:, None]).sum(axis=1))
+    return (lse - logits[np.arange(len(target)), safe]) * w, w, lse
 
 
-def cross_entropy_backward(exp, total, target, ignore_index, coef):
-    """exp / total * coef, minus coef at each row's target (ignored rows have coef 0).
+def cross_entropy_backward(logits, lse, target, ignore_index, coef):
+    """softmax(logits) * coef, minus coef at each row's target (ignored rows have coef 0).
 
-    Shape: exp (N, C), total (N,), target (N,), coef (N,) -> (N, C).
+    Shape: logits (N, C), lse (N,), target (N,), coef (N,) -> (N, C).
     """
-    out = exp * (coef / total)[:, None]
+    out = np.exp(logits - lse[:, None]) * coef[:, None]
     out[np.arange(len(target)), np.where(target != ignore_index, target, 0)] -= coef
     return out
 
