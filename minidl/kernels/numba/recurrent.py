@@ -28,6 +28,13 @@ def _add_into(out, a):
             out[b, k] += a[b, k]
 
 
+@numba.njit(cache=True)
+def _add_into_row(out, a):
+    """out += a over one row."""
+    for k in range(out.shape[0]):
+        out[k] += a[k]
+
+
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _add_tanh32(out, a):
     """out = tanh(out + a) in one pass (float32: the vectorised rational tanh)."""
@@ -52,34 +59,47 @@ def _rnn_step_backward(dz, dh, dhs_t, h_t, nonlinearity):
             dz[b, k] = g
 
 
-# The cells loop over one row's contiguous gate blocks, each loop touching few arrays:
-# a single loop over all gates and states needed so many runtime alias checks that
-# LLVM kept it scalar.
+# The cells loop over one row's gate blocks as separate 1-D views, each loop touching few
+# arrays: a single loop over all gates and states needed so many runtime alias checks that
+# LLVM kept it scalar. Views, not offsets: with an index such as start + k, Numba must
+# allow for a negative index (wraparound), and that check kept the loop scalar too.
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _sigmoid_into(out, a, b, start, stop):
-    """out[k] = sigmoid(a[k] + b[k]) for k in [start, stop), as (1 + tanh(x/2)) / 2."""
+def _sigmoid_into(out, a, b):
+    """out = sigmoid(a + b), as (1 + tanh(x/2)) / 2."""
     half = out.dtype.type(0.5)
-    for k in range(start, stop):
+    for k in range(out.shape[0]):
         out[k] = half + half * tanh_scalar(half * (a[k] + b[k]))
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _tanh_into(out, a, b):
+    """out = tanh(a + b)."""
+    for k in range(out.shape[0]):
+        out[k] = tanh_scalar(a[k] + b[k])
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _lstm_update(i, f, g, o, c_prev, c_t, tc_t, h_t):
+    """c_t = f * c_prev + i * g; h_t = o * tanh(c_t), keeping tanh(c_t) for the backward."""
+    for k in range(c_t.shape[0]):
+        c = f[k] * c_prev[k] + i[k] * g[k]
+        c_t[k] = c
+        tc = tanh_scalar(c)
+        tc_t[k] = tc
+        h_t[k] = o[k] * tc
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _lstm_cell(z, gx_t, c_prev, acts_t, c_t, tc_t, h_t, hidden):
     """One LSTM step after the recurrent product z = h_prev @ W_hh^T (B, 4H): gates
     i, f, o = sigmoid and g = tanh of z + gx_t; c_t = f * c_prev + i * g; h_t = o * tanh(c_t)."""
+    h2, h3 = 2 * hidden, 3 * hidden
     for b in range(z.shape[0]):
         zb, gb, ab = z[b], gx_t[b], acts_t[b]
-        _sigmoid_into(ab, zb, gb, 0, 2 * hidden)  # i, f
-        for k in range(2 * hidden, 3 * hidden):  # g
-            ab[k] = tanh_scalar(zb[k] + gb[k])
-        _sigmoid_into(ab, zb, gb, 3 * hidden, 4 * hidden)  # o
-        cp, cb, tb, hb = c_prev[b], c_t[b], tc_t[b], h_t[b]
-        for k in range(hidden):
-            c = ab[hidden + k] * cp[k] + ab[k] * ab[2 * hidden + k]
-            cb[k] = c
-            tc = tanh_scalar(c)
-            tb[k] = tc
-            hb[k] = ab[3 * hidden + k] * tc
+        _sigmoid_into(ab[:h2], zb[:h2], gb[:h2])  # i, f
+        _tanh_into(ab[h2:h3], zb[h2:h3], gb[h2:h3])  # g
+        _sigmoid_into(ab[h3:], zb[h3:], gb[h3:])  # o
+        _lstm_update(ab[:hidden], ab[hidden:h2], ab[h2:h3], ab[h3:], c_prev[b], c_t[b], tc_t[b], h_t[b])
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
@@ -103,24 +123,32 @@ def _lstm_step_backward(dgates_t, dc, dh, dhs_t, acts_t, tc_t, c_prev, hidden):
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _gru_candidate(n, hn, gx_n, r, hh_n, b_hn):
+    """hn = hh_n + b_hn (kept for the backward); n = tanh(gx_n + r * hn)."""
+    for k in range(n.shape[0]):
+        v = hh_n[k] + b_hn[k]
+        hn[k] = v
+        n[k] = tanh_scalar(gx_n[k] + r[k] * v)
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _gru_update(z, n, h_prev, h_t):
+    one = h_t.dtype.type(1.0)
+    for k in range(h_t.shape[0]):
+        h_t[k] = (one - z[k]) * n[k] + z[k] * h_prev[k]
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _gru_cell(hh, gx_t, b_hh, h_prev, acts_t, h_t, hn_t, hidden):
     """One GRU step after the recurrent product hh = h_prev @ W_hh^T (B, 3H): r, z = sigmoid,
     n = tanh(gx_n + r * (hh_n + b_hn)); h_t = (1 - z) * n + z * h_prev."""
-    one = hh.dtype.type(1.0)
+    h2 = 2 * hidden
     for b in range(hh.shape[0]):
         hb, gb, ab = hh[b], gx_t[b], acts_t[b]
-        for k in range(3 * hidden):
-            hb[k] += b_hh[k]
-        _sigmoid_into(ab, gb, hb, 0, 2 * hidden)  # r, z
-        nb = hn_t[b]
-        for k in range(hidden):
-            hn = hb[2 * hidden + k]
-            nb[k] = hn
-            ab[2 * hidden + k] = tanh_scalar(gb[2 * hidden + k] + ab[k] * hn)
-        pb, ob = h_prev[b], h_t[b]
-        for k in range(hidden):
-            z = ab[hidden + k]
-            ob[k] = (one - z) * ab[2 * hidden + k] + z * pb[k]
+        _add_into_row(hb[:h2], b_hh[:h2])
+        _sigmoid_into(ab[:h2], gb[:h2], hb[:h2])  # r, z
+        _gru_candidate(ab[h2:], hn_t[b], gb[h2:], ab[:hidden], hb[h2:], b_hh[h2:])
+        _gru_update(ab[hidden:h2], ab[h2:], h_prev[b], h_t[b])
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
