@@ -8,7 +8,11 @@ loops, and a PyTorch-shaped API.
 """
 __version__ = "0.1.0"
 
-from . import autograd, kernels
+from .blas_idle import shorten_openblas_spin
+
+shorten_openblas_spin()  # before NumPy loads OpenBLAS, which reads the setting once
+
+from . import autograd, kernels  # noqa: E402
 from .autograd import count_flops, enable_grad, gradcheck, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .memory import keep_freed_memory
 from .random import manual_seed

@@ -11,7 +11,7 @@ LAYERS = [
     {"kernels"},
     {"tensor", "autograd", "ops", "random", "creation", "free_functions"},
     {"functional"},
-    {"optim", "data", "summary", "serialization", "memory", "profiler"},
+    {"optim", "data", "summary", "serialization", "memory", "blas_idle", "profiler"},
     {"nn"},
     {"models"},
     {"train", "benchmark", "onnx"},
