@@ -15,14 +15,15 @@ from window cimport real
 from minidl.kernels.winograd import staggered, tiles  # the twins' layout and tile counts
 
 
-def winograd_input(const real[:, :, :, ::1] x, window):
-    """V = B^T d B for every 4x4 input tile. Shape: x (N, C, H, W) -> V (16, C, N*th*tw)."""
+def winograd_input(const real[:, :, :, ::1] x, window, out=None):
+    """V = B^T d B for every 4x4 input tile. Shape: x (N, C, H, W) -> V (16, C, N*th*tw);
+    into `out` (16, C, N, th, tw) when given, e.g. one batch range of a larger V."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t th, tw
     th, tw = tiles(window)
     cdef Py_ssize_t ph = window.ph, pw = window.pw, Hp = 2 * th + 2, Wp = 2 * tw + 2
     dtype = np.float32 if real is float else np.float64
-    v_arr = staggered((C, N, th, tw), dtype)
+    v_arr = staggered((C, N, th, tw), dtype) if out is None else out
     plane_arr = np.zeros((Hp, Wp), dtype=dtype)
     cdef real[:, :, :, :, :] v = v_arr  # strided: the 16 blocks are staggered
     cdef real[:, ::1] plane = plane_arr
@@ -30,7 +31,7 @@ def winograd_input(const real[:, :, :, ::1] x, window):
     cdef Py_ssize_t step = v.strides[0] // sizeof(real)  # from one of the 16 positions to the next
     cdef real d[4][4]
     cdef real t[4][4]
-    cdef real* out
+    cdef real* dst
     cdef const real* src
     with nogil:
         for n in range(N):
@@ -39,7 +40,7 @@ def winograd_input(const real[:, :, :, ::1] x, window):
                     for i in range(W):
                         plane[ph + y, pw + i] = x[n, c, y, i]
                 for ty in range(th):
-                    out = &v[0, c, n, ty, 0]
+                    dst = &v[0, c, n, ty, 0]
                     for tx in range(tw):
                         for i in range(4):
                             src = &plane[2 * ty + i, 2 * tx]
@@ -52,25 +53,26 @@ def winograd_input(const real[:, :, :, ::1] x, window):
                             t[3][j] = d[1][j] - d[3][j]
                         for i in range(4):  # and along columns
                             k = 4 * i * step + tx
-                            out[k] = t[i][0] - t[i][2]
-                            out[k + step] = t[i][1] + t[i][2]
-                            out[k + 2 * step] = t[i][2] - t[i][1]
-                            out[k + 3 * step] = t[i][1] - t[i][3]
+                            dst[k] = t[i][0] - t[i][2]
+                            dst[k + step] = t[i][1] + t[i][2]
+                            dst[k + 2 * step] = t[i][2] - t[i][1]
+                            dst[k + 3 * step] = t[i][1] - t[i][3]
     return v_arr.reshape(16, C, N * th * tw)  # a view: each block is contiguous
 
 
-def winograd_output(m_flat, Py_ssize_t N, window, bias=None):
+def winograd_output(m_flat, Py_ssize_t N, window, bias=None, out=None):
     """y = A^T m A per tile, cropped to the output, plus the bias.
-    Shape: M (16, K, N*th*tw) -> (N, K, OH, OW)."""
+    Shape: M (16, K, N*th*tw) -> (N, K, OH, OW), into `out` when given."""
     cdef Py_ssize_t th, tw
     th, tw = tiles(window)
-    return _output(m_flat.reshape(16, m_flat.shape[1], N, th, tw), window.oh, window.ow, bias)
+    return _output(m_flat.reshape(16, m_flat.shape[1], N, th, tw), window.oh, window.ow, bias, out)
 
 
-def _output(const real[:, :, :, :, :] m, Py_ssize_t OH, Py_ssize_t OW, bias):
+def _output(const real[:, :, :, :, :] m, Py_ssize_t OH, Py_ssize_t OW, bias, out_arr):
     cdef Py_ssize_t K = m.shape[1], N = m.shape[2], th = m.shape[3], tw = m.shape[4]
     dtype = np.float32 if real is float else np.float64
-    out_arr = np.empty((N, K, OH, OW), dtype=dtype)
+    if out_arr is None:
+        out_arr = np.empty((N, K, OH, OW), dtype=dtype)
     bias_arr = np.zeros(K, dtype=dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
     cdef real[:, :, :, ::1] out = out_arr
     cdef const real[::1] b = bias_arr
@@ -101,24 +103,25 @@ def _output(const real[:, :, :, :, :] m, Py_ssize_t OH, Py_ssize_t OW, bias):
     return out_arr
 
 
-def winograd_output_grad(const real[:, :, :, ::1] grad, window):
-    """dM = A dy A^T, the adjoint of winograd_output. Shape: grad (N, K, OH, OW) -> dM (16, K, N*th*tw)."""
+def winograd_output_grad(const real[:, :, :, ::1] grad, window, out=None):
+    """dM = A dy A^T, the adjoint of winograd_output. Shape: grad (N, K, OH, OW) -> dM (16, K, N*th*tw);
+    into `out` (16, K, N, th, tw) when given."""
     cdef Py_ssize_t N = grad.shape[0], K = grad.shape[1], OH = grad.shape[2], OW = grad.shape[3]
     cdef Py_ssize_t th, tw
     th, tw = tiles(window)
     dtype = np.float32 if real is float else np.float64
-    dm_arr = staggered((K, N, th, tw), dtype)
+    dm_arr = staggered((K, N, th, tw), dtype) if out is None else out
     cdef real[:, :, :, :, :] dm = dm_arr
     cdef Py_ssize_t n, k, ty, tx, i, j, oy, ox
     cdef Py_ssize_t step = dm.strides[0] // sizeof(real)
     cdef real g[2][2]
     cdef real r[4][2]
-    cdef real* out
+    cdef real* dst
     with nogil:
         for n in range(N):
             for k in range(K):
                 for ty in range(th):
-                    out = &dm[0, k, n, ty, 0]
+                    dst = &dm[0, k, n, ty, 0]
                     for tx in range(tw):
                         for i in range(2):
                             oy = 2 * ty + i
@@ -132,27 +135,28 @@ def winograd_output_grad(const real[:, :, :, ::1] grad, window):
                             r[3][j] = -g[1][j]
                         for i in range(4):  # and along columns
                             j = 4 * i * step + tx
-                            out[j] = r[i][0]
-                            out[j + step] = r[i][0] + r[i][1]
-                            out[j + 2 * step] = r[i][0] - r[i][1]
-                            out[j + 3 * step] = -r[i][1]
+                            dst[j] = r[i][0]
+                            dst[j + step] = r[i][0] + r[i][1]
+                            dst[j + 2 * step] = r[i][0] - r[i][1]
+                            dst[j + 3 * step] = -r[i][1]
     return dm_arr.reshape(16, K, N * th * tw)
 
 
-def winograd_input_grad(dv_flat, input_shape, window):
+def winograd_input_grad(dv_flat, input_shape, window, out=None):
     """d x = B dV B^T per tile, overlap-added, the adjoint of winograd_input.
-    Shape: dV (16, C, N*th*tw) -> (N, C, H, W)."""
+    Shape: dV (16, C, N*th*tw) -> (N, C, H, W), into `out` when given."""
     cdef Py_ssize_t th, tw
     th, tw = tiles(window)
     n, c, h, w = input_shape
-    return _input_grad(dv_flat.reshape(16, c, n, th, tw), h, w, window.ph, window.pw)
+    return _input_grad(dv_flat.reshape(16, c, n, th, tw), h, w, window.ph, window.pw, out)
 
 
-def _input_grad(const real[:, :, :, :, :] dv, Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph, Py_ssize_t pw):
+def _input_grad(const real[:, :, :, :, :] dv, Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph, Py_ssize_t pw, dx_arr):
     cdef Py_ssize_t C = dv.shape[1], N = dv.shape[2], th = dv.shape[3], tw = dv.shape[4]
     cdef Py_ssize_t Hp = 2 * th + 2, Wp = 2 * tw + 2
     dtype = np.float32 if real is float else np.float64
-    dx_arr = np.empty((N, C, H, W), dtype=dtype)
+    if dx_arr is None:
+        dx_arr = np.empty((N, C, H, W), dtype=dtype)
     plane_arr = np.empty((Hp, Wp), dtype=dtype)
     cdef real[:, :, :, ::1] dx = dx_arr
     cdef real[:, ::1] plane = plane_arr

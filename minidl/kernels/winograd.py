@@ -69,12 +69,13 @@ def _bt(d0, d1, d2, d3):
     return d0 - d2, d1 + d2, d2 - d1, d1 - d3
 
 
-def winograd_input(x, window):
-    """V = B^T d B for every 4x4 input tile. Shape: x (N, C, H, W) -> V (16, C, N*th*tw)."""
+def winograd_input(x, window, out=None):
+    """V = B^T d B for every 4x4 input tile. Shape: x (N, C, H, W) -> V (16, C, N*th*tw);
+    into `out` (16, C, N, th, tw) when given, e.g. one batch range of a larger V."""
     th, tw = tiles(window)
     n, c = x.shape[:2]
     xp = _padded(x, window)
-    v = staggered((c, n, th, tw), x.dtype).reshape(4, 4, c, n, th, tw)
+    v = (staggered((c, n, th, tw), x.dtype) if out is None else out).reshape(4, 4, c, n, th, tw)
     for a, rows in enumerate(_bt(*_four(xp, -2, th))):  # rows: (N, C, th, 2*tw + 2)
         d0, d1, d2, d3 = _four(rows, -1, tw)
         np.subtract(d0, d2, out=v[a, 0].transpose(1, 0, 2, 3))
@@ -97,8 +98,12 @@ def winograd_filter_grad(du):
     return (du.reshape(16, k * c).T @ _GG.astype(du.dtype)).reshape(k, c, 3, 3)
 
 
-def winograd_output(m, n, window, bias=None):
-    """y = A^T m A per tile, cropped to the output, plus the bias. Shape: M (16, K, N*th*tw) -> (N, K, OH, OW)."""
+def winograd_output(m, n, window, bias=None, out=None):
+    """y = A^T m A per tile, cropped to the output, plus the bias.
+    Shape: M (16, K, N*th*tw) -> (N, K, OH, OW), into `out` when given."""
+    if out is not None:
+        out[...] = winograd_output(m, n, window, bias)
+        return out
     th, tw = tiles(window)
     k = m.shape[1]
     m = m.reshape(4, 4, k, n, th, tw)
@@ -114,13 +119,14 @@ def winograd_output(m, n, window, bias=None):
     return out
 
 
-def winograd_output_grad(grad, window):
-    """dM = A dy A^T, the adjoint of winograd_output. Shape: grad (N, K, OH, OW) -> dM (16, K, N*th*tw)."""
+def winograd_output_grad(grad, window, out=None):
+    """dM = A dy A^T, the adjoint of winograd_output. Shape: grad (N, K, OH, OW) -> dM (16, K, N*th*tw);
+    into `out` (16, K, N, th, tw) when given."""
     th, tw = tiles(window)
     n, k = grad.shape[:2]
     dy = np.zeros((n, k, 2 * th, 2 * tw), dtype=grad.dtype)
     dy[:, :, : window.oh, : window.ow] = grad
-    dm = staggered((k, n, th, tw), grad.dtype).reshape(4, 4, k, n, th, tw)
+    dm = (staggered((k, n, th, tw), grad.dtype) if out is None else out).reshape(4, 4, k, n, th, tw)
     for a, rows in enumerate(_a(dy[:, :, 0::2], dy[:, :, 1::2])):  # A along rows: (N, K, th, 2*tw)
         for b, col in enumerate(_a(rows[..., 0::2], rows[..., 1::2])):
             dm[a, b] = col.transpose(1, 0, 2, 3)
@@ -132,9 +138,12 @@ def _a(y0, y1):
     return y0, y0 + y1, y0 - y1, -y1
 
 
-def winograd_input_grad(dv, input_shape, window):
+def winograd_input_grad(dv, input_shape, window, out=None):
     """d x = B dV B^T per tile, overlap-added (neighbouring 4x4 tiles share 2 rows or columns),
-    the adjoint of winograd_input. Shape: dV (16, C, N*th*tw) -> (N, C, H, W)."""
+    the adjoint of winograd_input. Shape: dV (16, C, N*th*tw) -> (N, C, H, W), into `out` when given."""
+    if out is not None:
+        out[...] = winograd_input_grad(dv, input_shape, window)
+        return out
     th, tw = tiles(window)
     n, c, h, w = input_shape
     dv = dv.reshape(4, 4, c, n, th, tw).transpose(0, 1, 3, 2, 4, 5)  # (4, 4, N, C, th, tw) views

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import kernels
 from ..autograd.function import Function
+from ..kernels.threads import run_halves
 from ..kernels.winograd import staggered, tiles
 from . import conv_algorithm
 
@@ -61,28 +62,49 @@ class Conv2d(Function):
         u = kernels.winograd_filter(weight)
         out = np.empty((x.shape[0], self.weight_shape[0], self.window.oh, self.window.ow), dtype=x.dtype)
         for lo, hi in self._winograd_chunks():
-            v = kernels.winograd_input(self.x[lo:hi], self.window)
+            v = self._tiles_of(self.x, lo, hi)
             m = np.matmul(u, v, out=staggered((u.shape[1], v.shape[2]), v.dtype))
-            out[lo:hi] = kernels.winograd_output(m, hi - lo, self.window, bias)
+            m = m.reshape(m.shape[:2] + (hi - lo, -1))  # (16, K, images, tiles per image)
+            self._in_halves(lo, hi, lambda a, b: kernels.winograd_output(
+                m[:, :, a - lo : b - lo].reshape(16, m.shape[1], -1), b - a, self.window, bias, out=out[a:b]))
         return out
 
     def _winograd_backward(self, grad, want_bias):
         grad = np.ascontiguousarray(grad)
         grad_x = np.empty(self.input_shape, dtype=grad.dtype) if self.needs_input_grad[0] else None
         du = None
-        u = kernels.winograd_filter(self.weight) if grad_x is not None else None
+        u_t = np.ascontiguousarray(kernels.winograd_filter(self.weight).transpose(0, 2, 1)) if grad_x is not None else None
         for lo, hi in self._winograd_chunks():
-            dm = kernels.winograd_output_grad(grad[lo:hi], self.window)
+            dm = self._tiles_of(grad, lo, hi, gradient=True)
             if grad_x is not None:
-                dv = np.matmul(u.transpose(0, 2, 1), dm, out=staggered((u.shape[2], dm.shape[2]), dm.dtype))
-                grad_x[lo:hi] = kernels.winograd_input_grad(dv, (hi - lo,) + self.input_shape[1:], self.window)
+                dv = np.matmul(u_t, dm, out=staggered((u_t.shape[1], dm.shape[2]), dm.dtype))
+                dv = dv.reshape(dv.shape[:2] + (hi - lo, -1))
+                self._in_halves(lo, hi, lambda a, b: kernels.winograd_input_grad(
+                    dv[:, :, a - lo : b - lo].reshape(16, dv.shape[1], -1), (b - a,) + self.input_shape[1:],
+                    self.window, out=grad_x[a:b]))
                 del dv
             if self.needs_input_grad[1]:
-                part = np.matmul(dm, kernels.winograd_input(self.x[lo:hi], self.window).transpose(0, 2, 1))
+                part = np.matmul(dm, self._tiles_of(self.x, lo, hi).transpose(0, 2, 1))
                 du = part if du is None else np.add(du, part, out=du)
         grad_w = kernels.winograd_filter_grad(du) if self.needs_input_grad[1] else None
         grad_b = grad.sum(axis=(0, 2, 3)) if want_bias else None
         return grad_x, grad_w, grad_b
+
+    def _tiles_of(self, images, lo, hi, gradient=False):
+        """The transformed tiles of images[lo:hi], (16, channels, tiles): V of the input, or dM of
+        the output gradient. Two threads each fill the tiles of half the images."""
+        th, tw = tiles(self.window)
+        v = staggered((images.shape[1], hi - lo, th, tw), images.dtype)
+        transform = kernels.winograd_output_grad if gradient else kernels.winograd_input
+        self._in_halves(lo, hi, lambda a, b: transform(images[a:b], self.window, out=v[:, :, a - lo : b - lo]))
+        return v.reshape(16, images.shape[1], -1)
+
+    def _in_halves(self, lo, hi, part):
+        """part(a, b) over images [lo, hi), in two halves on two threads when the layer is large
+        enough (minidl.kernels.threads): the transforms are single-threaded passes over memory."""
+        n, c, h, w = self.input_shape
+        work = 16 * max(c, self.weight_shape[0]) * h * w  # about a transform's adds per image
+        run_halves(hi - lo, lambda a, b: part(lo + a, lo + b), macs=work * (hi - lo))
 
     def _winograd_chunks(self):
         """Image ranges whose transformed tiles (4x the images, per buffer) stay near

@@ -42,6 +42,42 @@ def test_tile_transforms_match_twins(backend, dtype, shape):
     np.testing.assert_allclose(dx, reference.winograd_input_grad(v, x.shape, window), rtol=1e-6, atol=1e-5)
 
 
+@pytest.mark.parametrize("backend", kernels.available("winograd_input"))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tile_transforms_write_one_batch_range_of_a_larger_buffer(backend, dtype):
+    """With out=, each transform fills images [a, b) of a whole batch's buffer and touches
+    nothing else: how Conv2d runs two halves of a batch on two threads."""
+    n, c, h, w, k, p = 5, 3, 7, 6, 4, 1
+    window = _window((n, c, h, w, k, p))
+    th, tw = (window.oh + 1) // 2, (window.ow + 1) // 2
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    grad = rng.standard_normal((n, k, window.oh, window.ow)).astype(dtype)
+    m = rng.standard_normal((16, k, n, th, tw)).astype(dtype)
+    dv = rng.standard_normal((16, c, n, th, tw)).astype(dtype)
+    a, b = 2, 4
+    impl = lambda name: kernels.implementation(name, backend)  # noqa: E731
+    cases = [  # (buffer, call that fills images [a, b), the whole batch's result)
+        (np.full((16, c, n, th, tw), 7, dtype), lambda out: impl("winograd_input")(x[a:b], window, out=out[:, :, a:b]),
+         reference.winograd_input(x, window).reshape(16, c, n, th, tw)),
+        (np.full((16, k, n, th, tw), 7, dtype), lambda out: impl("winograd_output_grad")(grad[a:b], window, out=out[:, :, a:b]),
+         reference.winograd_output_grad(grad, window).reshape(16, k, n, th, tw)),
+        (np.full(grad.shape, 7, dtype), lambda out: impl("winograd_output")(
+            m[:, :, a:b].reshape(16, k, -1), b - a, window, None, out=out[a:b]), reference.winograd_output(m.reshape(16, k, -1), n, window)),
+        (np.full(x.shape, 7, dtype), lambda out: impl("winograd_input_grad")(
+            dv[:, :, a:b].reshape(16, c, -1), (b - a, c, h, w), window, out=out[a:b]),
+         reference.winograd_input_grad(dv.reshape(16, c, -1), x.shape, window)),
+    ]
+    for buffer, fill, whole in cases:
+        fill(buffer)
+        batch_axis = 2 if buffer.ndim == 5 else 0
+        inside = [slice(None)] * buffer.ndim
+        inside[batch_axis] = slice(a, b)
+        np.testing.assert_allclose(buffer[tuple(inside)], whole[tuple(inside)], rtol=1e-6, atol=1e-5)
+        outside = np.delete(buffer, np.arange(a, b), axis=batch_axis)
+        assert np.all(outside == 7)
+
+
 def _conv_and_grads(x, w, b, padding, algorithm, monkeypatch):
     monkeypatch.setenv("MINIDL_CONV_ALGO", algorithm)
     xt, wt, bt = (md.tensor(a, requires_grad=True) for a in (x, w, b))
@@ -66,6 +102,20 @@ def test_winograd_convolution_matches_im2col_and_pytorch_float64(shape, monkeypa
     for want in (_conv_and_grads(x, wt, b, p, "im2col", monkeypatch), _torch_conv_and_grads(x, wt, b, p)):
         for g, e in zip(got, want):
             np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_winograd_in_chunks_and_halves_matches_pytorch(threads, monkeypatch):
+    """Several chunks, each split over two threads (an odd batch, so the halves differ)."""
+    from minidl.ops import conv
+
+    monkeypatch.setenv("MINIDL_THREADS", threads)
+    monkeypatch.setattr(conv, "WINOGRAD_CHUNK_BYTES", 16 * 6 * 4 * 4 * 8 * 3)  # three images a chunk
+    rng = np.random.default_rng(4)
+    x, wt, b = rng.standard_normal((7, 5, 8, 7)), rng.standard_normal((6, 5, 3, 3)), rng.standard_normal(6)
+    got = _conv_and_grads(x, wt, b, 1, "winograd", monkeypatch)
+    for g, e in zip(got, _torch_conv_and_grads(x, wt, b, 1)):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("algorithm", conv_algorithm.ALGORITHMS)
