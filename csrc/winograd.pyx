@@ -82,8 +82,10 @@ def _output(const real[:, :, :, :, :] m, Py_ssize_t OH, Py_ssize_t OW, bias, out
     cdef real y[2][2]
     cdef const real* src
     with nogil:
-        for n in range(N):
-            for k in range(K):
+        # images innermost: each of the 16 positions is then read in order (m is (16, K, N, ...)),
+        # which matters when an image has few tiles
+        for k in range(K):
+            for n in range(N):
                 for ty in range(th):
                     src = &m[0, k, n, ty, 0]
                     for tx in range(tw):
@@ -167,8 +169,8 @@ def _input_grad(const real[:, :, :, :, :] dv, Py_ssize_t H, Py_ssize_t W, Py_ssi
     cdef const real* src
     cdef real* row
     with nogil:
-        for n in range(N):
-            for c in range(C):
+        for c in range(C):  # images innermost, as in _output
+            for n in range(N):
                 memset(&plane[0, 0], 0, Hp * Wp * sizeof(real))
                 for ty in range(th):
                     src = &dv[0, c, n, ty, 0]

@@ -73,7 +73,7 @@ class Conv2d(Function):
         grad = np.ascontiguousarray(grad)
         grad_x = np.empty(self.input_shape, dtype=grad.dtype) if self.needs_input_grad[0] else None
         du = None
-        u_t = np.ascontiguousarray(kernels.winograd_filter(self.weight).transpose(0, 2, 1)) if grad_x is not None else None
+        u_t = kernels.winograd_filter(self.weight).transpose(0, 2, 1) if grad_x is not None else None  # BLAS reads it in place
         for lo, hi in self._winograd_chunks():
             dm = self._tiles_of(grad, lo, hi, gradient=True)
             if grad_x is not None:
