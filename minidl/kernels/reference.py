@@ -444,6 +444,30 @@ def layer_norm_backward(grad, xhat, rstd, weight):
     return dx, (grad * xhat).sum(axis=0), grad.sum(axis=0)
 
 
+def batch_norm_forward(x, weight, bias, eps):
+    """Batch statistics per channel over the batch and the positions, then scale and shift
+    (weight/bias None: 1 and 0). The biased variance, as PyTorch normalises with.
+
+    Shape: x (N, C, L), weight and bias (C,) -> out (N, C, L), xhat (N, C, L), mean (C,), var (C,), inv_std (C,).
+    """
+    mean = x.mean(axis=(0, 2))
+    centred = x - mean[:, None]
+    var = (centred * centred).mean(axis=(0, 2))
+    inv_std = (1 / np.sqrt(var + eps)).astype(x.dtype)
+    xhat = centred * inv_std[:, None]
+    out = xhat * (1 if weight is None else weight[:, None]) + (0 if bias is None else bias[:, None])
+    return out.astype(x.dtype, copy=False), xhat, mean, var, inv_std
+
+
+def batch_norm_backward(grad, xhat, inv_std, weight):
+    """Gradients of batch_norm_forward. Shape: grad (N, C, L) -> dx (N, C, L), dweight (C,), dbias (C,)."""
+    count = grad.size // grad.shape[1]
+    sum_g, sum_gh = grad.sum(axis=(0, 2)), (grad * xhat).sum(axis=(0, 2))
+    scale = inv_std if weight is None else weight * inv_std
+    dx = (grad - (sum_g / count)[:, None] - xhat * (sum_gh / count)[:, None]) * scale[:, None]
+    return dx.astype(grad.dtype, copy=False), sum_gh, sum_g
+
+
 _GELU_C, _GELU_A = np.sqrt(2 / np.pi), 0.044715
 
 

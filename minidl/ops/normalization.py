@@ -38,8 +38,10 @@ class LayerNorm(Function):
 
 class BatchNorm(Function):
     """Batch statistics over every dim but the channel dim 1: out = (x - mean) / sqrt(var + eps)
-    * weight + bias, the biased variance. One node that keeps only x_hat and 1/std: composed of
-    primitives it kept two full-size arrays per layer, and a CNN holds one per layer until its backward.
+    * weight + bias, the biased variance (kernels: batch_norm_forward/backward, a few passes
+    over each channel while it sits in cache). One node that keeps only x_hat and 1/std:
+    composed of primitives it kept two full-size arrays per layer, and a CNN holds one per
+    layer until its backward.
     The batch mean and biased variance come back too, for the running statistics (they
     take no gradient). Shape: x (N, C, *) -> out (N, C, *), mean (C,), var (C,); weight,
     bias (C,) or absent. FLOPs: 5 per element (mean, centre, square, mean, scale) and 1
@@ -47,36 +49,21 @@ class BatchNorm(Function):
     """
 
     def forward(self, x, *params, eps, has_weight, has_bias):
-        axes = (0,) + tuple(range(2, x.ndim))
-        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        self.axes, self.shape, self.has_weight, self.has_bias = axes, shape, has_weight, has_bias
-        self.mean = x.mean(axis=axes, keepdims=True)
-        xhat = x - self.mean
-        self.var = np.mean(xhat * xhat, axis=axes, keepdims=True)
-        self.inv_std = (1.0 / np.sqrt(self.var + eps)).astype(x.dtype)
-        xhat *= self.inv_std
-        self.xhat = xhat
-        self.weight = params[0].reshape(shape) if has_weight else None
-        out = xhat * self.weight if has_weight else xhat.copy()
-        if has_bias:
-            out += params[-1].reshape(shape)
-        return out, self.mean.reshape(-1), self.var.reshape(-1)
+        self.shape, self.has_weight, self.has_bias = x.shape, has_weight, has_bias
+        rows = x.reshape(x.shape[:2] + (int(np.prod(x.shape[2:])),))  # (N, C, L): the kernels' layout
+        self.weight = params[0].reshape(-1) if has_weight else None
+        bias = params[-1].reshape(-1) if has_bias else None
+        out, self.xhat, mean, var, self.inv_std = kernels.batch_norm_forward(rows, self.weight, bias, eps)
+        return out.reshape(x.shape), mean, var
 
     def backward(self, grad, grad_mean=None, grad_var=None):
-        axes, xhat = self.axes, self.xhat
-        count = xhat.size // xhat.shape[1]
-        # the two sums over the batch serve both the parameters' gradients and the input's
-        sum_g = grad.sum(axis=axes, keepdims=True)
-        sum_gx = (grad * xhat).sum(axis=axes, keepdims=True)
-        grads = [None]
-        if self.needs_input_grad[0]:
-            scale = self.weight if self.has_weight else 1
-            grad_xhat = grad * self.weight if self.has_weight else grad
-            grads[0] = (grad_xhat - (sum_g * scale) / count - xhat * ((sum_gx * scale) / count)) * self.inv_std
+        dx, dweight, dbias = kernels.batch_norm_backward(
+            grad.reshape(self.xhat.shape), self.xhat, self.inv_std, self.weight)
+        grads = [dx.reshape(self.shape) if self.needs_input_grad[0] else None]
         if self.has_weight:
-            grads.append(sum_gx.reshape(-1))
+            grads.append(dweight)
         if self.has_bias:
-            grads.append(sum_g.reshape(-1))
+            grads.append(dbias)
         return tuple(grads)
 
     def flops(self, out, x, *params):
