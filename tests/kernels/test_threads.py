@@ -116,3 +116,28 @@ def test_calls_from_several_user_threads_all_complete():
     with concurrent.futures.ThreadPoolExecutor(2) as users:
         assert all(f.result(timeout=30) for f in [users.submit(many) for _ in range(2)])
     assert sum(covered) == 2 * 20 * 4
+
+
+def _element_wise_kernels(rng):
+    """The element-wise kernels that split their elements, each as a call on an odd-sized array."""
+    from minidl import kernels
+
+    value, grad, m, v = (rng.standard_normal(1001).astype(np.float32) for _ in range(4))
+    out = kernels.relu_forward(value)
+    return {
+        "adam": lambda: kernels.adam_step(value, grad, m, np.abs(v), 3, 1e-3, 0.9, 0.999, 1e-8, 0.01, True),
+        "sgd": lambda: kernels.sgd_step(value, grad, m, 0.1, 0.9, 0.0, 1e-4, True, False),
+        "relu_forward": lambda: [kernels.relu_forward(value)],
+        "relu_backward": lambda: [kernels.relu_backward(grad, out)],
+    }
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd", "relu_forward", "relu_backward"])
+def test_element_wise_kernels_give_the_same_bits_in_halves(monkeypatch, name):
+    rng = np.random.default_rng(0)
+    monkeypatch.setenv("MINIDL_THREADS", "1")
+    one = _element_wise_kernels(rng)[name]()
+    monkeypatch.setenv("MINIDL_THREADS", "2")
+    two = _element_wise_kernels(np.random.default_rng(0))[name]()
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -14,6 +14,7 @@ import math
 import numba
 import numpy as np
 
+from ..threads import run_halves
 from .special import tanh_scalar
 
 _C = math.sqrt(2 / math.pi)
@@ -21,21 +22,22 @@ _A = 0.044715
 
 
 # N-d in, flattened inside (contiguous arrays reshape for free in Numba): two reshapes
-# in Python cost more than the kernel on small batches
-@numba.njit(cache=True)
-def _relu_forward(x, out):
+# in Python cost more than the kernel on small batches. Elements [lo, hi): large arrays
+# go in two halves on two threads (minidl.kernels.threads), as the loop is bound by memory.
+@numba.njit(cache=True, nogil=True)
+def _relu_forward(x, out, lo, hi):
     x, out = x.reshape(x.size), out.reshape(out.size)
     zero = x.dtype.type(0.0)
-    for i in range(x.size):
+    for i in range(lo, hi):
         v = x[i]
         out[i] = zero if v <= zero else v  # NaN is not <= 0: it passes through
 
 
-@numba.njit(cache=True)
-def _relu_backward(grad, out, dx):
+@numba.njit(cache=True, nogil=True)
+def _relu_backward(grad, out, dx, lo, hi):
     grad, out, dx = grad.reshape(grad.size), out.reshape(out.size), dx.reshape(dx.size)
     zero = dx.dtype.type(0.0)
-    for i in range(grad.size):
+    for i in range(lo, hi):
         g = grad[i]  # loaded before the test: a load inside the condition kept the loop scalar
         dx[i] = zero if out[i] <= zero else g  # NaN is not <= 0: its gradient passes, as PyTorch
 
@@ -48,7 +50,7 @@ def relu_forward(x):
         return numpy_twin(x)
     x = np.asarray(x, order="C")
     out = np.empty_like(x)
-    _relu_forward(x, out)
+    run_halves(x.size, lambda lo, hi: _relu_forward(x, out, lo, hi), 2 * x.size)
     return out
 
 
@@ -63,7 +65,8 @@ def relu_backward(grad, out):
         grad = np.broadcast_to(grad, out.shape)
     grad = np.asarray(grad, dtype=out.dtype, order="C")
     dx = np.empty_like(grad)
-    _relu_backward(grad, np.asarray(out, order="C"), dx)
+    out = np.asarray(out, order="C")
+    run_halves(dx.size, lambda lo, hi: _relu_backward(grad, out, dx, lo, hi), 2 * dx.size)
     return dx
 
 

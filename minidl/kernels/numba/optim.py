@@ -4,15 +4,24 @@ Written with NumPy the update takes about a dozen full passes over each
 parameter (m, v, their corrections, the square root, the quotient...), each
 into a fresh array; here each element is read once and its new value, m and v
 are written once, still into fresh arrays, so a failed step changes nothing.
+Large parameters are updated in two halves on two threads (minidl.kernels.threads):
+the loops are bound by memory, and one core does not saturate it.
 """
 import numba
 import numpy as np
 
+from ..threads import run_halves
 
-@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _adam(value, grad, m, v, new_value, new_m, new_v, constants, decoupled):
+
+def _work(value):
+    """For the two-thread rule: a few streams of memory per element."""
+    return 4 * value.size
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+def _adam(value, grad, m, v, new_value, new_m, new_v, constants, decoupled, lo, hi):
     lr, b1, keep_g, b2, keep_g2, eps, wd, shrink, m_scale, v_scale = constants
-    for i in range(value.size):
+    for i in range(lo, hi):
         p, g = value[i], grad[i]
         if decoupled:
             p = p * shrink
@@ -45,16 +54,17 @@ def adam_step(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled)
     constants = np.array([lr, b1, 1 - b1, b2, 1 - b2, eps, weight_decay, 1 - lr * weight_decay,
                           1 / (1 - b1**step), 1 / (1 - b2**step)], dtype=value.dtype)
     new = (np.empty_like(value), np.empty_like(value), np.empty_like(value))
-    _adam(_flat_like(value, value), _flat_like(grad, value), _flat_like(m, value), _flat_like(v, value),
-          new[0].reshape(-1), new[1].reshape(-1), new[2].reshape(-1), constants, bool(decoupled))
+    args = (_flat_like(value, value), _flat_like(grad, value), _flat_like(m, value), _flat_like(v, value),
+            new[0].reshape(-1), new[1].reshape(-1), new[2].reshape(-1), constants, bool(decoupled))
+    run_halves(value.size, lambda lo, hi: _adam(*args, lo, hi), _work(value))
     return new
 
 
 # No fastmath here: without contraction the result is the twin's to the bit (NumPy
 # rounds each product and sum); the loop is bound by memory, not by arithmetic.
-@numba.njit(cache=True)
-def _sgd(value, grad, buf, new_value, new_buf, lr, momentum, keep, wd, has_momentum, first, nesterov, maximize):
-    for i in range(value.size):
+@numba.njit(cache=True, nogil=True)
+def _sgd(value, grad, buf, new_value, new_buf, lr, momentum, keep, wd, has_momentum, first, nesterov, maximize, lo, hi):
+    for i in range(lo, hi):
         p = value[i]
         g = -grad[i] if maximize else grad[i]
         if wd != 0:
@@ -80,9 +90,10 @@ def sgd_step(value, grad, buf, lr, momentum, dampening, weight_decay, nesterov, 
     new_value = np.empty_like(value)
     new_buf = np.empty_like(value) if momentum else new_value[:0]  # no buffer: never written
     flat_value = _flat_like(value, value)
-    _sgd(flat_value, _flat_like(grad, value), flat_value if buf is None else _flat_like(buf, value),
-         new_value.reshape(-1), new_buf.reshape(-1), t(lr), t(momentum), t(1 - dampening), t(weight_decay),
-         bool(momentum), buf is None, bool(nesterov), bool(maximize))
+    args = (flat_value, _flat_like(grad, value), flat_value if buf is None else _flat_like(buf, value),
+            new_value.reshape(-1), new_buf.reshape(-1), t(lr), t(momentum), t(1 - dampening), t(weight_decay),
+            bool(momentum), buf is None, bool(nesterov), bool(maximize))
+    run_halves(value.size, lambda lo, hi: _sgd(*args, lo, hi), _work(value))
     return new_value, (new_buf if momentum else None)
 
 
