@@ -189,6 +189,26 @@ def _weight_grad(d, h0, hs):
     return dw
 
 
+class _BackThroughWeights:
+    """d @ W_hh, the gradient carried one step back through a gated cell's weights, computed
+    as (W_hh^T @ d^T)^T: with 3 or 4 gates, OpenBLAS runs that product about a fifth faster
+    at a batch of 32 (an LSTM step's 32x512 @ 512x128: 28 against 36 us, transpose
+    included), though not with one gate (11 against 8 us), so the plain RNN keeps the
+    direct product. Shape: d (B, G*H), W_hh (G*H, H) -> (B, H)."""
+
+    def __init__(self, w_hh, batch):
+        self.w_t = np.ascontiguousarray(w_hh.T)
+        self.result_t = np.empty((w_hh.shape[1], batch), dtype=w_hh.dtype)
+
+    def into(self, d, out):
+        np.matmul(self.w_t, d.T, out=self.result_t)
+        out[...] = self.result_t.T
+
+    def add_into(self, d, out):
+        np.matmul(self.w_t, d.T, out=self.result_t)
+        out += self.result_t.T
+
+
 def rnn_forward(gx, h0, w_hh, nonlinearity):
     hs = np.empty_like(gx)
     w_t = np.ascontiguousarray(w_hh.T)
@@ -215,7 +235,7 @@ def rnn_backward(dhs, h0, w_hh, hs, nonlinearity):
     dh = np.zeros_like(h0)
     for t in range(dhs.shape[0] - 1, -1, -1):
         _rnn_step_backward(dz[t], dh, dhs[t], hs[t], code)
-        np.matmul(dz[t], w_hh, out=dh)
+        np.matmul(dz[t], w_hh, out=dh)  # square W_hh: the plain product is the faster one here
     dw_hh = _weight_grad(dz, h0, hs)
     return dz, dh, dw_hh
 
@@ -240,9 +260,10 @@ def lstm_backward(dhs, dc_last, h0, c0, w_hh, hs, cs, acts, tcs):
     dgates = np.empty(dhs.shape[:2] + (4 * hidden,), dtype=dhs.dtype)
     dh = np.zeros_like(h0)
     dc = np.array(dc_last, dtype=dhs.dtype, copy=True)
+    back = _BackThroughWeights(w_hh, len(h0))
     for t in range(steps - 1, -1, -1):
         _lstm_step_backward(dgates[t], dc, dh, dhs[t], acts[t], tcs[t], cs[t - 1] if t > 0 else c0, hidden)
-        np.matmul(dgates[t], w_hh, out=dh)
+        back.into(dgates[t], dh)
     dw_hh = _weight_grad(dgates, h0, hs)
     return dgates, dh, dc, dw_hh
 
@@ -268,8 +289,9 @@ def gru_backward(dhs, h0, w_hh, hs, acts, hns):
     dgx = np.empty(dhs.shape[:2] + (3 * hidden,), dtype=dhs.dtype)
     dhh = np.empty_like(dgx)
     dh = np.zeros_like(h0)
+    back = _BackThroughWeights(w_hh, len(h0))
     for t in range(steps - 1, -1, -1):
         _gru_step_backward(dgx[t], dhh[t], dh, dhs[t], acts[t], hns[t], hs[t - 1] if t > 0 else h0, hidden)
-        dh += dhh[t] @ w_hh
+        back.add_into(dhh[t], dh)
     dw_hh = _weight_grad(dhh, h0, hs)
     return dgx, dh, dw_hh, dhh.sum(axis=(0, 1))
