@@ -120,55 +120,76 @@ cdef void between_padded(real* padded, real* image, Py_ssize_t planes, Py_ssize_
 
 def _im2col_padded(const real[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
                    Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t OH, Py_ssize_t OW,
-                   bint batch_in_columns):
+                   bint batch_in_columns, out):
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     dtype = np.float32 if real is float else np.float64
     padded_arr = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=dtype)
-    cols_arr = _empty_columns(N, C * kh * kw, OH * OW, batch_in_columns, dtype)
+    cols_arr = _columns_for(N, C * kh * kw, OH * OW, batch_in_columns, dtype, out)
     if cols_arr.size == 0:
         return cols_arr
     cdef real[:, :, :, ::1] padded = padded_arr
     with nogil:
         between_padded(&padded[0, 0, 0, 0], <real*>&x[0, 0, 0, 0], N * C, H, W, ph, pw, True)
-    cdef real[:, :, ::1] cols = cols_arr
-    cdef Py_ssize_t image_step, row_step
-    image_step, row_step = _steps(N, C * kh * kw, OH * OW, batch_in_columns)
+    cdef real[:, :, :] cols = cols_arr  # strided: it may be one batch range of a larger array
+    _check_rows_contiguous(cols.strides[2], sizeof(real))
+    cdef Py_ssize_t image_step = _image_step(cols.strides, batch_in_columns) // sizeof(real)
+    cdef Py_ssize_t row_step = _row_step(cols.strides, batch_in_columns) // sizeof(real)
     with nogil:
         windows_and_columns(&padded[0, 0, 0, 0], &cols[0, 0, 0], N, C, H + 2 * ph, W + 2 * pw,
                             kh, kw, sh, sw, dh, dw, OH, OW, image_step, row_step, True)
     return cols_arr
 
 
-cdef _empty_columns(Py_ssize_t N, Py_ssize_t rows, Py_ssize_t length, bint batch_in_columns, dtype):
-    return np.empty((rows, N, length) if batch_in_columns else (N, rows, length), dtype=dtype)
+cdef _columns_for(Py_ssize_t N, Py_ssize_t rows, Py_ssize_t length, bint batch_in_columns, dtype, out):
+    """A new columns array, or `out` when it has the layout's shape (it may be one batch range
+    of a larger one: the steps below come from its strides)."""
+    shape = (rows, N, length) if batch_in_columns else (N, rows, length)
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if tuple(out.shape) != shape:
+        raise ValueError(f"im2col: out has shape {tuple(out.shape)}, the columns need {shape}")
+    return out
 
 
-cdef tuple _steps(Py_ssize_t N, Py_ssize_t rows, Py_ssize_t length, bint batch_in_columns):
-    """(image_step, row_step): how far apart in cols two images' and two rows' columns start."""
-    return (length, N * length) if batch_in_columns else (rows * length, length)
+cdef _check_rows_contiguous(Py_ssize_t stride, Py_ssize_t itemsize):
+    """The kernels walk each row of columns with a pointer: its elements must be adjacent."""
+    if stride != itemsize:
+        raise ValueError(f"im2col/col2im: the columns' last axis must be contiguous (stride {stride} bytes)")
 
 
-def im2col(x, window, bint batch_in_columns=False):
-    """Unfold the patches of x (N, C, H, W) that `window` reads into GEMM columns (layout above)."""
+# How far apart, in bytes, two images' and two rows' columns start (from an array's strides,
+# so a view of one batch range of a larger array works as well as a whole one).
+cdef inline Py_ssize_t _image_step(Py_ssize_t* strides, bint batch_in_columns) noexcept:
+    return strides[1] if batch_in_columns else strides[0]
+
+
+cdef inline Py_ssize_t _row_step(Py_ssize_t* strides, bint batch_in_columns) noexcept:
+    return strides[0] if batch_in_columns else strides[1]
+
+
+def im2col(x, window, bint batch_in_columns=False, out=None):
+    """Unfold the patches of x (N, C, H, W) that `window` reads into GEMM columns (layout above);
+    into `out` when given, e.g. the columns of one batch range: cols[:, lo:hi] or cols[lo:hi]."""
     check_window(window, x.shape[2], x.shape[3], "im2col")
     kh, kw, sh, sw, ph, pw, dh, dw, _, _, oh, ow = window
     if ow < SHORT_ROW:
-        return _im2col_padded(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, batch_in_columns)
-    return _im2col_rows(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, batch_in_columns)
+        return _im2col_padded(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, batch_in_columns, out)
+    return _im2col_rows(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, batch_in_columns, out)
 
 
 def _im2col_rows(const real[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw,
                  Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
-                 Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t OH, Py_ssize_t OW, bint batch_in_columns):
+                 Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t OH, Py_ssize_t OW, bint batch_in_columns, out):
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     dtype = np.float32 if real is float else np.float64
-    cols_arr = _empty_columns(N, C * kh * kw, OH * OW, batch_in_columns, dtype)
+    cols_arr = _columns_for(N, C * kh * kw, OH * OW, batch_in_columns, dtype, out)
     if cols_arr.size == 0:
         return cols_arr
-    cdef real[:, :, ::1] cols = cols_arr
+    cdef real[:, :, :] cols = cols_arr  # strided: it may be one batch range of a larger array
+    _check_rows_contiguous(cols.strides[2], sizeof(real))
     cdef real* base = &cols[0, 0, 0]
-    cdef Py_ssize_t image_step, row_step
-    image_step, row_step = _steps(N, C * kh * kw, OH * OW, batch_in_columns)
+    cdef Py_ssize_t image_step = _image_step(cols.strides, batch_in_columns) // sizeof(real)
+    cdef Py_ssize_t row_step = _row_step(cols.strides, batch_in_columns) // sizeof(real)
     cdef Py_ssize_t n, c, i, j, oy, ox, iy, row, x_off, lo, hi
     cdef const real* src
     cdef real* dst
@@ -207,30 +228,31 @@ def _im2col_rows(const real[:, :, :, ::1] x, Py_ssize_t kh, Py_ssize_t kw,
     return cols_arr
 
 
-def _col2im_padded(const real[:, :, ::1] cols, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+def _col2im_padded(const real[:, :, :] cols, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                    Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
                    Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t OH, Py_ssize_t OW,
-                   bint batch_in_columns):
+                   bint batch_in_columns, x_arr):
     """col2im for short rows: add into a zero-padded image, then crop (see SHORT_ROW)."""
     dtype = np.float32 if real is float else np.float64
     padded_arr = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=dtype)
     if cols.size == 0:
-        return np.zeros((N, C, H, W), dtype=dtype)
+        x_arr[...] = 0
+        return x_arr
     cdef real[:, :, :, ::1] padded = padded_arr
-    cdef Py_ssize_t image_step, row_step
-    image_step, row_step = _steps(N, C * kh * kw, OH * OW, batch_in_columns)
+    cdef Py_ssize_t image_step = _image_step(cols.strides, batch_in_columns) // sizeof(real)
+    cdef Py_ssize_t row_step = _row_step(cols.strides, batch_in_columns) // sizeof(real)
     with nogil:  # the columns are only read: the cast drops const for the shared helper
         windows_and_columns(&padded[0, 0, 0, 0], <real*>&cols[0, 0, 0], N, C, H + 2 * ph, W + 2 * pw,
                             kh, kw, sh, sw, dh, dw, OH, OW, image_step, row_step, False)
-    x_arr = np.empty((N, C, H, W), dtype=dtype)
     cdef real[:, :, :, ::1] x = x_arr
     with nogil:
         between_padded(&padded[0, 0, 0, 0], &x[0, 0, 0, 0], N * C, H, W, ph, pw, False)
     return x_arr
 
 
-def col2im(const real[:, :, ::1] cols, Py_ssize_t C, window, bint batch_in_columns=False):
-    """Adjoint of im2col: scatter-add every column entry back to its pixel of a (N, C, H, W) image."""
+def col2im(const real[:, :, :] cols, Py_ssize_t C, window, bint batch_in_columns=False, out=None):
+    """Adjoint of im2col: scatter-add every column entry back to its pixel of a (N, C, H, W) image;
+    into `out` when given (overwritten), e.g. one batch range of a larger image array."""
     cdef Py_ssize_t kh, kw, sh, sw, ph, pw, dh, dw, H, W, OH, OW
     kh, kw, sh, sw, ph, pw, dh, dw, H, W, OH, OW = window
     check_window(window, H, W, "col2im")
@@ -238,16 +260,24 @@ def col2im(const real[:, :, ::1] cols, Py_ssize_t C, window, bint batch_in_colum
     cdef Py_ssize_t rows = cols.shape[0] if batch_in_columns else cols.shape[1]
     if rows != C * kh * kw or cols.shape[2] != OH * OW:
         raise ValueError(f"col2im: columns of shape {tuple(cols.shape)} do not fit {C} channels and {window}")
-    if OW < SHORT_ROW:
-        return _col2im_padded(cols, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, batch_in_columns)
+    if cols.size:
+        _check_rows_contiguous(cols.strides[2], sizeof(real))
     dtype = np.float32 if real is float else np.float64
-    x_arr = np.zeros((N, C, H, W), dtype=dtype)
+    if out is None:
+        x_arr = np.empty((N, C, H, W), dtype=dtype)
+    elif tuple(out.shape) != (N, C, H, W) or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(f"col2im: out must be a contiguous {(N, C, H, W)} array of the columns' dtype")
+    else:
+        x_arr = out
+    if OW < SHORT_ROW:
+        return _col2im_padded(cols, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, batch_in_columns, x_arr)
+    x_arr[...] = 0
     if cols.size == 0:
         return x_arr
     cdef real[:, :, :, ::1] x = x_arr
     cdef const real* base = &cols[0, 0, 0]
-    cdef Py_ssize_t image_step, row_step
-    image_step, row_step = _steps(N, C * kh * kw, OH * OW, batch_in_columns)
+    cdef Py_ssize_t image_step = _image_step(cols.strides, batch_in_columns) // sizeof(real)
+    cdef Py_ssize_t row_step = _row_step(cols.strides, batch_in_columns) // sizeof(real)
     cdef Py_ssize_t n, c, i, j, oy, ox, iy, row, x_off, lo, hi
     cdef const real* src
     cdef real* dst

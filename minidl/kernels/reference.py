@@ -42,12 +42,16 @@ def _check(g, h, w, kernel):
         raise ValueError(f"{kernel}: window made for {g.h}x{g.w} inputs, used on {h}x{w}")
 
 
-def im2col(x, window, batch_in_columns=False):
+def im2col(x, window, batch_in_columns=False, out=None):
     """Unfold the image patches that `window` (a Window2d) reads into columns.
 
     Shape: x (N, C, H, W) -> cols (N, C*kh*kw, OH*OW), row (c*kh + i)*kw + j;
     with `batch_in_columns`, (C*kh*kw, N, OH*OW): the batch side by side in each row.
+    Into `out` when given, e.g. the columns of one batch range of a larger array.
     """
+    if out is not None:
+        out[...] = im2col(x, window, batch_in_columns)
+        return out
     g, (n, c, h, w) = window, x.shape
     _check(g, h, w, "im2col")
     padded = np.pad(x, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
@@ -58,11 +62,15 @@ def im2col(x, window, batch_in_columns=False):
     return np.ascontiguousarray(cols.transpose(1, 0, 2)) if batch_in_columns else cols
 
 
-def col2im(cols, c, window, batch_in_columns=False):
+def col2im(cols, c, window, batch_in_columns=False, out=None):
     """Adjoint of im2col: add every column entry back onto its pixel.
 
-    Shape: cols (N, C*kh*kw, OH*OW), or (C*kh*kw, N, OH*OW) with `batch_in_columns` -> x (N, C, H, W).
+    Shape: cols (N, C*kh*kw, OH*OW), or (C*kh*kw, N, OH*OW) with `batch_in_columns` -> x (N, C, H, W);
+    into `out` (overwritten) when given.
     """
+    if out is not None:
+        out[...] = col2im(cols, c, window, batch_in_columns)
+        return out
     g = window
     if batch_in_columns:
         cols = cols.transpose(1, 0, 2)

@@ -117,10 +117,20 @@ class Conv2d(Function):
         return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
 
     def _columns(self):
-        """The input unfolded, laid out for this call's GEMMs: (G, Cg*kh*kw, N*L) folded, else (N, G, Cg*kh*kw, L)."""
-        n, g, w = self.input_shape[0], self.groups, self.window
-        cols = kernels.im2col(self.x, w, batch_in_columns=self.folded)
-        return cols.reshape(g, -1, n * w.oh * w.ow) if self.folded else cols.reshape(n, g, -1, w.oh * w.ow)
+        """The input unfolded, laid out for this call's GEMMs: (G, Cg*kh*kw, N*L) folded, else (N, G, Cg*kh*kw, L).
+        Two threads each unfold half the images (see _image_halves)."""
+        (n, c), g, w = self.input_shape[:2], self.groups, self.window
+        rows, length = c * w.taps, w.oh * w.ow
+        cols = np.empty((rows, n, length) if self.folded else (n, rows, length), dtype=self.x.dtype)
+        self._image_halves(cols.size, lambda a, b: kernels.im2col(
+            self.x[a:b], w, batch_in_columns=self.folded, out=cols[:, a:b] if self.folded else cols[a:b]))
+        return cols.reshape(g, -1, n * length) if self.folded else cols.reshape(n, g, -1, length)
+
+    def _image_halves(self, work, part):
+        """part(a, b) over the batch's images, in two halves on two threads when `work` (elements
+        moved) is large (minidl.kernels.threads): unfolding and folding back are single-threaded
+        passes over memory, and each half writes its own images' columns or pixels."""
+        run_halves(self.input_shape[0], part, macs=work)
 
     def _forward_folded(self, cols, bias):
         """One GEMM per group over the whole batch; the (K, N*L) result goes to (N, K, L)
@@ -191,7 +201,11 @@ class Conv2d(Function):
         length = self.window.oh * self.window.ow
         grad_cols = np.matmul(self.weight.transpose(0, 2, 1), grad_groups)  # (G, CKK, N*L) or (N, G, CKK, L)
         grad_cols = grad_cols.reshape(-1, n, length) if self.folded else grad_cols.reshape(n, -1, length)
-        return kernels.col2im(grad_cols, c, self.window, batch_in_columns=self.folded)
+        grad_x = np.empty(self.input_shape, dtype=grad_cols.dtype)
+        self._image_halves(grad_cols.size, lambda a, b: kernels.col2im(
+            grad_cols[:, a:b] if self.folded else grad_cols[a:b], c, self.window,
+            batch_in_columns=self.folded, out=grad_x[a:b]))
+        return grad_x
 
     def macs(self, out, x, weight, *bias):
         return out.size * weight[0].size  # F*F*D1 per output element: the homework's count

@@ -71,6 +71,27 @@ def test_col2im_matches_reference_twin(backend, dtype, case, batch_in_columns):
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[9], CASES[10]], ids=["same3x3", "stride3_pad2", "wide_same", "wide_strided"])
+@pytest.mark.parametrize("batch_in_columns", [False, True], ids=["per_image", "batch_in_columns"])
+def test_both_kernels_fill_one_batch_range_of_larger_arrays(backend, case, batch_in_columns):
+    """With out=, im2col writes images [a, b) of a whole batch's columns and col2im writes their
+    pixels, touching nothing else: how Conv2d splits a batch over two threads."""
+    case = (5,) + case[1:]  # five images: the range [2, 4) has neighbours on both sides
+    x, window, a, b = _x(case, np.float32), _window(case), 2, 4
+    im2col, col2im = (kernels.implementation(name, backend) for name in ("im2col", "col2im"))
+    whole = reference.im2col(x, window, batch_in_columns=batch_in_columns)
+    cols = np.full(whole.shape, 7, np.float32)
+    im2col(x[a:b], window, batch_in_columns=batch_in_columns, out=cols[:, a:b] if batch_in_columns else cols[a:b])
+    inside = (slice(None), slice(a, b)) if batch_in_columns else (slice(a, b),)
+    np.testing.assert_array_equal(cols[inside], whole[inside])
+    assert np.all(np.delete(cols, np.arange(a, b), axis=1 if batch_in_columns else 0) == 7)
+    images = np.full(x.shape, 7, np.float32)
+    col2im(whole[inside], case[1], window, batch_in_columns=batch_in_columns, out=images[a:b])
+    np.testing.assert_allclose(images[a:b], reference.col2im(whole, case[1], window, batch_in_columns)[a:b], rtol=1e-6)
+    assert np.all(np.delete(images, np.arange(a, b), axis=0) == 7)
+
+
 @pytest.mark.parametrize("case", CASES, ids=ids)
 def test_col2im_is_the_adjoint_of_im2col(case):
     """<im2col(x), c> == <x, col2im(c)>: the identity the convolution backward relies on."""
