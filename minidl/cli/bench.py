@@ -207,6 +207,9 @@ def setup_lines():
         import torch
 
         lines.append(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
+    spin = os.environ.get("OPENBLAS_THREAD_TIMEOUT")  # minidl/blas_idle.py sets it before NumPy loads
+    lines.append(f"OpenBLAS idle spin: 2^{spin} cycles (OPENBLAS_THREAD_TIMEOUT={spin})" if spin
+                 else "OpenBLAS idle spin: its default (NumPy was loaded before minidl could set it)")
     pinned = os.environ.get("OPENBLAS_CORETYPE")
     if pinned:
         lines.append(f"warning: OPENBLAS_CORETYPE={pinned} pins NumPy's OpenBLAS to that kernel; on a newer CPU "

@@ -84,3 +84,10 @@ def test_plot_draws_the_ratios_and_only_picks_workloads(tmp_path, monkeypatch, c
     assert "B2 " in out and "B8 " in out and "B1 " not in out
     assert cli.main(["bench", "--only", "B9"]) == 2
     assert "unknown workload B9" in capsys.readouterr().err
+
+
+def test_the_openblas_idle_spin_is_reported(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "18")
+    assert "OpenBLAS idle spin: 2^18 cycles (OPENBLAS_THREAD_TIMEOUT=18)" in bench.setup_lines()
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT")
+    assert any(line.startswith("OpenBLAS idle spin: its default") for line in bench.setup_lines())
