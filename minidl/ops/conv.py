@@ -65,7 +65,7 @@ class Conv2d(Function):
             v = self._tiles_of(self.x, lo, hi)
             m = np.matmul(u, v, out=staggered((u.shape[1], v.shape[2]), v.dtype))
             m = m.reshape(m.shape[:2] + (hi - lo, -1))  # (16, K, images, tiles per image)
-            self._in_halves(lo, hi, lambda a, b: kernels.winograd_output(
+            self._image_halves(lo, hi, self._transform_work(hi - lo), lambda a, b: kernels.winograd_output(
                 m[:, :, a - lo : b - lo].reshape(16, m.shape[1], -1), b - a, self.window, bias, out=out[a:b]))
         return out
 
@@ -73,13 +73,14 @@ class Conv2d(Function):
         grad = np.ascontiguousarray(grad)
         grad_x = np.empty(self.input_shape, dtype=grad.dtype) if self.needs_input_grad[0] else None
         du = None
-        u_t = kernels.winograd_filter(self.weight).transpose(0, 2, 1) if grad_x is not None else None  # BLAS reads it in place
+        # U^T as a view: BLAS reads it transposed in place
+        u_t = kernels.winograd_filter(self.weight).transpose(0, 2, 1) if grad_x is not None else None
         for lo, hi in self._winograd_chunks():
             dm = self._tiles_of(grad, lo, hi, gradient=True)
             if grad_x is not None:
                 dv = np.matmul(u_t, dm, out=staggered((u_t.shape[1], dm.shape[2]), dm.dtype))
                 dv = dv.reshape(dv.shape[:2] + (hi - lo, -1))
-                self._in_halves(lo, hi, lambda a, b: kernels.winograd_input_grad(
+                self._image_halves(lo, hi, self._transform_work(hi - lo), lambda a, b: kernels.winograd_input_grad(
                     dv[:, :, a - lo : b - lo].reshape(16, dv.shape[1], -1), (b - a,) + self.input_shape[1:],
                     self.window, out=grad_x[a:b]))
                 del dv
@@ -96,15 +97,14 @@ class Conv2d(Function):
         th, tw = tiles(self.window)
         v = staggered((images.shape[1], hi - lo, th, tw), images.dtype)
         transform = kernels.winograd_output_grad if gradient else kernels.winograd_input
-        self._in_halves(lo, hi, lambda a, b: transform(images[a:b], self.window, out=v[:, :, a - lo : b - lo]))
+        self._image_halves(lo, hi, self._transform_work(hi - lo),
+                           lambda a, b: transform(images[a:b], self.window, out=v[:, :, a - lo : b - lo]))
         return v.reshape(16, images.shape[1], -1)
 
-    def _in_halves(self, lo, hi, part):
-        """part(a, b) over images [lo, hi), in two halves on two threads when the layer is large
-        enough (minidl.kernels.threads): the transforms are single-threaded passes over memory."""
-        n, c, h, w = self.input_shape
-        work = 16 * max(c, self.weight_shape[0]) * h * w  # about a transform's adds per image
-        run_halves(hi - lo, lambda a, b: part(lo + a, lo + b), macs=work * (hi - lo))
+    def _transform_work(self, images):
+        """About a Winograd tile transform's adds over `images` images, for the two-thread rule."""
+        c, h, w = self.input_shape[1:]
+        return 16 * max(c, self.weight_shape[0]) * h * w * images
 
     def _winograd_chunks(self):
         """Image ranges whose transformed tiles (4x the images, per buffer) stay near
@@ -122,15 +122,15 @@ class Conv2d(Function):
         (n, c), g, w = self.input_shape[:2], self.groups, self.window
         rows, length = c * w.taps, w.oh * w.ow
         cols = np.empty((rows, n, length) if self.folded else (n, rows, length), dtype=self.x.dtype)
-        self._image_halves(cols.size, lambda a, b: kernels.im2col(
+        self._image_halves(0, n, cols.size, lambda a, b: kernels.im2col(
             self.x[a:b], w, batch_in_columns=self.folded, out=cols[:, a:b] if self.folded else cols[a:b]))
         return cols.reshape(g, -1, n * length) if self.folded else cols.reshape(n, g, -1, length)
 
-    def _image_halves(self, work, part):
-        """part(a, b) over the batch's images, in two halves on two threads when `work` (elements
-        moved) is large (minidl.kernels.threads): unfolding and folding back are single-threaded
-        passes over memory, and each half writes its own images' columns or pixels."""
-        run_halves(self.input_shape[0], part, macs=work)
+    def _image_halves(self, lo, hi, work, part):
+        """part(a, b) over images [lo, hi), in two halves on two threads when `work` is large
+        (minidl.kernels.threads): the layout passes (im2col, col2im, Winograd's transforms) are
+        single-threaded passes over memory, and each half writes its own images' part."""
+        run_halves(hi - lo, lambda a, b: part(lo + a, lo + b), macs=work)
 
     def _forward_folded(self, cols, bias):
         """One GEMM per group over the whole batch; the (K, N*L) result goes to (N, K, L)
@@ -202,7 +202,7 @@ class Conv2d(Function):
         grad_cols = np.matmul(self.weight.transpose(0, 2, 1), grad_groups)  # (G, CKK, N*L) or (N, G, CKK, L)
         grad_cols = grad_cols.reshape(-1, n, length) if self.folded else grad_cols.reshape(n, -1, length)
         grad_x = np.empty(self.input_shape, dtype=grad_cols.dtype)
-        self._image_halves(grad_cols.size, lambda a, b: kernels.col2im(
+        self._image_halves(0, n, grad_cols.size, lambda a, b: kernels.col2im(
             grad_cols[:, a:b] if self.folded else grad_cols[a:b], c, self.window,
             batch_in_columns=self.folded, out=grad_x[a:b]))
         return grad_x

@@ -4,8 +4,8 @@ Composed from primitives it takes about ten full passes over the logits
 (max, shift, exp, sum, log, gather and their gradients); fused, the forward
 keeps each row's log-sum-exp and the backward is one pass over the logits:
 p * c - onehot * c, with p = exp(logits - lse) and c each row's weight times
-the incoming gradient. On a language model's large
-vocabulary the loss is a big share of the step, so the passes count.
+the incoming gradient. On a language model's large vocabulary the loss is a
+big share of the step, so the passes count.
 Shape: logits (N, C), targets (N,) int -> scalar ('mean', 'sum') or (N,) ('none').
 FLOPs: about 5 per logit.
 """

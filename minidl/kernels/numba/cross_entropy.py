@@ -4,8 +4,9 @@ The forward keeps one number per row, its log-sum-exp, and no (N, C) array: writ
 exp(x - max) for the backward, then reading it back, was two extra passes over a
 buffer the size of the logits (82 MB for a 10,000-word vocabulary at 2048 rows).
 Forward reads each row twice (its max, then the sum of exp; the row is still in
-cache, as rows go in blocks that fit L2), with the vectorised float32 exp of special.py (float64 rows use libm's exact
-exp), and picks the target logit, weight and loss in the same loop. Backward is one
+cache, as rows go in blocks that fit L2), with the vectorised float32 exp of
+special.py (float64 rows use libm's exact exp), and picks the target logit, weight
+and loss in the same loop. Backward is one
 pass from the logits: softmax = exp(x - lse), times c, minus c at the target, with c
 each row's weight times the incoming gradient. Both split their rows over two
 threads when the logits are large (minidl.kernels.threads).

@@ -21,18 +21,17 @@ from .special import tanh as _tanh
 
 
 @numba.njit(cache=True)
-def _add_into(out, a):
-    """out += a, element-wise over (B, N)."""
-    for b in range(out.shape[0]):
-        for k in range(out.shape[1]):
-            out[b, k] += a[b, k]
-
-
-@numba.njit(cache=True)
 def _add_into_row(out, a):
     """out += a over one row."""
     for k in range(out.shape[0]):
         out[k] += a[k]
+
+
+@numba.njit(cache=True)
+def _add_into(out, a):
+    """out += a, element-wise over (B, N)."""
+    for b in range(out.shape[0]):
+        _add_into_row(out[b], a[b])
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
