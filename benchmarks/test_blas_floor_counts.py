@@ -30,7 +30,9 @@ def test_lstm_floor_does_three_times_the_forward_macs_of_b4():
 
 
 def test_conv_floor_runs_the_products_of_the_real_conv(monkeypatch):
-    """Same operand shapes, dtypes and memory layouts (strides) as ops.Conv2d's np.matmul calls."""
+    """Same operand shapes, dtypes and memory layouts (strides) as ops.Conv2d's np.matmul calls
+    on its im2col path."""
+    monkeypatch.setenv("MINIDL_CONV_ALGO", "im2col")
     calls = []
     real_matmul = np.matmul
 

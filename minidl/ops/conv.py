@@ -1,5 +1,6 @@
-"""Convolution as im2col + GEMM (NumPy's matmul, i.e. BLAS), or for 3x3 stride-1 layers
-as Winograd's F(2x2, 3x3) (kernels/winograd.py); ops/conv_algorithm.py chooses.
+"""Convolution as im2col + GEMM (NumPy's matmul, i.e. BLAS); for 3x3 stride-1 layers as
+Winograd's F(2x2, 3x3) (kernels/winograd.py); or at stride 1 as a direct convolution that
+reads the padded input in place (kernels.direct_conv). ops/conv_algorithm.py chooses.
 
 Shapes, with G groups, Cg = C/G input and Kg = K/G output channels per group, L = OH*OW:
     weight (K, Cg, kh, kw) viewed as (G, Kg, Cg*kh*kw)
@@ -16,6 +17,7 @@ import numpy as np
 from .. import kernels
 from ..autograd.function import Function
 from ..kernels.threads import run_halves
+from ..kernels.window import Window2d
 from ..kernels.winograd import staggered, tiles
 from . import conv_algorithm
 
@@ -43,9 +45,11 @@ class Conv2d(Function):
         self.weight_shape, self.has_bias = weight.shape, bool(bias)
         if n == 0:  # as PyTorch: an empty output, and zero gradients for weight and bias
             return np.zeros((0, k, window.oh, window.ow), dtype=x.dtype)
-        self.algorithm = conv_algorithm.choose(c, window, groups)
+        self.algorithm = conv_algorithm.choose(c, k, window, groups, x.itemsize)
         if self.algorithm == "winograd":
             return self._winograd_forward(x, weight, bias[0] if bias else None)
+        if self.algorithm == "direct":
+            return self._direct_forward(x, weight, bias[0] if bias else None)
         self.weight = weight.reshape(groups, k // groups, cg * window.taps)
         pixels = window.oh * window.ow
         self.folded = (k // groups) * cg * window.taps * pixels < FOLD_BATCH_BELOW_MACS or pixels <= FOLD_BATCH_UP_TO_PIXELS
@@ -68,6 +72,42 @@ class Conv2d(Function):
             self._image_halves(lo, hi, self._transform_work(hi - lo), lambda a, b: kernels.winograd_output(
                 m[:, :, a - lo : b - lo].reshape(16, m.shape[1], -1), b - a, self.window, bias, out=out[a:b]))
         return out
+
+    def _direct_forward(self, x, weight, bias):
+        """Two threads each convolve half the images. The layer keeps only its input and weight."""
+        self.x, self.weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
+        weight, bias = self.weight, None if bias is None else np.ascontiguousarray(bias)
+        out = np.empty((x.shape[0], self.weight_shape[0], self.window.oh, self.window.ow), dtype=x.dtype)
+        self._image_halves(0, x.shape[0], out.size * weight[0].size, lambda a, b: kernels.direct_conv(
+            self.x[a:b], weight, self.window, bias, out=out[a:b]))
+        return out
+
+    def _direct_input_gradient(self, grad):
+        """d x is the output gradient convolved, again at stride 1, with the filters flipped and
+        their channel axes swapped; its padding is what the forward's window reached beyond its own."""
+        g = self.window
+        flipped = np.ascontiguousarray(self.weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        back = Window2d.over((g.oh, g.ow), (g.kh, g.kw), (1, 1),
+                             ((g.kh - 1) * g.dh - g.ph, (g.kw - 1) * g.dw - g.pw), (g.dh, g.dw))
+        grad_x = np.empty(self.input_shape, dtype=grad.dtype)
+        self._image_halves(0, grad.shape[0], grad_x.size * flipped[0].size, lambda a, b: kernels.direct_conv(
+            grad[a:b], flipped, back, out=grad_x[a:b]))
+        return grad_x
+
+    def _direct_backward(self, grad, want_bias):
+        grad = np.ascontiguousarray(grad)
+        grad_x = self._direct_input_gradient(grad) if self.needs_input_grad[0] else None
+        grad_w = grad_b = None
+        if self.needs_input_grad[1] or want_bias:
+            # each thread sums its half of the batch into its own slot; the two are added after
+            parts = np.zeros((2,) + self.weight_shape, dtype=grad.dtype)
+            sums = np.zeros((2, self.weight_shape[0]))
+            n = grad.shape[0]
+            self._image_halves(0, n, grad.size * self.weight[0].size, lambda a, b: kernels.direct_conv_weight_grad(
+                self.x[a:b], grad[a:b], self.window, out=parts[int(a > 0)], bias_out=sums[int(a > 0)]))
+            grad_w = parts[0] + parts[1] if self.needs_input_grad[1] else None
+            grad_b = (sums[0] + sums[1]).astype(grad.dtype) if want_bias else None
+        return grad_x, grad_w, grad_b
 
     def _winograd_backward(self, grad, want_bias):
         grad = np.ascontiguousarray(grad)
@@ -154,6 +194,8 @@ class Conv2d(Function):
         want_bias = self.has_bias and self.needs_input_grad[2]
         if self.algorithm == "winograd":
             return self._winograd_backward(grad, want_bias)
+        if self.algorithm == "direct":
+            return self._direct_backward(grad, want_bias)
         backward = self._backward_folded if self.folded else self._backward_per_image
         grad_groups, grad_b = backward(grad, want_bias)
         grad_x = grad_w = None

@@ -3,20 +3,46 @@ input always takes the same path and gives the same output.
 
     im2col    any stride, dilation, groups and padding (ops/conv.py)
     winograd  F(2x2, 3x3): 3x3 windows at stride 1, no dilation, one group (kernels/winograd.py)
+    direct    stride 1, one group, padding up to the window's reach: no column buffer in the
+              forward or the input gradient (csrc/direct_conv.h)
 
-The rule, from the measurements in docs/performance.md: Winograd where it applies and the
-layer has at least WINOGRAD_MIN_CHANNELS input channels. With fewer, its tile transforms
-cost more than the multiplications it saves. MINIDL_CONV_ALGO=im2col or =winograd forces
-one; a layer Winograd cannot compute still runs im2col.
+The rule, from the measurements in docs/performance.md:
+  - direct where it applies, the window has at least 9 taps, each image has at least
+    DIRECT_MIN_PIXELS output pixels and the weights fit DIRECT_MAX_WEIGHT_BYTES (about a
+    core's L2 cache: each tile of outputs reads all of them);
+  - else Winograd where it applies and the layer has at least WINOGRAD_MIN_CHANNELS input
+    channels (with fewer, its tile transforms cost more than the multiplications it saves);
+  - else im2col, whose one GEMM over the whole batch wins on small images and 1x1 windows.
+MINIDL_CONV_ALGO=im2col, =winograd or =direct forces one; a layer it cannot compute still
+runs im2col.
 """
 import os
 
-ALGORITHMS = ("im2col", "winograd")
+ALGORITHMS = ("im2col", "winograd", "direct")
 WINOGRAD_MIN_CHANNELS = 32
+DIRECT_MIN_TAPS = 9
+DIRECT_MIN_PIXELS = 256
+DIRECT_MAX_WEIGHT_BYTES = 512 << 10
 
 
 def winograd_applies(window, groups):
     return (window.kh, window.kw, window.sh, window.sw, window.dh, window.dw, groups) == (3, 3, 1, 1, 1, 1, 1)
+
+
+def direct_applies(window, groups):
+    """Stride 1 and one group; the padding at most (k - 1)*dilation, so that the input
+    gradient is again a direct convolution (of the output gradient, with that much less padding)."""
+    g = window
+    return (g.sh, g.sw, groups) == (1, 1, 1) and g.ph <= (g.kh - 1) * g.dh and g.pw <= (g.kw - 1) * g.dw
+
+
+def applies(algorithm, window, groups):
+    """Whether `algorithm` can compute a convolution of this geometry."""
+    if algorithm == "winograd":
+        return winograd_applies(window, groups)
+    if algorithm == "direct":
+        return direct_applies(window, groups)
+    return True
 
 
 def forced():
@@ -29,11 +55,16 @@ def forced():
     return value
 
 
-def choose(in_channels, window, groups):
-    """'winograd' or 'im2col' for a convolution with this many input channels and this geometry."""
-    if not winograd_applies(window, groups):
-        return "im2col"
+def choose(in_channels, out_channels, window, groups, itemsize=4):
+    """'direct', 'winograd' or 'im2col' for a convolution of this many channels, geometry and
+    element size (bytes)."""
     algorithm = forced()
     if algorithm is not None:
-        return algorithm
-    return "winograd" if in_channels >= WINOGRAD_MIN_CHANNELS else "im2col"
+        return algorithm if applies(algorithm, window, groups) else "im2col"
+    weight_bytes = out_channels * in_channels * window.taps * itemsize
+    if direct_applies(window, groups) and window.taps >= DIRECT_MIN_TAPS and \
+            window.oh * window.ow >= DIRECT_MIN_PIXELS and weight_bytes <= DIRECT_MAX_WEIGHT_BYTES:
+        return "direct"
+    if winograd_applies(window, groups) and in_channels >= WINOGRAD_MIN_CHANNELS:
+        return "winograd"
+    return "im2col"

@@ -1,0 +1,172 @@
+/* Direct ("shifted-GEMM") convolution at stride 1: the SIMD micro-kernel.
+ *
+ * An image's channels are laid out as zero-padded planes, each row Wp = W + 2*pw wide and
+ * each plane `plane_stride` elements apart. Output pixel (oy, ox) is then plane position
+ * o = oy*Wp + ox, and window tap t reads position o + shift[t] of every plane: one fixed
+ * offset per tap. So the whole image's output is a GEMM, out(K, P) = W(K, C*taps) @ B,
+ * whose operand B[c*taps + t, o] = plane_c[o + shift[t]] is read in place, never built.
+ * The positions ox >= OW of each row are computed too and dropped by the caller.
+ *
+ * The register tile is 4 output channels x 3 vectors of positions: each step loads 3
+ * vectors of one plane and 4 packed weights and does 12 multiply-adds, all in registers.
+ *
+ * The weight gradient is the same sum read the other way: d weight (k, c, t) is the dot
+ * product of output-gradient row k (laid out like the output, zero in the padding
+ * columns) with plane c read at offset shift[t]. Its tile is 4 output channels x 3 taps,
+ * 12 vector accumulators over the positions, each summed across its lanes at the end.
+ * The same source compiles for AVX-512, AVX2+FMA and plain C; direct_conv_* picks one at
+ * run time from the CPU, so one build runs anywhere and uses what the machine has.
+ */
+#ifndef MINIDL_DIRECT_CONV_H
+#define MINIDL_DIRECT_CONV_H
+
+#include <stddef.h>
+#include <string.h>
+
+#define DIRECT_CONV_CHANNELS 4 /* output channels per tile: weights are packed in groups of 4 */
+#define DIRECT_CONV_VECTORS 3  /* vectors of positions per tile */
+
+/* kernel(planes, plane_stride, channels, shifts, taps, packed, out_channels, out, positions):
+ * out[k*positions + o] = sum over c, t of packed weight (k, c, t) * planes[c*plane_stride + o + shifts[t]]
+ * for k < out_channels (a multiple of 4) and o < positions (a multiple of the tile width);
+ * packed[((k/4)*channels*taps + c*taps + t)*4 + k%4] holds weight (k, c, t). */
+#define DIRECT_CONV_KERNEL(NAME, ATTR, T, V, VW)                                                           \
+    ATTR static void NAME(const T *planes, ptrdiff_t plane_stride, ptrdiff_t channels,                      \
+                          const ptrdiff_t *shifts, ptrdiff_t taps, const T *packed, ptrdiff_t out_channels, \
+                          T *out, ptrdiff_t positions) {                                                    \
+        for (ptrdiff_t o = 0; o < positions; o += 3 * (VW)) {                                               \
+            const T *w = packed;                                                                            \
+            for (ptrdiff_t k = 0; k < out_channels; k += 4) {                                               \
+                V a00 = {0}, a01 = {0}, a02 = {0}, a10 = {0}, a11 = {0}, a12 = {0};                         \
+                V a20 = {0}, a21 = {0}, a22 = {0}, a30 = {0}, a31 = {0}, a32 = {0};                         \
+                for (ptrdiff_t c = 0; c < channels; c++) {                                                  \
+                    const T *plane = planes + c * plane_stride + o;                                         \
+                    for (ptrdiff_t t = 0; t < taps; t++, w += 4) {                                          \
+                        const T *s = plane + shifts[t];                                                     \
+                        V v0 = *(const V *)s, v1 = *(const V *)(s + (VW)), v2 = *(const V *)(s + 2 * (VW)); \
+                        T w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];                                       \
+                        a00 += w0 * v0; a01 += w0 * v1; a02 += w0 * v2;                                    \
+                        a10 += w1 * v0; a11 += w1 * v1; a12 += w1 * v2;                                    \
+                        a20 += w2 * v0; a21 += w2 * v1; a22 += w2 * v2;                                    \
+                        a30 += w3 * v0; a31 += w3 * v1; a32 += w3 * v2;                                    \
+                    }                                                                                       \
+                }                                                                                           \
+                T *d = out + k * positions + o;                                                             \
+                *(V *)d = a00; *(V *)(d + (VW)) = a01; *(V *)(d + 2 * (VW)) = a02; d += positions;          \
+                *(V *)d = a10; *(V *)(d + (VW)) = a11; *(V *)(d + 2 * (VW)) = a12; d += positions;          \
+                *(V *)d = a20; *(V *)(d + (VW)) = a21; *(V *)(d + 2 * (VW)) = a22; d += positions;          \
+                *(V *)d = a30; *(V *)(d + (VW)) = a31; *(V *)(d + 2 * (VW)) = a32;                          \
+            }                                                                                               \
+        }                                                                                                   \
+    }
+
+/* wgrad(grads, positions, out_channels, planes, plane_stride, channels, shifts, taps, dw):
+ * dw[(k*channels + c)*taps + t] += sum over o < positions of grads[k*positions + o] * planes[c*plane_stride + o + shifts[t]]
+ * for k < out_channels (a multiple of 4), taps a multiple of 3, positions a multiple of VW. */
+#define DIRECT_CONV_WGRAD_KERNEL(NAME, ATTR, T, V, VW)                                                     \
+    ATTR static T NAME##_lanes(V v) {                                                                       \
+        T lanes[VW], sum = 0;                                                                               \
+        memcpy(lanes, &v, sizeof v);                                                                        \
+        for (int l = 0; l < (VW); l++) sum += lanes[l];                                                     \
+        return sum;                                                                                         \
+    }                                                                                                       \
+    ATTR static void NAME(const T *grads, ptrdiff_t positions, ptrdiff_t out_channels, const T *planes,     \
+                          ptrdiff_t plane_stride, ptrdiff_t channels, const ptrdiff_t *shifts, ptrdiff_t taps, \
+                          T *dw) {                                                                          \
+        for (ptrdiff_t k = 0; k < out_channels; k += 4) {                                                   \
+            const T *g0 = grads + k * positions, *g1 = g0 + positions, *g2 = g1 + positions, *g3 = g2 + positions; \
+            for (ptrdiff_t c = 0; c < channels; c++) {                                                      \
+                const T *plane = planes + c * plane_stride;                                                 \
+                for (ptrdiff_t t = 0; t < taps; t += 3) {                                                   \
+                    const T *s0 = plane + shifts[t], *s1 = plane + shifts[t + 1], *s2 = plane + shifts[t + 2]; \
+                    V a00 = {0}, a01 = {0}, a02 = {0}, a10 = {0}, a11 = {0}, a12 = {0};                     \
+                    V a20 = {0}, a21 = {0}, a22 = {0}, a30 = {0}, a31 = {0}, a32 = {0};                     \
+                    for (ptrdiff_t o = 0; o < positions; o += (VW)) {                                       \
+                        V x0 = *(const V *)(s0 + o), x1 = *(const V *)(s1 + o), x2 = *(const V *)(s2 + o);  \
+                        V d = *(const V *)(g0 + o);                                                         \
+                        a00 += d * x0; a01 += d * x1; a02 += d * x2;                                        \
+                        d = *(const V *)(g1 + o);                                                           \
+                        a10 += d * x0; a11 += d * x1; a12 += d * x2;                                        \
+                        d = *(const V *)(g2 + o);                                                           \
+                        a20 += d * x0; a21 += d * x1; a22 += d * x2;                                        \
+                        d = *(const V *)(g3 + o);                                                           \
+                        a30 += d * x0; a31 += d * x1; a32 += d * x2;                                        \
+                    }                                                                                       \
+                    T *r = dw + (k * channels + c) * taps + t;                                              \
+                    ptrdiff_t next = channels * taps;                                                       \
+                    r[0] += NAME##_lanes(a00); r[1] += NAME##_lanes(a01); r[2] += NAME##_lanes(a02); r += next; \
+                    r[0] += NAME##_lanes(a10); r[1] += NAME##_lanes(a11); r[2] += NAME##_lanes(a12); r += next; \
+                    r[0] += NAME##_lanes(a20); r[1] += NAME##_lanes(a21); r[2] += NAME##_lanes(a22); r += next; \
+                    r[0] += NAME##_lanes(a30); r[1] += NAME##_lanes(a31); r[2] += NAME##_lanes(a32);        \
+                }                                                                                           \
+            }                                                                                               \
+        }                                                                                                   \
+    }
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(MINIDL_PORTABLE_KERNELS)
+/* GCC/clang vector types; aligned(sizeof(T)) makes every load and store an unaligned one. */
+typedef float f16x __attribute__((vector_size(64), aligned(4)));
+typedef float f8x __attribute__((vector_size(32), aligned(4)));
+typedef float f4x __attribute__((vector_size(16), aligned(4)));
+typedef double d8x __attribute__((vector_size(64), aligned(8)));
+typedef double d4x __attribute__((vector_size(32), aligned(8)));
+typedef double d2x __attribute__((vector_size(16), aligned(8)));
+/* both kernels for one instruction-set level and element type */
+#define DIRECT_CONV_KERNELS(LEVEL, ATTR, T, V, VW)                     \
+    DIRECT_CONV_KERNEL(direct_conv_##LEVEL##_##T, ATTR, T, V, VW)      \
+    DIRECT_CONV_WGRAD_KERNEL(direct_conv_wgrad_##LEVEL##_##T, ATTR, T, V, VW)
+DIRECT_CONV_KERNELS(avx512, __attribute__((target("avx512f"))), float, f16x, 16)
+DIRECT_CONV_KERNELS(avx2, __attribute__((target("avx2,fma"))), float, f8x, 8)
+DIRECT_CONV_KERNELS(sse, , float, f4x, 4)
+DIRECT_CONV_KERNELS(avx512, __attribute__((target("avx512f"))), double, d8x, 8)
+DIRECT_CONV_KERNELS(avx2, __attribute__((target("avx2,fma"))), double, d4x, 4)
+DIRECT_CONV_KERNELS(sse, , double, d2x, 2)
+
+/* 2 = AVX-512, 1 = AVX2 with FMA, 0 = the baseline (SSE2 on x86-64) */
+static int direct_conv_level(void) {
+    static int level = -1;
+    if (level < 0) {
+        __builtin_cpu_init();
+        level = __builtin_cpu_supports("avx512f") ? 2 : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
+    }
+    return level;
+}
+static const char *direct_conv_isa(void) {
+    static const char *names[] = {"sse2", "avx2", "avx512"};
+    return names[direct_conv_level()];
+}
+/* positions per tile: the caller rounds the output positions up to a multiple of this */
+static ptrdiff_t direct_conv_tile_float(void) { return 3 * (direct_conv_level() == 2 ? 16 : direct_conv_level() == 1 ? 8 : 4); }
+static ptrdiff_t direct_conv_tile_double(void) { return 3 * (direct_conv_level() == 2 ? 8 : direct_conv_level() == 1 ? 4 : 2); }
+/* KERNEL##_<level>_##T called with ARGS, for the level this CPU has */
+#define DIRECT_CONV_AT_LEVEL(KERNEL, T, ARGS)                                  \
+    do {                                                                       \
+        int level = direct_conv_level();                                       \
+        if (level == 2) KERNEL##_avx512_##T ARGS;                              \
+        else if (level == 1) KERNEL##_avx2_##T ARGS;                           \
+        else KERNEL##_sse_##T ARGS;                                            \
+    } while (0)
+#define DIRECT_CONV_DISPATCH(T)                                                                                       \
+    static void direct_conv_##T(const T *planes, ptrdiff_t plane_stride, ptrdiff_t channels, const ptrdiff_t *shifts, \
+                                ptrdiff_t taps, const T *packed, ptrdiff_t out_channels, T *out, ptrdiff_t positions) { \
+        DIRECT_CONV_AT_LEVEL(direct_conv, T, (planes, plane_stride, channels, shifts, taps, packed, out_channels, out, positions)); \
+    }                                                                                                                 \
+    static void direct_conv_wgrad_##T(const T *grads, ptrdiff_t positions, ptrdiff_t out_channels, const T *planes,   \
+                                      ptrdiff_t plane_stride, ptrdiff_t channels, const ptrdiff_t *shifts,            \
+                                      ptrdiff_t taps, T *dw) {                                                        \
+        DIRECT_CONV_AT_LEVEL(direct_conv_wgrad, T, (grads, positions, out_channels, planes, plane_stride, channels, shifts, taps, dw)); \
+    }
+DIRECT_CONV_DISPATCH(float)
+DIRECT_CONV_DISPATCH(double)
+
+#else /* another compiler or CPU: the same tile on scalars */
+DIRECT_CONV_KERNEL(direct_conv_float, , float, float, 1)
+DIRECT_CONV_KERNEL(direct_conv_double, , double, double, 1)
+DIRECT_CONV_WGRAD_KERNEL(direct_conv_wgrad_float, , float, float, 1)
+DIRECT_CONV_WGRAD_KERNEL(direct_conv_wgrad_double, , double, double, 1)
+static const char *direct_conv_isa(void) { return "portable"; }
+static ptrdiff_t direct_conv_tile_float(void) { return 3; }
+static ptrdiff_t direct_conv_tile_double(void) { return 3; }
+#endif
+
+#endif

@@ -1,0 +1,171 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, nonecheck=False
+"""Direct convolution at stride 1, one image at a time: no column buffer.
+
+Each image is copied into zero-padded channel planes; the micro-kernel in direct_conv.h
+multiplies the weights by the planes read at one fixed offset per window tap, into a
+(K, OH*Wp) scratch whose rows still hold the padding columns; those are dropped (and the
+bias added) as the image is copied out. The NumPy twin is direct_conv in
+minidl/kernels/reference.py.
+"""
+import numpy as np
+
+from window cimport check_window, real
+
+
+cdef extern from "direct_conv.h" nogil:
+    const char* direct_conv_isa()
+    Py_ssize_t direct_conv_tile_float()
+    Py_ssize_t direct_conv_tile_double()
+    void direct_conv_float(const float* planes, Py_ssize_t plane_stride, Py_ssize_t channels, const Py_ssize_t* shifts,
+                           Py_ssize_t taps, const float* packed, Py_ssize_t out_channels, float* out, Py_ssize_t positions)
+    void direct_conv_double(const double* planes, Py_ssize_t plane_stride, Py_ssize_t channels, const Py_ssize_t* shifts,
+                            Py_ssize_t taps, const double* packed, Py_ssize_t out_channels, double* out, Py_ssize_t positions)
+    void direct_conv_wgrad_float(const float* grads, Py_ssize_t positions, Py_ssize_t out_channels, const float* planes,
+                                 Py_ssize_t plane_stride, Py_ssize_t channels, const Py_ssize_t* shifts, Py_ssize_t taps, float* dw)
+    void direct_conv_wgrad_double(const double* grads, Py_ssize_t positions, Py_ssize_t out_channels, const double* planes,
+                                  Py_ssize_t plane_stride, Py_ssize_t channels, const Py_ssize_t* shifts, Py_ssize_t taps, double* dw)
+
+
+cdef inline void _fill_planes(const real[:, :, :, ::1] x, Py_ssize_t n, real[:, ::1] planes, Py_ssize_t ph,
+                              Py_ssize_t pw, Py_ssize_t Wp) noexcept nogil:
+    """Image n into the interiors of its zero-padded channel planes (rows Wp wide)."""
+    cdef Py_ssize_t c, i, j
+    cdef real* dst
+    for c in range(x.shape[1]):
+        for i in range(x.shape[2]):
+            dst = &planes[c, (ph + i) * Wp + pw]
+            for j in range(x.shape[3]):
+                dst[j] = x[n, c, i, j]
+
+
+def instruction_set():
+    """The SIMD instructions the micro-kernel runs on this CPU: 'avx512', 'avx2', 'sse2' or 'portable'."""
+    return direct_conv_isa().decode()
+
+
+def _packed(weight, dtype):
+    """weight (K, C, kh, kw) as (K4/4, C*kh*kw, 4), K4 = K rounded up to 4 with zero filters:
+    the 4 weights one kernel step broadcasts are adjacent."""
+    k = weight.shape[0]
+    k4 = (k + 3) // 4 * 4
+    rows = np.zeros((k4, int(np.prod(weight.shape[1:]))), dtype=dtype)
+    rows[:k] = weight.reshape(k, -1)
+    return np.ascontiguousarray(rows.reshape(k4 // 4, 4, -1).transpose(0, 2, 1))
+
+
+def _layout(window, Py_ssize_t tile, Py_ssize_t taps_multiple=1):
+    """(Wp, P, shifts, plane_stride): the padded row width; the output positions rounded up to
+    whole tiles; each tap's offset into a plane (padded with offset-0 taps to a multiple of
+    taps_multiple); and the plane size, so that the last tile's reads stay inside its plane."""
+    wp = window.w + 2 * window.pw
+    positions = (window.oh * wp + tile - 1) // tile * tile
+    shifts = [i * window.dh * wp + j * window.dw for i in range(window.kh) for j in range(window.kw)]
+    shifts += [0] * ((taps_multiple - len(shifts) % taps_multiple) % taps_multiple)  # C division: no negative operands
+    return wp, positions, np.array(shifts, dtype=np.intp), positions + max(shifts)  # >= (h + 2*ph) * wp
+
+
+def _check_stride(window, kernel):
+    if window.sh != 1 or window.sw != 1:
+        raise ValueError(f"{kernel}: stride must be 1, got ({window.sh}, {window.sw})")
+
+
+def direct_conv(const real[:, :, :, ::1] x, weight, window, bias=None, out=None):
+    """Convolution at stride 1 (any window, padding and dilation), into `out` when given.
+    Shape: x (N, C, H, W), weight (K, C, kh, kw), bias (K,) -> (N, K, OH, OW)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    check_window(window, H, W, "direct_conv")
+    _check_stride(window, "direct_conv")
+    if weight.shape[1:] != (C, window.kh, window.kw):
+        raise ValueError(f"direct_conv: weight {weight.shape} does not fit {C} channels and a {window.kh}x{window.kw} window")
+    dtype = np.float32 if real is float else np.float64
+    cdef Py_ssize_t K = weight.shape[0], OH = window.oh, OW = window.ow
+    cdef Py_ssize_t ph = window.ph, pw = window.pw, taps = window.kh * window.kw
+    out_arr = np.empty((N, K, OH, OW), dtype=dtype) if out is None else out
+    bias_arr = np.zeros(K, dtype=dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
+    cdef real[:, :, :, ::1] y = out_arr
+    cdef const real[::1] b = bias_arr
+    if N == 0 or K == 0 or OH <= 0 or OW <= 0:
+        return out_arr
+    if C == 0:  # an empty sum: only the bias
+        out_arr[...] = bias_arr.reshape(K, 1, 1)
+        return out_arr
+    cdef Py_ssize_t Wp, P, plane_stride
+    Wp, P, shifts_arr, plane_stride = _layout(window, direct_conv_tile_float() if real is float else direct_conv_tile_double())
+    planes_arr = np.zeros((C, plane_stride), dtype=dtype)  # the padding stays zero: only the interior is rewritten
+    packed_arr = _packed(np.asarray(weight, dtype=dtype), dtype)
+    scratch_arr = np.empty((packed_arr.shape[0] * 4, P), dtype=dtype)
+    cdef real[:, ::1] planes = planes_arr, scratch = scratch_arr
+    cdef const real[:, :, ::1] packed = packed_arr
+    cdef const Py_ssize_t[::1] shifts = shifts_arr
+    cdef Py_ssize_t n, c, k, i, j
+    cdef real* dst
+    cdef const real* src
+    with nogil:
+        for n in range(N):
+            _fill_planes(x, n, planes, ph, pw, Wp)
+            if real is float:
+                direct_conv_float(&planes[0, 0], plane_stride, C, &shifts[0], taps, &packed[0, 0, 0],
+                                  scratch.shape[0], &scratch[0, 0], P)
+            else:
+                direct_conv_double(&planes[0, 0], plane_stride, C, &shifts[0], taps, &packed[0, 0, 0],
+                                   scratch.shape[0], &scratch[0, 0], P)
+            for k in range(K):
+                for i in range(OH):
+                    src = &scratch[k, i * Wp]
+                    dst = &y[n, k, i, 0]
+                    for j in range(OW):
+                        dst[j] = src[j] + b[k]
+    return out_arr
+
+
+def direct_conv_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, ::1] grad, window, out=None, bias_out=None):
+    """d weight of direct_conv, summed over the batch, into `out` when given (overwritten);
+    with `bias_out` (K,), float64, also each output channel's gradient sum (d bias) into it.
+    Shape: x (N, C, H, W), grad (N, K, OH, OW) -> (K, C, kh, kw)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], K = grad.shape[1]
+    check_window(window, H, W, "direct_conv_weight_grad")
+    _check_stride(window, "direct_conv_weight_grad")
+    if grad.shape[0] != N or grad.shape[2] != window.oh or grad.shape[3] != window.ow:
+        raise ValueError(f"direct_conv_weight_grad: output gradient {tuple(grad.shape)[:4]} does not fit input "
+                         f"{tuple(x.shape)[:4]} and {window}")
+    dtype = np.float32 if real is float else np.float64
+    cdef Py_ssize_t OH = window.oh, OW = window.ow, ph = window.ph, pw = window.pw
+    cdef Py_ssize_t Wp, P, plane_stride
+    Wp, P, shifts_arr, plane_stride = _layout(window, direct_conv_tile_float() if real is float else direct_conv_tile_double(), 3)
+    cdef Py_ssize_t taps = len(shifts_arr), K4 = (K + 3) // 4 * 4
+    out_arr = np.empty((K, C, window.kh, window.kw), dtype=dtype) if out is None else out
+    sums_arr = np.zeros(K, dtype=np.float64) if bias_out is None else bias_out
+    sums_arr[...] = 0
+    if N == 0 or K == 0 or C == 0 or OH <= 0 or OW <= 0:
+        out_arr[...] = 0
+        return out_arr
+    # the padding columns of each gradient row, and the rows past K, stay zero: they add nothing
+    grads_arr = np.zeros((K4, P), dtype=dtype)
+    planes_arr = np.zeros((C, plane_stride), dtype=dtype)
+    dw_arr = np.zeros((K4, C, taps), dtype=dtype)
+    cdef real[:, ::1] grads = grads_arr, planes = planes_arr
+    cdef real[:, :, ::1] dw = dw_arr
+    cdef double[::1] sums = sums_arr
+    cdef const Py_ssize_t[::1] shifts = shifts_arr
+    cdef Py_ssize_t n, c, k, i, j
+    cdef double total
+    cdef real* dst
+    cdef const real* src
+    with nogil:
+        for n in range(N):
+            _fill_planes(x, n, planes, ph, pw, Wp)
+            for k in range(K):
+                total = 0
+                for i in range(OH):
+                    src = &grad[n, k, i, 0]
+                    dst = &grads[k, i * Wp]
+                    for j in range(OW):
+                        dst[j] = src[j]
+                        total = total + src[j]
+                sums[k] += total
+            if real is float:
+                direct_conv_wgrad_float(&grads[0, 0], P, K4, &planes[0, 0], plane_stride, C, &shifts[0], taps, &dw[0, 0, 0])
+            else:
+                direct_conv_wgrad_double(&grads[0, 0], P, K4, &planes[0, 0], plane_stride, C, &shifts[0], taps, &dw[0, 0, 0])
+    out_arr[...] = dw_arr[:K, :, :window.kh * window.kw].reshape(out_arr.shape)
+    return out_arr
