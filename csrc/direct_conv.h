@@ -123,7 +123,7 @@ DIRECT_CONV_KERNELS(avx2, __attribute__((target("avx2,fma"))), double, d4x, 4)
 DIRECT_CONV_KERNELS(sse, , double, d2x, 2)
 
 /* 2 = AVX-512, 1 = AVX2 with FMA, 0 = the baseline (SSE2 on x86-64) */
-static int direct_conv_level(void) {
+static int direct_conv_cpu_level(void) {
     static int level = -1;
     if (level < 0) {
         __builtin_cpu_init();
@@ -131,10 +131,16 @@ static int direct_conv_level(void) {
     }
     return level;
 }
-static const char *direct_conv_isa(void) {
-    static const char *names[] = {"sse2", "avx2", "avx512"};
-    return names[direct_conv_level()];
+static int direct_conv_cap = 2; /* the highest level used: tests lower it to run each kernel the CPU can */
+static int direct_conv_level(void) {
+    int level = direct_conv_cpu_level();
+    return level < direct_conv_cap ? level : direct_conv_cap;
 }
+static const char *direct_conv_names[] = {"sse2", "avx2", "avx512"};
+static const char *direct_conv_isa(void) { return direct_conv_names[direct_conv_level()]; }
+static int direct_conv_levels(void) { return direct_conv_cpu_level() + 1; }
+static const char *direct_conv_level_name(int level) { return direct_conv_names[level]; }
+static void direct_conv_set_cap(int level) { direct_conv_cap = level; }
 /* positions per tile: the caller rounds the output positions up to a multiple of this */
 static ptrdiff_t direct_conv_tile_float(void) { return 3 * (direct_conv_level() == 2 ? 16 : direct_conv_level() == 1 ? 8 : 4); }
 static ptrdiff_t direct_conv_tile_double(void) { return 3 * (direct_conv_level() == 2 ? 8 : direct_conv_level() == 1 ? 4 : 2); }
@@ -165,6 +171,9 @@ DIRECT_CONV_KERNEL(direct_conv_double, , double, double, 1)
 DIRECT_CONV_WGRAD_KERNEL(direct_conv_wgrad_float, , float, float, 1)
 DIRECT_CONV_WGRAD_KERNEL(direct_conv_wgrad_double, , double, double, 1)
 static const char *direct_conv_isa(void) { return "portable"; }
+static int direct_conv_levels(void) { return 1; }
+static const char *direct_conv_level_name(int level) { (void)level; return "portable"; }
+static void direct_conv_set_cap(int level) { (void)level; }
 static ptrdiff_t direct_conv_tile_float(void) { return 3; }
 static ptrdiff_t direct_conv_tile_double(void) { return 3; }
 #endif

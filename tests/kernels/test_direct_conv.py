@@ -87,11 +87,44 @@ def test_kernels_refuse_what_they_cannot_compute(backend):
         kernels.implementation("direct_conv_weight_grad", backend)(x, np.ones((1, 3, 5, 6)), window)
 
 
-def test_compiled_kernel_names_its_instruction_set():
-    pytest.importorskip("minidl.kernels._direct_conv")  # test_extensions_built fails the run when it is missing
-    from minidl.kernels._direct_conv import instruction_set
+def _instruction_sets():
+    try:
+        from minidl.kernels._direct_conv import instruction_sets
+    except ImportError:  # test_extensions_built fails the run when it is missing
+        return []
+    return instruction_sets()
 
-    assert instruction_set() in ("avx512", "avx2", "sse2", "portable")
+
+@pytest.mark.parametrize("isa", _instruction_sets())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_instruction_set_matches_the_twins(isa, dtype):
+    """The kernel compiled for each SIMD level this CPU has (AVX-512, AVX2, SSE2), not only the
+    best: tile widths differ, so each rounds the positions and pads the planes differently."""
+    from minidl.kernels import _direct_conv
+
+    previous = _direct_conv.limit_instruction_set(isa)
+    try:
+        assert _direct_conv.instruction_set() == isa
+        for case in CASES + [(2, 16, 32, 32, 32, (3, 3), (1, 1), (1, 1))]:
+            x, weight, bias, grad, window = _case(case, dtype, seed=7)
+            tol = dict(rtol=1e-5, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(_direct_conv.direct_conv(x, weight, window, bias),
+                                       kernels.reference.direct_conv(x, weight, window, bias), **tol)
+            np.testing.assert_allclose(_direct_conv.direct_conv_weight_grad(x, grad, window),
+                                       kernels.reference.direct_conv_weight_grad(x, grad, window), **tol)
+    finally:
+        _direct_conv.limit_instruction_set(previous)
+
+
+def test_instruction_sets_name_what_runs():
+    pytest.importorskip("minidl.kernels._direct_conv")
+    from minidl.kernels._direct_conv import instruction_set, instruction_sets, limit_instruction_set
+
+    names = instruction_sets()
+    assert names and set(names) <= {"avx512", "avx2", "sse2", "portable"}
+    assert instruction_set() == names[-1]  # the best one, unless a test lowered it
+    with pytest.raises(ValueError, match="instruction set 'neon' not available"):
+        limit_instruction_set("neon")
 
 
 def _layer(x, w, b, padding, dilation, algorithm, monkeypatch):
