@@ -21,7 +21,10 @@ def _work(value):
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 def _adam(value, grad, m, v, new_value, new_m, new_v, constants, decoupled, lo, hi):
     lr, b1, keep_g, b2, keep_g2, eps, wd, shrink, m_scale, v_scale = constants
-    for i in range(lo, hi):
+    # sliced, with the loop from 0: an index from range(lo, hi) kept the loop scalar (see activation.py)
+    value, grad, m, v, new_value, new_m, new_v = (value[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi],
+                                                  new_value[lo:hi], new_m[lo:hi], new_v[lo:hi])
+    for i in range(value.size):
         p, g = value[i], grad[i]
         if decoupled:
             p = p * shrink
@@ -64,7 +67,8 @@ def adam_step(value, grad, m, v, step, lr, b1, b2, eps, weight_decay, decoupled)
 # rounds each product and sum); the loop is bound by memory, not by arithmetic.
 @numba.njit(cache=True, nogil=True)
 def _sgd(value, grad, buf, new_value, new_buf, lr, momentum, keep, wd, has_momentum, first, nesterov, maximize, lo, hi):
-    for i in range(lo, hi):
+    value, grad, buf, new_value, new_buf = value[lo:hi], grad[lo:hi], buf[lo:hi], new_value[lo:hi], new_buf[lo:hi]
+    for i in range(value.size):
         p = value[i]
         g = -grad[i] if maximize else grad[i]
         if wd != 0:
