@@ -188,7 +188,8 @@ def cold_start():
 
 
 def setup_lines():
-    """What was measured: versions, the BLAS NumPy runs (via threadpoolctl when installed), a pinned BLAS."""
+    """What was measured: versions, the BLAS NumPy runs (via threadpoolctl when installed), the
+    instruction set of minidl's own convolution kernel, a pinned BLAS."""
     import numpy as np
 
     from .. import __version__
@@ -210,6 +211,12 @@ def setup_lines():
     spin = os.environ.get("OPENBLAS_THREAD_TIMEOUT")  # minidl/blas_idle.py sets it before NumPy loads
     lines.append(f"OpenBLAS idle spin: 2^{spin} cycles (OPENBLAS_THREAD_TIMEOUT={spin})" if spin
                  else "OpenBLAS idle spin: its default (NumPy was loaded before minidl could set it)")
+    try:
+        from ..kernels._direct_conv import instruction_set
+
+        lines.append(f"direct convolution micro-kernel: {instruction_set()}")
+    except ImportError:
+        lines.append("direct convolution micro-kernel: not built (the NumPy twin runs)")
     pinned = os.environ.get("OPENBLAS_CORETYPE")
     if pinned:
         lines.append(f"warning: OPENBLAS_CORETYPE={pinned} pins NumPy's OpenBLAS to that kernel; on a newer CPU "

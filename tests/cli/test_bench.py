@@ -86,6 +86,12 @@ def test_plot_draws_the_ratios_and_only_picks_workloads(tmp_path, monkeypatch, c
     assert "unknown workload B9" in capsys.readouterr().err
 
 
+def test_the_convolution_kernels_instruction_set_is_reported():
+    direct_conv = pytest.importorskip("minidl.kernels._direct_conv")  # test_extensions_built fails CI without it
+    instruction_set = direct_conv.instruction_set
+    assert f"direct convolution micro-kernel: {instruction_set()}" in bench.setup_lines()
+
+
 def test_the_openblas_idle_spin_is_reported(monkeypatch):
     monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "18")
     assert "OpenBLAS idle spin: 2^18 cycles (OPENBLAS_THREAD_TIMEOUT=18)" in bench.setup_lines()
