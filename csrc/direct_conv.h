@@ -23,9 +23,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#define DIRECT_CONV_CHANNELS 4 /* output channels per tile: weights are packed in groups of 4 */
-#define DIRECT_CONV_VECTORS 3  /* vectors of positions per tile */
-
 /* kernel(planes, plane_stride, channels, shifts, taps, packed, out_channels, out, positions):
  * out[k*positions + o] = sum over c, t of packed weight (k, c, t) * planes[c*plane_stride + o + shifts[t]]
  * for k < out_channels (a multiple of 4) and o < positions (a multiple of the tile width);

@@ -116,7 +116,7 @@ def direct_conv(const real[:, :, :, ::1] x, weight, window, bias=None, out=None)
     cdef real[:, ::1] planes = planes_arr, scratch = scratch_arr
     cdef const real[:, :, ::1] packed = packed_arr
     cdef const Py_ssize_t[::1] shifts = shifts_arr
-    cdef Py_ssize_t n, c, k, i, j
+    cdef Py_ssize_t n, k, i, j
     cdef real* dst
     cdef const real* src
     with nogil:
@@ -166,7 +166,7 @@ def direct_conv_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, ::1]
     cdef real[:, :, ::1] dw = dw_arr
     cdef double[::1] sums = sums_arr
     cdef const Py_ssize_t[::1] shifts = shifts_arr
-    cdef Py_ssize_t n, c, k, i, j
+    cdef Py_ssize_t n, k, i, j
     cdef double total
     cdef real* dst
     cdef const real* src

@@ -82,6 +82,14 @@ def col2im(cols, c, window, batch_in_columns=False, out=None):
     return padded[:, :, g.ph : g.ph + g.h, g.pw : g.pw + g.w].copy()
 
 
+def _padded_at_stride_one(x, g, kernel):
+    """x zero-padded by window g's padding, after checking g fits x and has stride 1."""
+    _check(g, x.shape[2], x.shape[3], kernel)
+    if (g.sh, g.sw) != (1, 1):
+        raise ValueError(f"{kernel}: stride must be 1, got ({g.sh}, {g.sw})")
+    return np.pad(x, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
+
+
 def direct_conv(x, weight, window, bias=None, out=None):
     """Convolution at stride 1 as one accumulating product per window tap: tap (i, j) multiplies
     the weights' (K, C) slice by the padded input shifted by (i*dh, j*dw), read in place, so no
@@ -89,13 +97,10 @@ def direct_conv(x, weight, window, bias=None, out=None):
 
     Shape: x (N, C, H, W), weight (K, C, kh, kw), bias (K,) -> (N, K, OH, OW).
     """
-    g, (n, c, h, w) = window, x.shape
-    _check(g, h, w, "direct_conv")
-    if (g.sh, g.sw) != (1, 1):
-        raise ValueError(f"direct_conv: stride must be 1, got ({g.sh}, {g.sw})")
+    g, (n, c) = window, x.shape[:2]
+    padded = _padded_at_stride_one(x, g, "direct_conv")
     if weight.shape[1:] != (c, g.kh, g.kw):
         raise ValueError(f"direct_conv: weight {weight.shape} does not fit {c} channels and a {g.kh}x{g.kw} window")
-    padded = np.pad(x, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
     result = np.zeros((n, weight.shape[0], max(g.oh, 0), max(g.ow, 0)), dtype=x.dtype)
     for i, j, rows, cols in _taps(g):
         result += np.tensordot(weight[:, :, i, j], padded[:, :, rows, cols], axes=([1], [1])).transpose(1, 0, 2, 3)
@@ -114,13 +119,10 @@ def direct_conv_weight_grad(x, grad, window, out=None, bias_out=None):
 
     Shape: x (N, C, H, W), grad (N, K, OH, OW) -> (K, C, kh, kw).
     """
-    g, (n, c, h, w) = window, x.shape
-    _check(g, h, w, "direct_conv_weight_grad")
-    if (g.sh, g.sw) != (1, 1):
-        raise ValueError(f"direct_conv_weight_grad: stride must be 1, got ({g.sh}, {g.sw})")
+    g, (n, c) = window, x.shape[:2]
+    padded = _padded_at_stride_one(x, g, "direct_conv_weight_grad")
     if grad.shape[0] != n or grad.shape[2:] != (g.oh, g.ow):
         raise ValueError(f"direct_conv_weight_grad: output gradient {grad.shape} does not fit input {x.shape} and {g}")
-    padded = np.pad(x, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
     result = np.zeros((grad.shape[1], c, g.kh, g.kw), dtype=x.dtype)
     for i, j, rows, cols in _taps(g):
         result[:, :, i, j] = np.tensordot(grad, padded[:, :, rows, cols], axes=([0, 2, 3], [0, 2, 3]))
