@@ -12,7 +12,7 @@ import numpy as np
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-CYTHON_EXTENSIONS = ["im2col", "pool", "winograd", "direct_conv"]  # csrc/<name>.pyx -> minidl.kernels._<name>
+CYTHON_EXTENSIONS = ["im2col", "pool", "winograd", "direct_conv", "recurrent_steps"]  # csrc/<name>.pyx -> minidl.kernels._<name>
 
 # -O3 lets gcc vectorise the inner loops; bounds checks are off in the sources.
 # No OpenMP on purpose: libgomp's spinning threads and OpenBLAS's fight over the
@@ -47,7 +47,7 @@ def extensions():
         Extension(
             f"minidl.kernels._{name}",
             [os.path.join("csrc", f"{name}.pyx")],
-            include_dirs=[np.get_include(), "csrc"],  # csrc/direct_conv.h
+            include_dirs=[np.get_include(), "csrc"],  # csrc/*.h
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             extra_compile_args=COMPILE_ARGS,
         )

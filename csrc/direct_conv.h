@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "isa.h"
+
 /* kernel(planes, plane_stride, channels, shifts, taps, packed, out_channels, out, positions):
  * out[k*positions + o] = sum over c, t of packed weight (k, c, t) * planes[c*plane_stride + o + shifts[t]]
  * for k < out_channels (a multiple of 4) and o < positions (a multiple of the tile width);
@@ -100,64 +102,30 @@
         }                                                                                                   \
     }
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(MINIDL_PORTABLE_KERNELS)
-/* GCC/clang vector types; aligned(sizeof(T)) makes every load and store an unaligned one. */
-typedef float f16x __attribute__((vector_size(64), aligned(4)));
-typedef float f8x __attribute__((vector_size(32), aligned(4)));
-typedef float f4x __attribute__((vector_size(16), aligned(4)));
-typedef double d8x __attribute__((vector_size(64), aligned(8)));
-typedef double d4x __attribute__((vector_size(32), aligned(8)));
-typedef double d2x __attribute__((vector_size(16), aligned(8)));
+#ifdef MINIDL_SIMD
 /* both kernels for one instruction-set level and element type */
 #define DIRECT_CONV_KERNELS(LEVEL, ATTR, T, V, VW)                     \
     DIRECT_CONV_KERNEL(direct_conv_##LEVEL##_##T, ATTR, T, V, VW)      \
     DIRECT_CONV_WGRAD_KERNEL(direct_conv_wgrad_##LEVEL##_##T, ATTR, T, V, VW)
-DIRECT_CONV_KERNELS(avx512, __attribute__((target("avx512f"))), float, f16x, 16)
-DIRECT_CONV_KERNELS(avx2, __attribute__((target("avx2,fma"))), float, f8x, 8)
+DIRECT_CONV_KERNELS(avx512, MINIDL_AVX512, float, f16x, 16)
+DIRECT_CONV_KERNELS(avx2, MINIDL_AVX2, float, f8x, 8)
 DIRECT_CONV_KERNELS(sse, , float, f4x, 4)
-DIRECT_CONV_KERNELS(avx512, __attribute__((target("avx512f"))), double, d8x, 8)
-DIRECT_CONV_KERNELS(avx2, __attribute__((target("avx2,fma"))), double, d4x, 4)
+DIRECT_CONV_KERNELS(avx512, MINIDL_AVX512, double, d8x, 8)
+DIRECT_CONV_KERNELS(avx2, MINIDL_AVX2, double, d4x, 4)
 DIRECT_CONV_KERNELS(sse, , double, d2x, 2)
 
-/* 2 = AVX-512, 1 = AVX2 with FMA, 0 = the baseline (SSE2 on x86-64) */
-static int direct_conv_cpu_level(void) {
-    static int level = -1;
-    if (level < 0) {
-        __builtin_cpu_init();
-        level = __builtin_cpu_supports("avx512f") ? 2 : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
-    }
-    return level;
-}
-static int direct_conv_cap = 2; /* the highest level used: tests lower it to run each kernel the CPU can */
-static int direct_conv_level(void) {
-    int level = direct_conv_cpu_level();
-    return level < direct_conv_cap ? level : direct_conv_cap;
-}
-static const char *direct_conv_names[] = {"sse2", "avx2", "avx512"};
-static const char *direct_conv_isa(void) { return direct_conv_names[direct_conv_level()]; }
-static int direct_conv_levels(void) { return direct_conv_cpu_level() + 1; }
-static const char *direct_conv_level_name(int level) { return direct_conv_names[level]; }
-static void direct_conv_set_cap(int level) { direct_conv_cap = level; }
 /* positions per tile: the caller rounds the output positions up to a multiple of this */
-static ptrdiff_t direct_conv_tile_float(void) { return 3 * (direct_conv_level() == 2 ? 16 : direct_conv_level() == 1 ? 8 : 4); }
-static ptrdiff_t direct_conv_tile_double(void) { return 3 * (direct_conv_level() == 2 ? 8 : direct_conv_level() == 1 ? 4 : 2); }
-/* KERNEL##_<level>_##T called with ARGS, for the level this CPU has */
-#define DIRECT_CONV_AT_LEVEL(KERNEL, T, ARGS)                                  \
-    do {                                                                       \
-        int level = direct_conv_level();                                       \
-        if (level == 2) KERNEL##_avx512_##T ARGS;                              \
-        else if (level == 1) KERNEL##_avx2_##T ARGS;                           \
-        else KERNEL##_sse_##T ARGS;                                            \
-    } while (0)
+static ptrdiff_t direct_conv_tile_float(void) { return 3 * (minidl_isa_level() == 2 ? 16 : minidl_isa_level() == 1 ? 8 : 4); }
+static ptrdiff_t direct_conv_tile_double(void) { return 3 * (minidl_isa_level() == 2 ? 8 : minidl_isa_level() == 1 ? 4 : 2); }
 #define DIRECT_CONV_DISPATCH(T)                                                                                       \
     static void direct_conv_##T(const T *planes, ptrdiff_t plane_stride, ptrdiff_t channels, const ptrdiff_t *shifts, \
                                 ptrdiff_t taps, const T *packed, ptrdiff_t out_channels, T *out, ptrdiff_t positions) { \
-        DIRECT_CONV_AT_LEVEL(direct_conv, T, (planes, plane_stride, channels, shifts, taps, packed, out_channels, out, positions)); \
+        MINIDL_AT_LEVEL(direct_conv, T, (planes, plane_stride, channels, shifts, taps, packed, out_channels, out, positions)); \
     }                                                                                                                 \
     static void direct_conv_wgrad_##T(const T *grads, ptrdiff_t positions, ptrdiff_t out_channels, const T *planes,   \
                                       ptrdiff_t plane_stride, ptrdiff_t channels, const ptrdiff_t *shifts,            \
                                       ptrdiff_t taps, T *dw) {                                                        \
-        DIRECT_CONV_AT_LEVEL(direct_conv_wgrad, T, (grads, positions, out_channels, planes, plane_stride, channels, shifts, taps, dw)); \
+        MINIDL_AT_LEVEL(direct_conv_wgrad, T, (grads, positions, out_channels, planes, plane_stride, channels, shifts, taps, dw)); \
     }
 DIRECT_CONV_DISPATCH(float)
 DIRECT_CONV_DISPATCH(double)
@@ -167,10 +135,6 @@ DIRECT_CONV_KERNEL(direct_conv_float, , float, float, 1)
 DIRECT_CONV_KERNEL(direct_conv_double, , double, double, 1)
 DIRECT_CONV_WGRAD_KERNEL(direct_conv_wgrad_float, , float, float, 1)
 DIRECT_CONV_WGRAD_KERNEL(direct_conv_wgrad_double, , double, double, 1)
-static const char *direct_conv_isa(void) { return "portable"; }
-static int direct_conv_levels(void) { return 1; }
-static const char *direct_conv_level_name(int level) { (void)level; return "portable"; }
-static void direct_conv_set_cap(int level) { (void)level; }
 static ptrdiff_t direct_conv_tile_float(void) { return 3; }
 static ptrdiff_t direct_conv_tile_double(void) { return 3; }
 #endif

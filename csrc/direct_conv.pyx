@@ -12,11 +12,10 @@ import numpy as np
 from window cimport check_window, real
 
 
+include "isa.pxi"
+
+
 cdef extern from "direct_conv.h" nogil:
-    const char* direct_conv_isa()
-    int direct_conv_levels()
-    const char* direct_conv_level_name(int level)
-    void direct_conv_set_cap(int level)
     Py_ssize_t direct_conv_tile_float()
     Py_ssize_t direct_conv_tile_double()
     void direct_conv_float(const float* planes, Py_ssize_t plane_stride, Py_ssize_t channels, const Py_ssize_t* shifts,
@@ -39,27 +38,6 @@ cdef inline void _fill_planes(const real[:, :, :, ::1] x, Py_ssize_t n, real[:, 
             dst = &planes[c, (ph + i) * Wp + pw]
             for j in range(x.shape[3]):
                 dst[j] = x[n, c, i, j]
-
-
-def instruction_set():
-    """The SIMD instructions the micro-kernel runs: 'avx512', 'avx2', 'sse2' or 'portable'."""
-    return direct_conv_isa().decode()
-
-
-def instruction_sets():
-    """Every instruction set this CPU can run the micro-kernel on, the best last."""
-    return [direct_conv_level_name(level).decode() for level in range(direct_conv_levels())]
-
-
-def limit_instruction_set(name):
-    """Use `name` (one of instruction_sets()) or the CPU's best if that is lower, so that tests
-    run every version of the kernel; returns the name in use before."""
-    names = instruction_sets()
-    if name not in names:
-        raise ValueError(f"direct_conv: instruction set {name!r} not available here; choose one of {names}")
-    previous = instruction_set()
-    direct_conv_set_cap(names.index(name))
-    return previous
 
 
 def _packed(weight, dtype):

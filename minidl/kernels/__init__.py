@@ -72,6 +72,7 @@ COMPILED = {
         "max_pool2d_forward", "max_pool2d_backward", "max_pool2d_2x2_forward", "max_pool2d_2x2_backward",
         "avg_pool2d_forward", "avg_pool2d_backward",
     ),
+    "minidl.kernels._recurrent_steps": (),  # csrc/recurrent_steps.pyx: the GEMM and barrier the recurrent loops call
     "minidl.kernels.numba.recurrent": ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward"),
     "minidl.kernels.numba.attention": ("attention_softmax_forward", "attention_softmax_backward"),
     "minidl.kernels.numba.special": ("erf", "tanh", "exp"),

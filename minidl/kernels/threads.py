@@ -1,7 +1,8 @@
 """Run work over a batch on one thread, or in two halves on two threads.
 
 `run_halves(n, part, macs)` calls part(lo, hi) for [0, n): either once on this thread, or
-[n//2, n) on a worker thread while this thread does [0, n//2). `part` must write disjoint
+[n//2, n) on a worker thread while this thread does [0, n//2). `run_pair(part)` always runs
+part(0) here and part(1) on the worker. `part` must write disjoint
 slices of its outputs and release the GIL in its heavy calls (NumPy's matmul does, and so
 do minidl's nogil Numba kernels).
 
@@ -37,14 +38,15 @@ def _forced():
     return int(value)
 
 
-def ways(n, macs):
-    """1 or 2: how many threads run_halves uses for n items and `macs` multiply-adds in all."""
+def ways(n, macs, split_at=SPLIT_AT_MACS):
+    """1 or 2: how many threads to use for n items and `macs` multiply-adds in all, two from
+    `split_at` (run_halves uses the default)."""
     forced = _forced()
     if n < 2 or _CORES < 2 or forced == 1:
         return 1
     if forced == 2:
         return 2
-    return 2 if macs >= SPLIT_AT_MACS else 1
+    return 2 if macs >= split_at else 1
 
 
 def _worker():
@@ -54,6 +56,16 @@ def _worker():
 
         _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="minidl-worker")
     return _pool
+
+
+def run_pair(part):
+    """part(0) on this thread and part(1) on the worker, at the same time: for work whose two
+    halves wait for each other (the recurrent loops' barrier), so both must run."""
+    other = _worker().submit(part, 1)
+    try:
+        part(0)
+    finally:
+        other.result()
 
 
 def run_halves(n, part, macs):

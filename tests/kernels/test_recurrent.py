@@ -5,10 +5,29 @@ import pytest
 
 from minidl import kernels
 from minidl.kernels import reference
+from minidl.kernels.numba import recurrent, recurrent_loops
 
-# (T, B, H): length 1 and 200, batch 1, odd widths
-SHAPES = [(1, 3, 5), (7, 1, 4), (5, 4, 9), (200, 2, 3)]
-ids = ["length1", "batch1", "odd_width", "length200"]
+DEFAULT_LOOP_LIMIT = recurrent_loops.COMPILED_LOOP_MAX_MACS
+
+# (T, B, H): length 1 and 200, batch 1, odd widths, a batch that is not a multiple of the
+# small GEMM's 4-row tile with columns past a whole panel (and, on two threads, halves of
+# 24 and 17 units)
+SHAPES = [(1, 3, 5), (7, 1, 4), (5, 4, 9), (200, 2, 3), (3, 6, 41)]
+ids = ["length1", "batch1", "odd_width", "length200", "rows_and_panel_edges"]
+
+
+@pytest.fixture(autouse=True, params=["compiled", "compiled_two_threads", "python"])
+def time_loop(request, monkeypatch):
+    """Run the Numba backend's compiled time loop, on one thread and on two, and its Python
+    loop around BLAS."""
+    if request.param.startswith("compiled"):
+        if recurrent_loops.steps is None:
+            pytest.fail("the recurrent step extension is not built (see test_extensions_built)")
+        monkeypatch.setattr(recurrent_loops, "COMPILED_LOOP_MAX_MACS", 1 << 40)
+        monkeypatch.setenv("MINIDL_THREADS", "2" if request.param.endswith("two_threads") else "1")
+    else:
+        monkeypatch.setattr(recurrent_loops, "COMPILED_LOOP_MAX_MACS", -1)
+    return request.param
 
 
 def _data(shape, gates, dtype, seed=0):
@@ -64,3 +83,34 @@ def test_gru_matches_twin(backend, dtype, shape):
     _assert_all_close(fwd, ref, dtype)
     got = kernels.implementation("gru_backward", backend)(d["dhs"], d["h0"], d["w_hh"], *fwd)
     _assert_all_close(got, reference.gru_backward(d["dhs"], d["h0"], d["w_hh"], *ref), dtype)
+
+
+def test_the_loop_is_chosen_by_the_size_of_each_step(monkeypatch):
+    """Small per-step products run the compiled loop; large ones loop in Python around BLAS."""
+    limit = DEFAULT_LOOP_LIMIT
+    monkeypatch.setattr(recurrent_loops, "COMPILED_LOOP_MAX_MACS", limit)
+    w_hh = np.zeros((4 * 128, 128), dtype=np.float32)
+    assert recurrent_loops.applies(w_hh, limit // (4 * 128 * 128))
+    assert not recurrent_loops.applies(w_hh, limit // (4 * 128 * 128) + 1)
+
+
+def test_two_threads_split_the_hidden_units_in_whole_vectors(monkeypatch):
+    monkeypatch.setenv("MINIDL_THREADS", "auto")
+    w_hh = np.zeros((4 * 100, 100), dtype=np.float32)
+    big = recurrent_loops.SPLIT_AT_STEP_MACS // (4 * 100 * 100) + 1
+    assert recurrent_loops._parts(w_hh, big) == ([(0, 56), (56, 100)] if recurrent_loops.threads._CORES > 1 else [(0, 100)])
+    assert recurrent_loops._parts(w_hh, 1) == [(0, 100)]
+    monkeypatch.setenv("MINIDL_THREADS", "2")
+    assert recurrent_loops._parts(np.zeros((12, 12)), 1) == [(0, 12)]  # under 16 units: one thread
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lstm_states_in_any_layout(dtype):
+    """Initial states that are transposed views, or of another dtype, give the twin's result."""
+    d = _data((4, 5, 6), 4, dtype)
+    h0, c0 = np.asfortranarray(d["h0"]), d["c0"].T.copy().T
+    fwd = recurrent.lstm_forward(d["gx"], h0, c0, d["w_hh"])
+    ref = reference.lstm_forward(d["gx"], d["h0"], d["c0"], d["w_hh"])
+    _assert_all_close(fwd, ref, dtype)
+    got = recurrent.lstm_backward(d["dhs"], d["dc"], h0, c0, d["w_hh"], *fwd)
+    _assert_all_close(got, reference.lstm_backward(d["dhs"], d["dc"], d["h0"], d["c0"], d["w_hh"], *ref), dtype)

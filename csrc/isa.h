@@ -1,0 +1,61 @@
+/* The instruction set a SIMD kernel runs on, picked at run time from the CPU.
+ *
+ * Kernels are written once with GCC/clang vector types and compiled three times under
+ * `target` attributes (AVX-512, AVX2+FMA, the SSE2 baseline); each call asks
+ * minidl_isa_level() which one to run. Tests lower the cap to run every level the CPU
+ * has. Each extension module that includes this header has its own cap.
+ * MINIDL_SIMD is defined where vector types and the run-time choice are available;
+ * elsewhere the kernels compile on scalars.
+ */
+#ifndef MINIDL_ISA_H
+#define MINIDL_ISA_H
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(MINIDL_PORTABLE_KERNELS)
+#define MINIDL_SIMD 1
+/* aligned(sizeof(T)) makes every load and store an unaligned one */
+typedef float f16x __attribute__((vector_size(64), aligned(4)));
+typedef float f8x __attribute__((vector_size(32), aligned(4)));
+typedef float f4x __attribute__((vector_size(16), aligned(4)));
+typedef double d8x __attribute__((vector_size(64), aligned(8)));
+typedef double d4x __attribute__((vector_size(32), aligned(8)));
+typedef double d2x __attribute__((vector_size(16), aligned(8)));
+#define MINIDL_AVX512 __attribute__((target("avx512f")))
+#define MINIDL_AVX2 __attribute__((target("avx2,fma")))
+
+/* 2 = AVX-512, 1 = AVX2 with FMA, 0 = the baseline (SSE2 on x86-64) */
+static int minidl_cpu_level(void) {
+    static int level = -1;
+    if (level < 0) {
+        __builtin_cpu_init();
+        level = __builtin_cpu_supports("avx512f") ? 2 : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
+    }
+    return level;
+}
+static int minidl_isa_cap = 2; /* the highest level used */
+static int minidl_isa_level(void) {
+    int level = minidl_cpu_level();
+    return level < minidl_isa_cap ? level : minidl_isa_cap;
+}
+static const char *minidl_isa_names[] = {"sse2", "avx2", "avx512"};
+static const char *minidl_isa(void) { return minidl_isa_names[minidl_isa_level()]; }
+static int minidl_isa_levels(void) { return minidl_cpu_level() + 1; }
+static const char *minidl_isa_level_name(int level) { return minidl_isa_names[level]; }
+static void minidl_isa_set_cap(int level) { minidl_isa_cap = level; }
+/* KERNEL##_<level>_##T called with ARGS, for the level in use */
+#define MINIDL_AT_LEVEL(KERNEL, T, ARGS)                 \
+    do {                                                 \
+        int level_ = minidl_isa_level();                 \
+        if (level_ == 2) KERNEL##_avx512_##T ARGS;       \
+        else if (level_ == 1) KERNEL##_avx2_##T ARGS;    \
+        else KERNEL##_sse_##T ARGS;                      \
+    } while (0)
+
+#else
+static int minidl_isa_level(void) { return 0; }
+static const char *minidl_isa(void) { return "portable"; }
+static int minidl_isa_levels(void) { return 1; }
+static const char *minidl_isa_level_name(int level) { (void)level; return "portable"; }
+static void minidl_isa_set_cap(int level) { (void)level; }
+#endif
+
+#endif

@@ -1,0 +1,94 @@
+/* A GEMM for the small products a recurrent layer makes at every time step.
+ *
+ * z (rows x cols) = a (rows x depth) @ W, or z += a @ W, where W was packed once for the
+ * whole sequence: panels of SMALL_GEMM_PANEL columns, each panel's `depth` rows stored one
+ * after another, zero past the last column. A BLAS packs its operand again on every call
+ * and, at a batch of 32, spends as long handing work to its threads as on the product;
+ * here the packed weights stay in cache from one step to the next.
+ *
+ * The register tile is 4 rows of a x 2 vectors of columns: each step along `depth`
+ * loads 2 vectors of one panel row and 4 values of a, and does 8 multiply-adds.
+ * Rows past the last multiple of 4 take a 1-row tile; columns past `cols` in the last
+ * panel are computed and not stored.
+ */
+#ifndef MINIDL_SMALL_GEMM_H
+#define MINIDL_SMALL_GEMM_H
+
+#include <stddef.h>
+#include <string.h>
+
+#include "isa.h"
+
+#define SMALL_GEMM_PANEL_BYTES 128 /* 32 floats or 16 doubles: 2 AVX-512 vectors, 4 AVX2, 8 SSE */
+
+#define SMALL_GEMM_STORE(T, V, VW, ROW, C0, C1, n, cols, accumulate)                                   \
+    do {                                                                                               \
+        T *row_ = (ROW);                                                                               \
+        if ((n) + 2 * (VW) <= (cols)) {                                                                \
+            if (accumulate) { C0 += *(const V *)row_; C1 += *(const V *)(row_ + (VW)); }               \
+            *(V *)row_ = C0; *(V *)(row_ + (VW)) = C1;                                                 \
+        } else { /* the last panel's valid columns only */                                             \
+            T lanes_[2 * (VW)];                                                                        \
+            memcpy(lanes_, &C0, sizeof C0); memcpy(lanes_ + (VW), &C1, sizeof C1);                     \
+            for (ptrdiff_t j_ = 0; j_ < (cols) - (n); j_++) row_[j_] = (accumulate ? row_[j_] : 0) + lanes_[j_]; \
+        }                                                                                              \
+    } while (0)
+
+/* z[m*ldz + j] (+)= sum over k < depth of a[m*lda + k] * packed[(j/P)*depth*P + k*P + j%P],
+ * P = SMALL_GEMM_PANEL_BYTES / sizeof(T), for m < rows and j < cols. */
+#define SMALL_GEMM_KERNEL(NAME, ATTR, T, V, VW)                                                        \
+    ATTR static void NAME(const T *a, ptrdiff_t lda, ptrdiff_t rows, ptrdiff_t depth, const T *packed, \
+                          ptrdiff_t cols, T *z, ptrdiff_t ldz, int accumulate) {                        \
+        const ptrdiff_t P = SMALL_GEMM_PANEL_BYTES / sizeof(T);                                        \
+        for (ptrdiff_t n = 0; n < cols; n += 2 * (VW)) {                                               \
+            const T *panel = packed + (n / P) * depth * P + n % P;                                     \
+            ptrdiff_t m = 0;                                                                           \
+            for (; m + 4 <= rows; m += 4) {                                                            \
+                const T *a0 = a + m * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;             \
+                V c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0}; \
+                const T *q = panel;                                                                    \
+                for (ptrdiff_t k = 0; k < depth; k++, q += P) {                                        \
+                    V b0 = *(const V *)q, b1 = *(const V *)(q + (VW));                                 \
+                    T x0 = a0[k], x1 = a1[k], x2 = a2[k], x3 = a3[k];                                  \
+                    c00 += x0 * b0; c01 += x0 * b1; c10 += x1 * b0; c11 += x1 * b1;                    \
+                    c20 += x2 * b0; c21 += x2 * b1; c30 += x3 * b0; c31 += x3 * b1;                    \
+                }                                                                                      \
+                T *d = z + m * ldz + n;                                                                \
+                SMALL_GEMM_STORE(T, V, VW, d, c00, c01, n, cols, accumulate);                          \
+                SMALL_GEMM_STORE(T, V, VW, d + ldz, c10, c11, n, cols, accumulate);                    \
+                SMALL_GEMM_STORE(T, V, VW, d + 2 * ldz, c20, c21, n, cols, accumulate);                \
+                SMALL_GEMM_STORE(T, V, VW, d + 3 * ldz, c30, c31, n, cols, accumulate);                \
+            }                                                                                          \
+            for (; m < rows; m++) {                                                                    \
+                const T *a0 = a + m * lda;                                                             \
+                V c00 = {0}, c01 = {0};                                                                \
+                const T *q = panel;                                                                    \
+                for (ptrdiff_t k = 0; k < depth; k++, q += P) {                                        \
+                    c00 += a0[k] * *(const V *)q;                                                      \
+                    c01 += a0[k] * *(const V *)(q + (VW));                                             \
+                }                                                                                      \
+                SMALL_GEMM_STORE(T, V, VW, z + m * ldz + n, c00, c01, n, cols, accumulate);            \
+            }                                                                                          \
+        }                                                                                              \
+    }
+
+#ifdef MINIDL_SIMD
+SMALL_GEMM_KERNEL(small_gemm_avx512_float, MINIDL_AVX512, float, f16x, 16)
+SMALL_GEMM_KERNEL(small_gemm_avx2_float, MINIDL_AVX2, float, f8x, 8)
+SMALL_GEMM_KERNEL(small_gemm_sse_float, , float, f4x, 4)
+SMALL_GEMM_KERNEL(small_gemm_avx512_double, MINIDL_AVX512, double, d8x, 8)
+SMALL_GEMM_KERNEL(small_gemm_avx2_double, MINIDL_AVX2, double, d4x, 4)
+SMALL_GEMM_KERNEL(small_gemm_sse_double, , double, d2x, 2)
+#define SMALL_GEMM_DISPATCH(T)                                                                         \
+    static void small_gemm_##T(const T *a, ptrdiff_t lda, ptrdiff_t rows, ptrdiff_t depth, const T *packed, \
+                               ptrdiff_t cols, T *z, ptrdiff_t ldz, int accumulate) {                  \
+        MINIDL_AT_LEVEL(small_gemm, T, (a, lda, rows, depth, packed, cols, z, ldz, accumulate));       \
+    }
+SMALL_GEMM_DISPATCH(float)
+SMALL_GEMM_DISPATCH(double)
+#else /* another compiler or CPU: the same tile on scalars */
+SMALL_GEMM_KERNEL(small_gemm_float, , float, float, 1)
+SMALL_GEMM_KERNEL(small_gemm_double, , double, double, 1)
+#endif
+
+#endif

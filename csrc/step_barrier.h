@@ -1,0 +1,38 @@
+/* The barrier between the threads of a recurrent layer's time loop.
+ *
+ * Each thread computes its own hidden units of a step, and the next step needs all of
+ * them, so the threads meet once per step. A step is a few tens of microseconds, far
+ * shorter than a sleep and a wake-up, so they spin; after a while a waiting thread
+ * yields its core, in case the other thread is not running. Each thread publishes the
+ * number of the last step it finished in its own cache line of `done`; nothing is ever
+ * reset, so a fast thread cannot run into the next step's wait.
+ */
+#ifndef MINIDL_STEP_BARRIER_H
+#define MINIDL_STEP_BARRIER_H
+
+#include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STEP_BARRIER_STRIDE 8 /* int64 slots per thread: 64 bytes, one cache line each */
+#define STEP_BARRIER_SPINS 4096
+
+/* Thread `me` of `parties` has finished step `step` (counted from 0 in this loop): publish
+ * it, and return once every thread has. done[p * STEP_BARRIER_STRIDE] starts below 0. */
+static void step_barrier(int64_t *done, ptrdiff_t parties, ptrdiff_t me, int64_t step) {
+    __atomic_store_n(&done[me * STEP_BARRIER_STRIDE], step, __ATOMIC_RELEASE);
+    for (ptrdiff_t p = 0; p < parties; p++) {
+        unsigned spins = 0;
+        while (__atomic_load_n(&done[p * STEP_BARRIER_STRIDE], __ATOMIC_ACQUIRE) < step) {
+            if (++spins < STEP_BARRIER_SPINS) {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+            } else {
+                sched_yield();
+            }
+        }
+    }
+}
+
+#endif
