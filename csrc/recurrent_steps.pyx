@@ -3,7 +3,8 @@
 (small_gemm.h) and the barrier between their two threads (step_barrier.h).
 
 The loops (minidl/kernels/numba/recurrent.py) call these C functions from inside Numba
-code, by the addresses `addresses()` gives; `pack` lays the weights out once per sequence.
+code, by the addresses `addresses()` gives; `pack` and `pack_gate_rows` lay the weights
+out once per sequence.
 `gemm` and `barrier_demo` are the same calls from Python, for the tests; the GEMM's NumPy
 twin is a @ w.
 """
@@ -64,17 +65,68 @@ def panel_width(dtype):
     return SMALL_GEMM_PANEL_BYTES // np.dtype(dtype).itemsize
 
 
-def pack(w):
-    """w (depth, cols) as panels of panel_width columns, each panel's rows one after another,
-    zero past the last column. Shape: (depth, cols) -> (panels * depth * panel_width,)."""
+def _check_matrix(op, w):
     if w.ndim != 2 or w.dtype not in (np.float32, np.float64):
-        raise TypeError(f"small_gemm.pack: expected a 2-D float32 or float64 matrix; got {w.dtype} {w.shape}")
-    depth, cols = w.shape
-    width = panel_width(w.dtype)
-    panels = -(-cols // width)
-    padded = np.zeros((depth, panels * width), dtype=w.dtype)
-    padded[:, :cols] = w
-    return np.ascontiguousarray(padded.reshape(depth, panels, width).transpose(1, 0, 2)).reshape(-1)
+        raise TypeError(f"recurrent_steps.{op}: expected a 2-D float32 or float64 matrix; got {w.dtype} {w.shape}")
+
+
+cdef void _pack(const real[:, :] w, real[::1] out, Py_ssize_t width) noexcept nogil:
+    """w (depth, cols) into zeroed `out`: column j of row k at (j/width)*depth*width + k*width + j%width."""
+    cdef Py_ssize_t depth = w.shape[0], cols = w.shape[1], panel, start, k, jj, run
+    cdef real* dst
+    for panel in range((cols + width - 1) // width):
+        start = panel * width
+        run = min(width, cols - start)
+        for k in range(depth):
+            dst = &out[start * depth + k * width]
+            for jj in range(run):
+                dst[jj] = w[k, start + jj]
+
+
+cdef void _pack_gate_rows(const real[:, :] w_hh, Py_ssize_t lo, Py_ssize_t hi, real[::1] out,
+                          Py_ssize_t width) noexcept nogil:
+    """The columns g*n + u of the packed (H, G*n) matrix are rows g*H + lo + u of w_hh, read along."""
+    cdef Py_ssize_t hidden = w_hh.shape[1], n = hi - lo, gates = w_hh.shape[0] // hidden
+    cdef Py_ssize_t g, u, k, j, base
+    for g in range(gates):
+        for u in range(n):
+            j = g * n + u
+            base = (j // width) * hidden * width + j % width
+            for k in range(hidden):
+                out[base + k * width] = w_hh[g * hidden + lo + u, k]
+
+
+def _packed_buffer(depth, cols, dtype):
+    width = panel_width(dtype)
+    return np.zeros(-(-cols // width) * depth * width, dtype=dtype), width
+
+
+def pack(w):
+    """w (depth, cols), any strides, as panels of panel_width columns, each panel's rows one
+    after another, zero past the last column. Shape: (depth, cols) -> (panels * depth * panel_width,)."""
+    _check_matrix("pack", w)
+    out, width = _packed_buffer(w.shape[0], w.shape[1], w.dtype)
+    if w.dtype == np.float32:
+        _pack[float](w, out, width)
+    else:
+        _pack[double](w, out, width)
+    return out
+
+
+def pack_gate_rows(w_hh, lo, hi):
+    """pack() of the (H, G*n) matrix whose column g*n + u is row g*H + lo + u of w_hh (G*H, H):
+    the recurrent weights of hidden units [lo, hi), n = hi - lo, gate by gate, transposed."""
+    _check_matrix("pack_gate_rows", w_hh)
+    hidden = w_hh.shape[1]
+    if not 0 <= lo <= hi <= hidden or w_hh.shape[0] % max(hidden, 1):
+        raise ValueError(f"recurrent_steps.pack_gate_rows: units [{lo}, {hi}) of weights {w_hh.shape}")
+    gates = w_hh.shape[0] // hidden if hidden else 0
+    out, width = _packed_buffer(hidden, gates * (hi - lo), w_hh.dtype)
+    if w_hh.dtype == np.float32:
+        _pack_gate_rows[float](w_hh, lo, hi, out, width)
+    else:
+        _pack_gate_rows[double](w_hh, lo, hi, out, width)
+    return out
 
 
 cdef void _gemm(const real[:, ::1] a, const real[::1] packed, real[:, ::1] z, bint accumulate) noexcept nogil:
@@ -93,7 +145,7 @@ def gemm(a, packed, cols, out=None):
     rows, depth = a.shape
     width = panel_width(a.dtype)
     if packed.dtype != a.dtype or packed.shape != (-(-cols // width) * depth * width,):
-        raise ValueError(f"small_gemm.gemm: packed {packed.dtype} {packed.shape} is not a ({depth}, {cols}) "
+        raise ValueError(f"recurrent_steps.gemm: packed {packed.dtype} {packed.shape} is not a ({depth}, {cols}) "
                          f"{a.dtype} matrix packed")
     z = np.zeros((rows, cols), dtype=a.dtype) if out is None else out
     if rows and cols and depth:

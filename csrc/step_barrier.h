@@ -2,8 +2,9 @@
  *
  * Each thread computes its own hidden units of a step, and the next step needs all of
  * them, so the threads meet once per step. A step is a few tens of microseconds, far
- * shorter than a sleep and a wake-up, so they spin; after a while a waiting thread
- * yields its core, in case the other thread is not running. Each thread publishes the
+ * shorter than a sleep and a wake-up, so they spin; after 256 spins (a few microseconds)
+ * a waiting thread yields its core at every turn, in case the other thread is not running
+ * because another process has the core. Each thread publishes the
  * number of the last step it finished in its own cache line of `done`; nothing is ever
  * reset, so a fast thread cannot run into the next step's wait.
  */
@@ -15,7 +16,7 @@
 #include <stdint.h>
 
 #define STEP_BARRIER_STRIDE 8 /* int64 slots per thread: 64 bytes, one cache line each */
-#define STEP_BARRIER_SPINS 4096
+#define STEP_BARRIER_SPINS 256
 
 /* Thread `me` of `parties` has finished step `step` (counted from 0 in this loop): publish
  * it, and return once every thread has. done[p * STEP_BARRIER_STRIDE] starts below 0. */

@@ -23,3 +23,4 @@ def shorten_openblas_spin():
         return False
     os.environ["OPENBLAS_THREAD_TIMEOUT"] = SPIN_EXPONENT
     return True
+

@@ -24,3 +24,16 @@ def test_spin_is_set_only_before_numpy_loads(code, want):
 
 def test_a_users_own_value_is_kept():
     assert _run("import minidl; " + SHOW, OPENBLAS_THREAD_TIMEOUT="12") == "12"
+
+
+@pytest.mark.parametrize("code, env, want", [
+    ("import minidl", {}, "True"),  # minidl shortened the spin
+    ("import numpy, minidl", {}, "False"),  # NumPy first: OpenBLAS's long default spin
+    ("import minidl", {"OPENBLAS_THREAD_TIMEOUT": "28"}, "False"),  # a user's long spin
+])
+def test_the_spin_is_known_short_only_when_it_is(code, env, want):
+    import numpy as np
+
+    if "openblas" not in str(np.__config__.CONFIG["Build Dependencies"]["blas"]["name"]).lower():
+        want = "False"  # another BLAS: minidl cannot tell how it waits
+    assert _run(code + "; from minidl.kernels import threads; print(threads.blas_spin_is_short())", **env) == want

@@ -49,6 +49,23 @@ def ways(n, macs, split_at=SPLIT_AT_MACS):
     return 2 if macs >= split_at else 1
 
 
+def _numpy_uses_openblas():
+    import numpy as np
+
+    try:
+        return "openblas" in np.__config__.CONFIG["Build Dependencies"]["blas"]["name"].lower()
+    except (AttributeError, KeyError, TypeError):
+        return False
+
+
+def blas_spin_is_short():
+    """Whether NumPy's BLAS threads go to sleep soon after a call (OpenBLAS, with
+    OPENBLAS_THREAD_TIMEOUT of at most 2^20 cycles, as minidl/blas_idle.py sets it): only
+    then do two threads that wait for each other at every step get both cores after a GEMM."""
+    value = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "")
+    return value.isdigit() and int(value) <= 20 and _numpy_uses_openblas()
+
+
 def _worker():
     global _pool
     if _pool is None:

@@ -96,6 +96,7 @@ def test_the_loop_is_chosen_by_the_size_of_each_step(monkeypatch):
 
 def test_two_threads_split_the_hidden_units_in_whole_vectors(monkeypatch):
     monkeypatch.setenv("MINIDL_THREADS", "auto")
+    monkeypatch.setattr(recurrent_loops.threads, "blas_spin_is_short", lambda: True)
     w_hh = np.zeros((4 * 100, 100), dtype=np.float32)
     big = recurrent_loops.SPLIT_AT_STEP_MACS // (4 * 100 * 100) + 1
     assert recurrent_loops._parts(w_hh, big) == ([(0, 56), (56, 100)] if recurrent_loops.threads._CORES > 1 else [(0, 100)])
@@ -114,3 +115,13 @@ def test_lstm_states_in_any_layout(dtype):
     _assert_all_close(fwd, ref, dtype)
     got = recurrent.lstm_backward(d["dhs"], d["dc"], h0, c0, d["w_hh"], *fwd)
     _assert_all_close(got, reference.lstm_backward(d["dhs"], d["dc"], d["h0"], d["c0"], d["w_hh"], *ref), dtype)
+
+
+def test_one_thread_while_blas_threads_may_still_spin(monkeypatch):
+    """After a GEMM, a spinning BLAS thread would hold up both halves of a split loop."""
+    monkeypatch.setenv("MINIDL_THREADS", "auto")
+    monkeypatch.setattr(recurrent_loops.threads, "blas_spin_is_short", lambda: False)
+    w_hh = np.zeros((4 * 128, 128), dtype=np.float32)
+    assert recurrent_loops._parts(w_hh, 32) == [(0, 128)]
+    monkeypatch.setenv("MINIDL_THREADS", "2")  # forcing still splits
+    assert len(recurrent_loops._parts(w_hh, 32)) == 2

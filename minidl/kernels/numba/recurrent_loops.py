@@ -25,7 +25,8 @@ from .recurrent_cells import (
 )
 
 # Up to this many multiply-adds per step the compiled loop beats a Python loop around
-# OpenBLAS; above it, BLAS's own blocking wins. Two threads from SPLIT_AT_STEP_MACS.
+# OpenBLAS; above it, BLAS's own blocking wins. Two threads from SPLIT_AT_STEP_MACS
+# (where NumPy's BLAS lets them, _parts).
 # Tables in docs/performance.md.
 COMPILED_LOOP_MAX_MACS = 1 << 21
 SPLIT_AT_STEP_MACS = 1 << 18
@@ -130,19 +131,16 @@ def applies(w_hh, batch):
 
 
 def _parts(w_hh, batch):
-    """[(lo, hi)] hidden-unit ranges, one per thread."""
+    """[(lo, hi)] hidden-unit ranges, one per thread. Two threads only where NumPy's BLAS
+    threads stop spinning soon after a call: the loop starts right after a GEMM, and its
+    threads wait for each other at every step, so a spinning BLAS thread on one core holds
+    up both (B4's backward loop: 5 ms alone, 15 after a GEMM, in docs/performance.md)."""
     hidden = w_hh.shape[1]
-    if threads.ways(hidden // 8, batch * w_hh.shape[0] * hidden, SPLIT_AT_STEP_MACS) == 1:
+    split_at = SPLIT_AT_STEP_MACS if threads.blas_spin_is_short() else float("inf")
+    if threads.ways(hidden // 8, batch * w_hh.shape[0] * hidden, split_at) == 1:
         return [(0, hidden)]
     split = (hidden // 2 + 7) // 8 * 8  # whole vectors in each thread's columns
     return [(0, split), (split, hidden)]
-
-
-def _units(w_hh, lo, hi):
-    """The rows of W_hh (G*H, H) for hidden units [lo, hi), gate by gate: (G*n, H)."""
-    hidden = w_hh.shape[1]
-    gates = w_hh.shape[0] // hidden
-    return np.concatenate([w_hh[g * hidden + lo : g * hidden + hi] for g in range(gates)])
 
 
 def _run(loop, w_hh, batch, backward, args, gates=0, dtype=None):
@@ -150,7 +148,7 @@ def _run(loop, w_hh, batch, backward, args, gates=0, dtype=None):
     Forward multiplies by the thread's rows of W_hh, transposed; backward by its columns of
     W_hh. `gates` > 0 gives each thread a (batch, gates * its units) scratch for its gates."""
     parts = _parts(w_hh, batch)
-    packed = [steps.pack(w_hh[:, lo:hi] if backward else _units(w_hh, lo, hi).T) for lo, hi in parts]
+    packed = [steps.pack(w_hh[:, lo:hi]) if backward else steps.pack_gate_rows(w_hh, lo, hi) for lo, hi in parts]
     done = steps.barrier_slots(len(parts))
 
     def part(me):
