@@ -26,8 +26,9 @@ def _check(op, x, h0, weight_ih, weight_hh, gates, states=()):
     for name, state in (("h0", h0),) + tuple(states):
         if state is not None and state.shape != (x.shape[1], hidden):
             raise ValueError(f"{op}: {name} must have shape ({x.shape[1]}, {hidden}) (batch, hidden); got {state.shape}")
-    for name, t in (("weight_ih", weight_ih), ("weight_hh", weight_hh)):
-        if t.dtype != x.dtype:
+    named = (("weight_ih", weight_ih), ("weight_hh", weight_hh), ("h0", h0)) + tuple(states)
+    for name, t in named:
+        if t is not None and t.dtype != x.dtype:
             raise TypeError(f"{op}: input is {x.dtype} but {name} is {t.dtype}; convert one (e.g. model.to(md.float64))")
     return hidden
 

@@ -44,6 +44,12 @@ def test_float32_stays_float32():
         (lambda: F.lstm(_p(4, 2, 3), (_p(2, 5), _p(1, 5)), _p(20, 3), _p(20, 5)), ValueError, r"lstm: c0 must have shape \(2, 5\)"),
         (lambda: F.rnn(_p(4, 2, 3), None, _p(5, 3), _p(5, 5), nonlinearity="gelu"), ValueError, r"nonlinearity must be one of"),
         (lambda: F.rnn(_p(4, 2, 3), None, md.randn(5, 3), md.randn(5, 5)), TypeError, r"input is float64 but weight_ih is float32"),
+        (lambda: F.lstm(md.randn(4, 2, 3), (_p(2, 5), md.randn(2, 5)), md.randn(20, 3), md.randn(20, 5)), TypeError,
+         r"lstm: input is float32 but h0 is float64"),
+        (lambda: F.lstm(md.randn(4, 2, 3), (md.randn(2, 5), _p(2, 5)), md.randn(20, 3), md.randn(20, 5)), TypeError,
+         r"lstm: input is float32 but c0 is float64"),
+        (lambda: F.gru(md.randn(4, 2, 3), _p(2, 5), md.randn(15, 3), md.randn(15, 5)), TypeError,
+         r"gru: input is float32 but h0 is float64"),
     ],
 )
 def test_bad_input_fails_before_the_kernels(call, error, message):

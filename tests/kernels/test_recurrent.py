@@ -125,3 +125,20 @@ def test_one_thread_while_blas_threads_may_still_spin(monkeypatch):
     assert recurrent_loops._parts(w_hh, 32) == [(0, 128)]
     monkeypatch.setenv("MINIDL_THREADS", "2")  # forcing still splits
     assert len(recurrent_loops._parts(w_hh, 32)) == 2
+
+
+def test_the_compiled_loop_refuses_arrays_that_do_not_fit():
+    """The C GEMM reads memory by the weights' type and the sizes, so a mismatch must stop before it."""
+    if recurrent_loops.steps is None:
+        pytest.fail("the recurrent step extension is not built (see test_extensions_built)")
+    d = _data((3, 2, 4), 4, np.float32)
+    hs, cs, tcs = (np.empty((3, 2, 4), dtype=np.float32) for _ in range(3))
+    acts = np.empty((3, 2, 16), dtype=np.float64)
+    with pytest.raises(TypeError, match=r"_lstm_forward: a float64 array \(3, 2, 16\) with float32 weights"):
+        recurrent_loops.lstm_forward(d["gx"], d["h0"], d["c0"], d["w_hh"], hs, cs, tcs, acts)
+    with pytest.raises(ValueError, match=r"_lstm_forward: array \(2, 5\) does not fit weights \(16, 4\) and batch 2"):
+        recurrent_loops.lstm_forward(d["gx"], np.zeros((2, 5), np.float32), d["c0"], d["w_hh"], hs, cs, tcs,
+                                     acts.astype(np.float32))
+    with pytest.raises(ValueError, match=r"_lstm_forward: sequences of \[3, 4\] steps"):  # a longer output
+        recurrent_loops.lstm_forward(d["gx"], d["h0"], d["c0"], d["w_hh"], np.empty((4, 2, 4), np.float32), cs, tcs,
+                                     acts.astype(np.float32))

@@ -65,7 +65,7 @@ def rnn_forward(gx, h0, w_hh, nonlinearity):
 def rnn_backward(dhs, h0, w_hh, hs, nonlinearity):
     code = _NONLINEARITY[nonlinearity]
     dz = np.empty(dhs.shape, dtype=dhs.dtype)
-    dh = np.zeros(h0.shape, dtype=h0.dtype)
+    dh = np.zeros(h0.shape, dtype=dhs.dtype)
     if recurrent_loops.applies(w_hh, dhs.shape[1]):
         recurrent_loops.rnn_backward(dhs, w_hh, hs, code, dz, dh)
     else:
@@ -96,7 +96,7 @@ def lstm_forward(gx, h0, c0, w_hh):
 def lstm_backward(dhs, dc_last, h0, c0, w_hh, hs, cs, acts, tcs):
     steps, _, hidden = dhs.shape
     dgates = np.empty(dhs.shape[:2] + (4 * hidden,), dtype=dhs.dtype)
-    dh = np.zeros(h0.shape, dtype=h0.dtype)
+    dh = np.zeros(h0.shape, dtype=dhs.dtype)
     dc = np.array(dc_last, dtype=dhs.dtype, copy=True)
     if recurrent_loops.applies(w_hh, dhs.shape[1]):
         recurrent_loops.lstm_backward(dhs, c0, w_hh, cs, acts, tcs, dgates, dc, dh)
@@ -131,7 +131,7 @@ def gru_backward(dhs, h0, w_hh, hs, acts, hns):
     steps, _, hidden = dhs.shape
     dgx = np.empty(dhs.shape[:2] + (3 * hidden,), dtype=dhs.dtype)
     dhh = np.empty_like(dgx)
-    dh = np.zeros(h0.shape, dtype=h0.dtype)
+    dh = np.zeros(h0.shape, dtype=dhs.dtype)
     if recurrent_loops.applies(w_hh, dhs.shape[1]):
         recurrent_loops.gru_backward(dhs, h0, w_hh, hs, acts, hns, dgx, dhh, dh)
     else:

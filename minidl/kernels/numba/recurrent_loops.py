@@ -143,10 +143,26 @@ def _parts(w_hh, batch):
     return [(0, split), (split, hidden)]
 
 
+def _check(name, w_hh, batch, args):
+    """The C GEMM reads memory by the weights' type and the layer's sizes, so every array must
+    have both: (T, B, H or G*H), (B, H or G*H) or (G*H,), one T for all."""
+    arrays = [a for a in args if isinstance(a, np.ndarray)]
+    lengths = sorted({a.shape[0] for a in arrays if a.ndim == 3})
+    if len(lengths) > 1:
+        raise ValueError(f"{name}: sequences of {lengths} steps in one call")
+    for a in arrays:
+        if a.dtype != w_hh.dtype:
+            raise TypeError(f"{name}: a {a.dtype} array {a.shape} with {w_hh.dtype} weights")
+        sized = a.ndim in (1, 2, 3) and a.shape[-1] in (w_hh.shape[1], w_hh.shape[0])
+        if not sized or (a.ndim > 1 and a.shape[-2] != batch):
+            raise ValueError(f"{name}: array {a.shape} does not fit weights {w_hh.shape} and batch {batch}")
+
+
 def _run(loop, w_hh, batch, backward, args, gates=0, dtype=None):
     """loop(packed, [scratch,] *args, lo, hi, done, me, parties) for each thread's hidden units.
     Forward multiplies by the thread's rows of W_hh, transposed; backward by its columns of
     W_hh. `gates` > 0 gives each thread a (batch, gates * its units) scratch for its gates."""
+    _check(loop.py_func.__name__, w_hh, batch, args)
     parts = _parts(w_hh, batch)
     packed = [steps.pack(w_hh[:, lo:hi]) if backward else steps.pack_gate_rows(w_hh, lo, hi) for lo, hi in parts]
     done = steps.barrier_slots(len(parts))
