@@ -2,7 +2,7 @@
 """What the recurrent layers' compiled time loops call at every step: the small GEMM
 (small_gemm.h) and the barrier between their two threads (step_barrier.h).
 
-The loops (minidl/kernels/numba/recurrent.py) call these C functions from inside Numba
+The loops (minidl/kernels/numba/recurrent_loops.py) call these C functions from inside Numba
 code, by the addresses `addresses()` gives; `pack` and `pack_gate_rows` lay the weights
 out once per sequence.
 `gemm` and `barrier_demo` are the same calls from Python, for the tests; the GEMM's NumPy
@@ -147,6 +147,9 @@ def gemm(a, packed, cols, out=None):
     if packed.dtype != a.dtype or packed.shape != (-(-cols // width) * depth * width,):
         raise ValueError(f"recurrent_steps.gemm: packed {packed.dtype} {packed.shape} is not a ({depth}, {cols}) "
                          f"{a.dtype} matrix packed")
+    if out is not None and (out.shape != (rows, cols) or out.dtype != a.dtype or not out.flags.c_contiguous):
+        raise ValueError(f"recurrent_steps.gemm: out must be a C-contiguous ({rows}, {cols}) {a.dtype} array; "
+                         f"got {out.dtype} {out.shape}")
     z = np.zeros((rows, cols), dtype=a.dtype) if out is None else out
     if rows and cols and depth:
         if a.dtype == np.float32:

@@ -75,6 +75,8 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match=r"pack_gate_rows: units \[3, 9\) of weights \(16, 4\)"):
         steps.pack_gate_rows(np.zeros((16, 4)), 3, 9)
     packed = steps.pack(np.zeros((3, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"recurrent_steps.gemm: out must be a C-contiguous \(2, 4\) float32"):
+        steps.gemm(np.zeros((2, 3), np.float32), packed, 4, out=np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match=r"recurrent_steps.gemm: packed float32 .* not a \(5, 4\) float64"):
         steps.gemm(np.zeros((2, 5)), packed, 4)
 

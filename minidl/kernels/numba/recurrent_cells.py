@@ -13,7 +13,6 @@ import numba
 from .special import tanh_scalar
 
 
-
 @numba.njit(cache=True)
 def _add_into_row(out, a):
     """out += a over one row."""
