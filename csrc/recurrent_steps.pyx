@@ -42,7 +42,15 @@ def addresses():
 
 def barrier_slots(parties):
     """The `done` array step_barrier takes for `parties` threads, before any step."""
-    return np.full(parties * STEP_BARRIER_STRIDE, -1, dtype=np.int64)
+    done = np.zeros(parties * STEP_BARRIER_STRIDE, dtype=np.int64)
+    done[::STEP_BARRIER_STRIDE] = -1
+    return done
+
+
+def barrier_yields(done):
+    """At how many steps, summed over the threads that used `done`, a thread waited long
+    enough to give up its core."""
+    return int(done[1::STEP_BARRIER_STRIDE].sum())
 
 
 def barrier_demo(long long[::1] done, Py_ssize_t parties, Py_ssize_t me, long long[::1] log, Py_ssize_t steps):

@@ -6,7 +6,9 @@
  * a waiting thread yields its core at every turn, in case the other thread is not running
  * because another process has the core. Each thread publishes the
  * number of the last step it finished in its own cache line of `done`; nothing is ever
- * reset, so a fast thread cannot run into the next step's wait.
+ * reset, so a fast thread cannot run into the next step's wait. The line's second slot
+ * counts the steps at which the thread had to yield, so the caller can tell that the
+ * threads kept waiting for a core (another process busy on the machine).
  */
 #ifndef MINIDL_STEP_BARRIER_H
 #define MINIDL_STEP_BARRIER_H
@@ -19,11 +21,12 @@
 #define STEP_BARRIER_SPINS 256
 
 /* Thread `me` of `parties` has finished step `step` (counted from 0 in this loop): publish
- * it, and return once every thread has. done[p * STEP_BARRIER_STRIDE] starts below 0. */
+ * it, and return once every thread has. done[p * STEP_BARRIER_STRIDE] starts below 0 and
+ * done[p * STEP_BARRIER_STRIDE + 1], the steps at which thread p yielded, at 0. */
 static void step_barrier(int64_t *done, ptrdiff_t parties, ptrdiff_t me, int64_t step) {
+    unsigned spins = 0;
     __atomic_store_n(&done[me * STEP_BARRIER_STRIDE], step, __ATOMIC_RELEASE);
     for (ptrdiff_t p = 0; p < parties; p++) {
-        unsigned spins = 0;
         while (__atomic_load_n(&done[p * STEP_BARRIER_STRIDE], __ATOMIC_ACQUIRE) < step) {
             if (++spins < STEP_BARRIER_SPINS) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -34,6 +37,7 @@ static void step_barrier(int64_t *done, ptrdiff_t parties, ptrdiff_t me, int64_t
             }
         }
     }
+    if (spins >= STEP_BARRIER_SPINS) done[me * STEP_BARRIER_STRIDE + 1]++; /* read after the threads are joined */
 }
 
 #endif

@@ -29,7 +29,8 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
-def _forced():
+def forced():
+    """1 or 2 when MINIDL_THREADS sets the number of threads, else None."""
     value = os.environ.get("MINIDL_THREADS")
     if value in (None, "", "auto"):
         return None
@@ -41,10 +42,10 @@ def _forced():
 def ways(n, macs, split_at=SPLIT_AT_MACS):
     """1 or 2: how many threads to use for n items and `macs` multiply-adds in all, two from
     `split_at` (run_halves uses the default)."""
-    forced = _forced()
-    if n < 2 or _CORES < 2 or forced == 1:
+    forced_ways = forced()
+    if n < 2 or _CORES < 2 or forced_ways == 1:
         return 1
-    if forced == 2:
+    if forced_ways == 2:
         return 2
     return 2 if macs >= split_at else 1
 

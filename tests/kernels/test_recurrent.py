@@ -97,6 +97,7 @@ def test_the_loop_is_chosen_by_the_size_of_each_step(monkeypatch):
 def test_two_threads_split_the_hidden_units_in_whole_vectors(monkeypatch):
     monkeypatch.setenv("MINIDL_THREADS", "auto")
     monkeypatch.setattr(recurrent_loops.threads, "blas_spin_is_short", lambda: True)
+    monkeypatch.setattr(recurrent_loops, "_one_thread_calls", 0)
     w_hh = np.zeros((4 * 100, 100), dtype=np.float32)
     big = recurrent_loops.SPLIT_AT_STEP_MACS // (4 * 100 * 100) + 1
     assert recurrent_loops._parts(w_hh, big) == ([(0, 56), (56, 100)] if recurrent_loops.threads._CORES > 1 else [(0, 100)])
@@ -121,6 +122,7 @@ def test_one_thread_while_blas_threads_may_still_spin(monkeypatch):
     """After a GEMM, a spinning BLAS thread would hold up both halves of a split loop."""
     monkeypatch.setenv("MINIDL_THREADS", "auto")
     monkeypatch.setattr(recurrent_loops.threads, "blas_spin_is_short", lambda: False)
+    monkeypatch.setattr(recurrent_loops, "_one_thread_calls", 0)
     w_hh = np.zeros((4 * 128, 128), dtype=np.float32)
     assert recurrent_loops._parts(w_hh, 32) == [(0, 128)]
     monkeypatch.setenv("MINIDL_THREADS", "2")  # forcing still splits
@@ -142,3 +144,25 @@ def test_the_compiled_loop_refuses_arrays_that_do_not_fit():
     with pytest.raises(ValueError, match=r"_lstm_forward: sequences of \[3, 4\] steps"):  # a longer output
         recurrent_loops.lstm_forward(d["gx"], d["h0"], d["c0"], d["w_hh"], np.empty((4, 2, 4), np.float32), cs, tcs,
                                      acts.astype(np.float32))
+
+
+def test_after_threads_kept_waiting_for_a_core_one_thread_runs_for_a_while(monkeypatch):
+    """A split loop runs at its slower thread's pace: when the barrier says the threads kept
+    yielding (another process busy), the next calls run on one thread, then two again."""
+    monkeypatch.setenv("MINIDL_THREADS", "auto")
+    monkeypatch.setattr(recurrent_loops.threads, "blas_spin_is_short", lambda: True)
+    monkeypatch.setattr(recurrent_loops.threads, "_CORES", 2)
+    monkeypatch.setattr(recurrent_loops, "_one_thread_calls", 0)
+    monkeypatch.setattr(recurrent_loops, "COMPILED_LOOP_MAX_MACS", 1 << 40)
+    monkeypatch.setattr(recurrent_loops.steps, "barrier_yields", lambda done: 1000)
+    d = _data((6, 16, 64), 4, np.float32)  # 16 x 256 x 64 multiply-adds a step: two threads
+    assert len(recurrent_loops._parts(d["w_hh"], 16)) == 2
+    fwd = recurrent.lstm_forward(d["gx"], d["h0"], d["c0"], d["w_hh"])
+    _assert_all_close(fwd, reference.lstm_forward(d["gx"], d["h0"], d["c0"], d["w_hh"]), np.float32)
+    assert recurrent_loops._one_thread_calls == recurrent_loops.CONTENDED_BACKOFF
+    for _ in range(recurrent_loops.CONTENDED_BACKOFF):
+        assert recurrent_loops._parts(d["w_hh"], 16) == [(0, 64)]
+    assert len(recurrent_loops._parts(d["w_hh"], 16)) == 2
+    monkeypatch.setattr(recurrent_loops, "_one_thread_calls", 5)
+    monkeypatch.setenv("MINIDL_THREADS", "2")  # forcing still splits
+    assert len(recurrent_loops._parts(d["w_hh"], 16)) == 2

@@ -106,3 +106,19 @@ def test_no_thread_passes_the_barrier_before_the_others_finish_the_step():
     floor = parties * np.arange(count)  # every thread has published step s - 1
     assert (seen >= floor).all() and (seen <= floor + parties - 1).all()
     assert (done[:: len(done) // parties] == count - 1).all()
+
+
+def test_the_barrier_counts_the_steps_at_which_a_thread_waited_for_a_core():
+    """Thread 1 starts 50 ms after thread 0, which waits at its first step only."""
+    import threading
+    import time
+
+    done, log = steps.barrier_slots(2), np.zeros(2 * 3, dtype=np.int64)
+    first = threading.Thread(target=steps.barrier_demo, args=(done, 2, 0, log, 3))
+    first.start()
+    time.sleep(0.05)
+    steps.barrier_demo(done, 2, 1, log, 3)
+    first.join()
+    assert steps.barrier_yields(done) >= 1
+    quiet = steps.barrier_slots(2)
+    assert steps.barrier_yields(quiet) == 0

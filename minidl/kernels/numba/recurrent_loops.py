@@ -30,6 +30,11 @@ from .recurrent_cells import (
 # Tables in docs/performance.md.
 COMPILED_LOOP_MAX_MACS = 1 << 21
 SPLIT_AT_STEP_MACS = 1 << 18
+# After a call in which the threads had to yield their cores at more than half the steps
+# (another process busy on the machine: then a split loop runs at its slower thread's pace),
+# the next CONTENDED_BACKOFF calls run on one thread before two are tried again.
+CONTENDED_BACKOFF = 16
+_one_thread_calls = 0
 
 
 def _link_steps():
@@ -135,9 +140,13 @@ def _parts(w_hh, batch):
     threads stop spinning soon after a call: the loop starts right after a GEMM, and its
     threads wait for each other at every step, so a spinning BLAS thread on one core holds
     up both (B4's backward loop: 5 ms alone, 15 after a GEMM, in docs/performance.md)."""
+    global _one_thread_calls
     hidden = w_hh.shape[1]
     split_at = SPLIT_AT_STEP_MACS if threads.blas_spin_is_short() else float("inf")
     if threads.ways(hidden // 8, batch * w_hh.shape[0] * hidden, split_at) == 1:
+        return [(0, hidden)]
+    if _one_thread_calls > 0 and threads.forced() != 2:
+        _one_thread_calls -= 1
         return [(0, hidden)]
     split = (hidden // 2 + 7) // 8 * 8  # whole vectors in each thread's columns
     return [(0, split), (split, hidden)]
@@ -162,6 +171,7 @@ def _run(loop, w_hh, batch, backward, args, gates=0, dtype=None):
     """loop(packed, [scratch,] *args, lo, hi, done, me, parties) for each thread's hidden units.
     Forward multiplies by the thread's rows of W_hh, transposed; backward by its columns of
     W_hh. `gates` > 0 gives each thread a (batch, gates * its units) scratch for its gates."""
+    global _one_thread_calls
     _check(loop.py_func.__name__, w_hh, batch, args)
     parts = _parts(w_hh, batch)
     packed = [steps.pack(w_hh[:, lo:hi]) if backward else steps.pack_gate_rows(w_hh, lo, hi) for lo, hi in parts]
@@ -174,8 +184,10 @@ def _run(loop, w_hh, batch, backward, args, gates=0, dtype=None):
 
     if len(parts) == 1:
         part(0)
-    else:
-        threads.run_pair(part)
+        return
+    threads.run_pair(part)
+    if steps.barrier_yields(done) > args[0].shape[0] // 2:  # args[0]: the sequence, (T, B, .)
+        _one_thread_calls = CONTENDED_BACKOFF
 
 
 def _state(x, dtype):
