@@ -47,9 +47,9 @@ def barrier_slots(parties):
     return done
 
 
-def barrier_yields(done):
+def barrier_long_waits(done):
     """At how many steps, summed over the threads that used `done`, a thread waited long
-    enough to give up its core."""
+    (step_barrier.h): the other thread was not running."""
     return int(done[1::STEP_BARRIER_STRIDE].sum())
 
 

@@ -148,17 +148,24 @@ def test_the_compiled_loop_refuses_arrays_that_do_not_fit():
 
 def test_after_threads_kept_waiting_for_a_core_one_thread_runs_for_a_while(monkeypatch):
     """A split loop runs at its slower thread's pace: when the barrier says the threads kept
-    yielding (another process busy), the next calls run on one thread, then two again."""
+    yielding (another process busy) in a few calls in a row, the next calls run on one
+    thread, then two again."""
     monkeypatch.setenv("MINIDL_THREADS", "auto")
     monkeypatch.setattr(recurrent_loops.threads, "blas_spin_is_short", lambda: True)
     monkeypatch.setattr(recurrent_loops.threads, "_CORES", 2)
     monkeypatch.setattr(recurrent_loops, "_one_thread_calls", 0)
     monkeypatch.setattr(recurrent_loops, "COMPILED_LOOP_MAX_MACS", 1 << 40)
-    monkeypatch.setattr(recurrent_loops.steps, "barrier_yields", lambda done: 1000)
+    monkeypatch.setattr(recurrent_loops, "_contended_in_a_row", 0)
+    # a quiet call in between starts the count again
+    yields = iter([1000, 0] + [1000] * recurrent_loops.CONTENDED_CALLS)
+    monkeypatch.setattr(recurrent_loops.steps, "barrier_long_waits", lambda done: next(yields))
     d = _data((6, 16, 64), 4, np.float32)  # 16 x 256 x 64 multiply-adds a step: two threads
     assert len(recurrent_loops._parts(d["w_hh"], 16)) == 2
+    for _ in range(recurrent_loops.CONTENDED_CALLS + 1):  # the two, then all but the last contended call
+        assert recurrent_loops._one_thread_calls == 0
+        fwd = recurrent.lstm_forward(d["gx"], d["h0"], d["c0"], d["w_hh"])
+        _assert_all_close(fwd, reference.lstm_forward(d["gx"], d["h0"], d["c0"], d["w_hh"]), np.float32)
     fwd = recurrent.lstm_forward(d["gx"], d["h0"], d["c0"], d["w_hh"])
-    _assert_all_close(fwd, reference.lstm_forward(d["gx"], d["h0"], d["c0"], d["w_hh"]), np.float32)
     assert recurrent_loops._one_thread_calls == recurrent_loops.CONTENDED_BACKOFF
     for _ in range(recurrent_loops.CONTENDED_BACKOFF):
         assert recurrent_loops._parts(d["w_hh"], 16) == [(0, 64)]

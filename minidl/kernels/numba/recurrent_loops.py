@@ -30,10 +30,14 @@ from .recurrent_cells import (
 # Tables in docs/performance.md.
 COMPILED_LOOP_MAX_MACS = 1 << 21
 SPLIT_AT_STEP_MACS = 1 << 18
-# After a call in which the threads had to yield their cores at more than half the steps
-# (another process busy on the machine: then a split loop runs at its slower thread's pace),
-# the next CONTENDED_BACKOFF calls run on one thread before two are tried again.
+# After CONTENDED_CALLS calls in a row in which a thread waited long (csrc/step_barrier.h)
+# at more than half the steps, the threads have been losing their cores to another process,
+# and a split loop runs at its slower thread's pace: the next CONTENDED_BACKOFF calls run on
+# one thread before two are tried again.
+CONTENDED_SHARE = 0.5
+CONTENDED_CALLS = 2
 CONTENDED_BACKOFF = 16
+_contended_in_a_row = 0
 _one_thread_calls = 0
 
 
@@ -171,7 +175,7 @@ def _run(loop, w_hh, batch, backward, args, gates=0, dtype=None):
     """loop(packed, [scratch,] *args, lo, hi, done, me, parties) for each thread's hidden units.
     Forward multiplies by the thread's rows of W_hh, transposed; backward by its columns of
     W_hh. `gates` > 0 gives each thread a (batch, gates * its units) scratch for its gates."""
-    global _one_thread_calls
+    global _one_thread_calls, _contended_in_a_row
     _check(loop.py_func.__name__, w_hh, batch, args)
     parts = _parts(w_hh, batch)
     packed = [steps.pack(w_hh[:, lo:hi]) if backward else steps.pack_gate_rows(w_hh, lo, hi) for lo, hi in parts]
@@ -186,8 +190,10 @@ def _run(loop, w_hh, batch, backward, args, gates=0, dtype=None):
         part(0)
         return
     threads.run_pair(part)
-    if steps.barrier_yields(done) > args[0].shape[0] // 2:  # args[0]: the sequence, (T, B, .)
-        _one_thread_calls = CONTENDED_BACKOFF
+    contended = steps.barrier_long_waits(done) > CONTENDED_SHARE * args[0].shape[0]  # args[0]: (T, B, .)
+    _contended_in_a_row = _contended_in_a_row + 1 if contended else 0
+    if _contended_in_a_row >= CONTENDED_CALLS:
+        _one_thread_calls, _contended_in_a_row = CONTENDED_BACKOFF, 0
 
 
 def _state(x, dtype):
