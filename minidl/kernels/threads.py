@@ -83,7 +83,7 @@ def run_pair(part):
     try:
         part(0)
     finally:
-        other.result()
+        other.result()  # waits even when this half failed: the worker must not outlive the call
 
 
 def run_halves(n, part, macs):
@@ -92,8 +92,4 @@ def run_halves(n, part, macs):
         part(0, n)
         return
     half = n // 2
-    other = _worker().submit(part, half, n)
-    try:
-        part(0, half)
-    finally:
-        other.result()  # waits even when this half failed: the worker must not outlive the call
+    run_pair(lambda index: part(0, half) if index == 0 else part(half, n))
