@@ -12,12 +12,17 @@ import numpy as np
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-CYTHON_EXTENSIONS = ["im2col", "pool", "winograd", "direct_conv", "recurrent_steps"]  # csrc/<name>.pyx -> minidl.kernels._<name>
+CYTHON_EXTENSIONS = ["im2col", "pool", "winograd", "direct_conv", "recurrent_steps", "relu", "batch_norm", "optim", "cross_entropy"]  # csrc/<name>.pyx -> minidl.kernels._<name>
 
-# -O3 lets gcc vectorise the inner loops; bounds checks are off in the sources.
+# -O3 lets gcc vectorise the inner loops; bounds checks are off in the sources. Without
+# errno a square root is one instruction that vectorises, and without trapping math a
+# float select (x < a ? b : x) may run as a vector blend (minidl never reads FP flags). -fopenmp-simd reads the sources'
+# `omp simd` hints (isa.h) and links no OpenMP runtime.
 # No OpenMP on purpose: libgomp's spinning threads and OpenBLAS's fight over the
 # cores (docs/performance.md); single-threaded kernels leave both cores to BLAS.
-COMPILE_ARGS = ["/O2"] if sys.platform == "win32" else ["-O3"]
+COMPILE_ARGS = ["/O2"] if sys.platform == "win32" else ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd"]
+# SGD's update is the NumPy twin's to the bit only if no product and sum fuse into one.
+EXTRA_ARGS = {} if sys.platform == "win32" else {"optim": ["-ffp-contract=off"]}
 
 
 class OptionalBuildExt(build_ext):
@@ -49,7 +54,7 @@ def extensions():
             [os.path.join("csrc", f"{name}.pyx")],
             include_dirs=[np.get_include(), "csrc"],  # csrc/*.h
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-            extra_compile_args=COMPILE_ARGS,
+            extra_compile_args=COMPILE_ARGS + EXTRA_ARGS.get(name, []),
         )
         for name in CYTHON_EXTENSIONS
     ]

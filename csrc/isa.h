@@ -10,6 +10,15 @@
 #ifndef MINIDL_ISA_H
 #define MINIDL_ISA_H
 
+/* no other pointer reaches the same memory: lets a loop vectorise without run-time overlap tests */
+#define MINIDL_RESTRICT __restrict
+/* Before a loop that adds into s (and t): C may not reorder a sum, so without this the loop
+ * is one chain of dependent adds; with it (-fopenmp-simd, no OpenMP runtime) the compiler
+ * keeps one partial sum per vector lane. */
+#define MINIDL_PRAGMA(text) _Pragma(#text)
+#define MINIDL_SIMD_SUM(s) MINIDL_PRAGMA(omp simd reduction(+ : s))
+#define MINIDL_SIMD_SUM2(s, t) MINIDL_PRAGMA(omp simd reduction(+ : s, t))
+
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(MINIDL_PORTABLE_KERNELS)
 #define MINIDL_SIMD 1
 /* aligned(sizeof(T)) makes every load and store an unaligned one */
@@ -49,6 +58,11 @@ static void minidl_isa_set_cap(int level) { minidl_isa_cap = level; }
         else if (level_ == 1) KERNEL##_avx2_##T ARGS;    \
         else KERNEL##_sse_##T ARGS;                      \
     } while (0)
+/* the same, as an expression: the value the kernel returns */
+#define MINIDL_VALUE_AT_LEVEL(KERNEL, T, ARGS) \
+    (minidl_isa_level() == 2 ? KERNEL##_avx512_##T ARGS : minidl_isa_level() == 1 ? KERNEL##_avx2_##T ARGS : KERNEL##_sse_##T ARGS)
+/* KERNELS(LEVEL, ATTR, T) once per level: plain C loops that gcc vectorises at each width */
+#define MINIDL_EACH_LEVEL(KERNELS, T) KERNELS(avx512, MINIDL_AVX512, T) KERNELS(avx2, MINIDL_AVX2, T) KERNELS(sse, , T)
 
 #else
 static int minidl_isa_level(void) { return 0; }
@@ -56,6 +70,9 @@ static const char *minidl_isa(void) { return "portable"; }
 static int minidl_isa_levels(void) { return 1; }
 static const char *minidl_isa_level_name(int level) { (void)level; return "portable"; }
 static void minidl_isa_set_cap(int level) { (void)level; }
+#define MINIDL_AT_LEVEL(KERNEL, T, ARGS) KERNEL##_sse_##T ARGS
+#define MINIDL_VALUE_AT_LEVEL(KERNEL, T, ARGS) KERNEL##_sse_##T ARGS
+#define MINIDL_EACH_LEVEL(KERNELS, T) KERNELS(sse, , T)
 #endif
 
 #endif

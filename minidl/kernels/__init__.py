@@ -72,17 +72,17 @@ COMPILED = {
         "max_pool2d_forward", "max_pool2d_backward", "max_pool2d_2x2_forward", "max_pool2d_2x2_backward",
         "avg_pool2d_forward", "avg_pool2d_backward",
     ),
+    "minidl.kernels._relu": ("relu_forward", "relu_backward"),  # csrc/relu.pyx
+    "minidl.kernels._batch_norm": ("batch_norm_forward", "batch_norm_backward"),  # csrc/batch_norm.pyx
+    "minidl.kernels._optim": ("adam_step", "sgd_step"),  # csrc/optim.pyx
+    "minidl.kernels._cross_entropy": ("cross_entropy_forward", "cross_entropy_backward"),  # csrc/cross_entropy.pyx
     "minidl.kernels._recurrent_steps": (),  # csrc/recurrent_steps.pyx: the GEMM and barrier the recurrent loops call
     "minidl.kernels.numba.recurrent": ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward"),
     "minidl.kernels.numba.attention": ("attention_softmax_forward", "attention_softmax_backward"),
     "minidl.kernels.numba.special": ("erf", "tanh", "exp"),
-    "minidl.kernels.numba.cross_entropy": ("cross_entropy_forward", "cross_entropy_backward"),
-    "minidl.kernels.numba.normalization": (
-        "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward",
-    ),
-    "minidl.kernels.numba.activation": ("relu_forward", "relu_backward", "gelu_tanh_forward", "gelu_tanh_backward"),
+    "minidl.kernels.numba.layer_norm": ("layer_norm_forward", "layer_norm_backward"),
+    "minidl.kernels.numba.gelu": ("gelu_tanh_forward", "gelu_tanh_backward"),
     "minidl.kernels.numba.scatter": ("scatter_add_rows",),
-    "minidl.kernels.numba.optim": ("adam_step", "sgd_step"),
 }
 MODULE_OF = {name: module for module, names in COMPILED.items() for name in names}
 NAMES = tuple(MODULE_OF)

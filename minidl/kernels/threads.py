@@ -4,7 +4,7 @@
 [n//2, n) on a worker thread while this thread does [0, n//2). `run_pair(part)` always runs
 part(0) here and part(1) on the worker. `part` must write disjoint
 slices of its outputs and release the GIL in its heavy calls (NumPy's matmul does, and so
-do minidl's nogil Numba kernels).
+do minidl's Cython kernels and its nogil Numba kernels).
 
 The rule is by size. Handing half a batch to another thread costs tens of microseconds,
 so two threads are used only when the call does at least SPLIT_AT_MACS multiply-adds;

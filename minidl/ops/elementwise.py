@@ -182,8 +182,8 @@ class GeluTanh(Function):
 
 class Relu(Function):
     """max(a, 0); a NaN stays NaN. The gradient is 0 where the output is <= 0 and passes
-    elsewhere, at NaN too (as PyTorch; an infinite or NaN incoming gradient where a <= 0 gives 0). One Numba pass each
-    way (minidl.kernels.numba.activation)."""
+    elsewhere, at NaN too (as PyTorch; an infinite or NaN incoming gradient where a <= 0 gives 0). One compiled pass each
+    way (csrc/relu.pyx)."""
 
     def forward(self, a):
         self.out = kernels.relu_forward(a)
