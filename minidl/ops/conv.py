@@ -28,8 +28,10 @@ FOLD_BATCH_BELOW_MACS = 1 << 24
 # Nor when each image has this many output pixels or fewer: a GEMM that narrow is a poor
 # shape whatever its size (ResNet-18's stride-2 layers, 4x4 to 16x16 outputs).
 FOLD_BATCH_UP_TO_PIXELS = 256
-# Columns up to this size are kept for the backward; larger ones are unfolded again there.
-KEEP_COLUMNS_UP_TO_BYTES = 32 << 20
+# Columns up to this many times the input's size are kept for the backward (a 1x1 window at
+# stride 2 gathers a quarter of it); larger ones are unfolded again there, so that a layer
+# keeps no more than its input, as PyTorch's do: ResNet-18's stride-2 3x3 columns were 35 MB.
+KEEP_COLUMNS_UP_TO_INPUTS = 1
 # Winograd transforms this many bytes of tiles at a time (see Conv2d._winograd_chunks).
 WINOGRAD_CHUNK_BYTES = 8 << 20
 
@@ -56,7 +58,7 @@ class Conv2d(Function):
         self.x = np.ascontiguousarray(x)  # for the backward's columns (usually an array the graph keeps anyway)
         b = np.ascontiguousarray(bias[0]) if bias else None
         cols = self._columns()
-        self.cols = cols if cols.nbytes <= KEEP_COLUMNS_UP_TO_BYTES else None
+        self.cols = cols if cols.nbytes <= KEEP_COLUMNS_UP_TO_INPUTS * self.x.nbytes else None
         return self._forward_folded(cols, b) if self.folded else self._forward_per_image(cols, b)
 
     def _winograd_forward(self, x, weight, bias):
@@ -115,7 +117,8 @@ class Conv2d(Function):
         du = None
         # U^T as a view: BLAS reads it transposed in place
         u_t = kernels.winograd_filter(self.weight).transpose(0, 2, 1) if grad_x is not None else None
-        for lo, hi in self._winograd_chunks():
+        chunks = self._winograd_chunks()
+        for index, (lo, hi) in enumerate(chunks):
             dm = self._tiles_of(grad, lo, hi, gradient=True)
             if grad_x is not None:
                 dv = np.matmul(u_t, dm, out=staggered((u_t.shape[1], dm.shape[2]), dm.dtype))
@@ -124,6 +127,8 @@ class Conv2d(Function):
                     dv[:, :, a - lo : b - lo].reshape(16, dv.shape[1], -1), (b - a,) + self.input_shape[1:],
                     self.window, out=grad_x[a:b]))
                 del dv
+                if index == len(chunks) - 1:
+                    u_t = None  # U (16/9 of the weight) goes before the last dU part: 16 MiB each at 512 channels
             if self.needs_input_grad[1]:
                 part = np.matmul(dm, self._tiles_of(self.x, lo, hi).transpose(0, 2, 1))
                 du = part if du is None else np.add(du, part, out=du)

@@ -78,7 +78,7 @@ def test_conv2d_gemm_layouts_agree_with_pytorch(fold, groups, keep, threads, mon
 
     monkeypatch.setattr(conv_op, "FOLD_BATCH_BELOW_MACS", 1 << 40 if fold else 0)
     monkeypatch.setattr(conv_op, "FOLD_BATCH_UP_TO_PIXELS", 1 << 40 if fold else 0)
-    monkeypatch.setattr(conv_op, "KEEP_COLUMNS_UP_TO_BYTES", 1 << 40 if keep else 0)
+    monkeypatch.setattr(conv_op, "KEEP_COLUMNS_UP_TO_INPUTS", 1 << 40 if keep else 0)
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((3, 4, 7, 6)), rng.standard_normal((6, 4 // groups, 3, 2)), rng.standard_normal(6)
     mine = [md.tensor(a, requires_grad=True) for a in (x, w, b)]
@@ -140,18 +140,27 @@ def test_an_empty_batch_gives_an_empty_output_and_zero_gradients_as_pytorch(with
         np.testing.assert_array_equal(b.grad.data, tb.grad.numpy())
 
 
-@pytest.mark.parametrize("keep_up_to, kept_columns", [(0, False), (1 << 30, True)])
-def test_large_columns_are_unfolded_again_in_backward_and_small_ones_kept(monkeypatch, keep_up_to, kept_columns):
+@pytest.mark.parametrize("keep_up_to, kernel, stride, kept_columns", [
+    (None, 3, 1, False),  # 9x the input: unfolded again
+    (None, 1, 2, True),  # a quarter of the input: kept
+    (0, 1, 2, False),
+    (1 << 30, 3, 1, True),
+])
+def test_columns_larger_than_the_input_are_unfolded_again_in_backward(monkeypatch, keep_up_to, kernel, stride,
+                                                                       kept_columns):
     from minidl.ops import conv as conv_op
 
-    monkeypatch.setattr(conv_op, "KEEP_COLUMNS_UP_TO_BYTES", keep_up_to)
+    if keep_up_to is not None:
+        monkeypatch.setattr(conv_op, "KEEP_COLUMNS_UP_TO_INPUTS", keep_up_to)
     x = md.randn(2, 4, 9, 9, dtype=np.float64, requires_grad=True)
-    w = md.randn(5, 4, 3, 3, dtype=np.float64, requires_grad=True)
-    out = F.conv2d(x, w, padding=1)
+    w = md.randn(5, 4, kernel, kernel, dtype=np.float64, requires_grad=True)
+    out = F.conv2d(x, w, stride=stride, padding=kernel // 2)
+    assert out._ctx.algorithm == "im2col"
+    assert (out._ctx.cols is not None) == kept_columns
     kept = [v for v in vars(out._ctx).values() if isinstance(v, np.ndarray)]
-    assert (max(a.size for a in kept) > x.numel()) == kept_columns  # the columns are kh*kw times the input
+    assert (sum(a.size for a in kept) > 2 * x.numel()) == (kept_columns and kernel == 3)
     out.backward(md.ones_like(out))
-    assert md.gradcheck(lambda a, b: F.conv2d(a, b, padding=1), [x, w])
+    assert md.gradcheck(lambda a, b: F.conv2d(a, b, stride=stride, padding=kernel // 2), [x, w])
 
 
 def test_batch_norm_in_training_keeps_one_array_of_the_input_size():
