@@ -26,6 +26,7 @@ class Workload:
     title: str
     goal: float  # target for minidl time / PyTorch time
     build: Callable  # build(framework) -> step; framework is "minidl" or "torch"
+    memory_goal: float | None = None  # target for minidl's peak memory / PyTorch's, where there is one
 
 
 def _data(seed, *shapes, scale=1.0):
@@ -327,7 +328,7 @@ def _resnet18_step(framework):
 TRAINING_WORKLOADS = [
     Workload("B6", "embedding 5000x64 + RNN tanh 128 + linear 5000, batch 32, length 30, Adam", 0.6,
              _recurrent_lm_step("RNN", 5000, 64, 128, 32, 30, seed=5)),
-    Workload("R18", "ResNet-18 (CIFAR stem) on 32x3x32x32, SGD momentum", 1.0, _resnet18_step),
+    Workload("R18", "ResNet-18 (CIFAR stem) on 32x3x32x32, SGD momentum", 1.0, _resnet18_step, memory_goal=1.0),
     Workload("L1", "LSTM language model: embedding 10000x256, LSTM 512, linear 10000, batch 32, length 64, Adam", 0.6,
              _recurrent_lm_step("LSTM", 10000, 256, 512, 32, 64, seed=8)),
     Workload("B7", "char transformer 2 layers, width 64, 4 heads, context 64, batch 32, Adam", 1.0, _charlm_step),

@@ -86,6 +86,44 @@ def time_in_process(workload_id, framework, min_time=0.5, kernels="compiled"):
     return float(done.stdout.split()[-1])
 
 
+MEMORY_STEPS = 4
+
+
+def peak_in_process(workload_id, framework):
+    """Peak resident memory (bytes) of MEMORY_STEPS steps of one workload, above what its
+    process held once the model was built (Linux's VmHWM, reset after the build), measured
+    in a new process; None where /proc cannot reset the peak."""
+    command = [sys.executable, "-m", "minidl.cli.bench", "memory", workload_id, framework]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"minidl bench: measuring {workload_id} ({framework}) failed: {done.stderr.strip()[-500:]}")
+    answer = done.stdout.split()[-1]
+    return None if answer == "unmeasured" else int(answer)
+
+
+def _status_bytes(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def _peak_here(workload_id, framework):
+    """The worker of peak_in_process."""
+    step = _build_here(workload_id, framework)
+    try:
+        held = _status_bytes("VmRSS")
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")  # resets VmHWM to the current resident size
+    except OSError:
+        print("unmeasured")
+        return
+    for _ in range(MEMORY_STEPS):
+        step()
+    print(_status_bytes("VmHWM") - held)
+
+
 def _build_here(workload_id, framework):
     """One workload's step, set up as `minidl train` and a PyTorch user would run it."""
     from ..benchmark import use_all_cores
@@ -225,9 +263,32 @@ def setup_lines():
     return lines
 
 
-def report(out=print, workloads=None, min_time=0.5, pairs=3, time_one=None):
+def memory_rows(out, workloads, pairs, have_torch, peak_one, rows):
+    """A line per workload with a memory goal: peak memory above the built model, each library
+    in its own process, alternating; the medians go into that workload's row."""
+    for w in workloads:
+        mine, theirs = [], []
+        for _ in range(pairs):
+            mine.append(peak_one(w.id, "minidl"))
+            if have_torch:
+                theirs.append(peak_one(w.id, "torch"))
+        if None in mine + theirs:
+            out(f"{w.id}  peak memory: not measured (needs Linux's /proc/self/clear_refs)")
+            continue
+        row = next(r for r in rows if r["id"] == w.id)
+        row["minidl_peak"] = statistics.median(mine)
+        text = f"{w.id}  peak memory above the built model over {MEMORY_STEPS} steps: minidl {row['minidl_peak'] / 1e6:.0f} MB"
+        if theirs:
+            row["torch_peak"] = statistics.median(theirs)
+            row["peak_ratio"] = statistics.median(a / b for a, b in zip(mine, theirs))
+            text += f", PyTorch {row['torch_peak'] / 1e6:.0f} MB, ratio {row['peak_ratio']:.2f} (goal {w.memory_goal:.2f})"
+        out(text)
+
+
+def report(out=print, workloads=None, min_time=0.5, pairs=3, time_one=None, peak_one=None):
     """Print the comparison table; returns the rows (medians over `pairs` alternating runs)."""
     time_one = time_one or time_in_process
+    peak_one = peak_one or peak_in_process
     workloads = KERNEL_WORKLOADS + TRAINING_WORKLOADS if workloads is None else workloads
     have_torch = torch_available()
     for line in setup_lines():
@@ -250,6 +311,7 @@ def report(out=print, workloads=None, min_time=0.5, pairs=3, time_one=None):
         out(f"{w.id:3s}  {w.title:{width}s} {mine_s * 1e3:10.2f} {theirs_text} {ratio_text} {w.goal:5.2f} {twin / mine_s:7.1f}x")
         rows.append({"id": w.id, "minidl_s": mine_s, "torch_s": theirs_s, "ratio": ratio, "reference_s": twin,
                      "goal": w.goal})
+    memory_rows(out, [w for w in workloads if w.memory_goal is not None], pairs, have_torch, peak_one, rows)
     if not have_torch:
         out(f"(PyTorch is not installed: {TORCH_HINT} fills the torch and ratio columns)")
     imported, first_lstm = cold_start()
@@ -262,5 +324,7 @@ def report(out=print, workloads=None, min_time=0.5, pairs=3, time_one=None):
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
         _serve(*sys.argv[2:5])
+    elif sys.argv[1] == "memory":
+        _peak_here(*sys.argv[2:4])
     else:
         _time_here(sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4])

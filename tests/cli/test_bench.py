@@ -37,6 +37,28 @@ def test_report_without_torch_leaves_the_torch_columns_empty(monkeypatch):
     assert any("pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in line for line in lines)
 
 
+def test_a_workload_with_a_memory_goal_gets_a_peak_memory_line(monkeypatch):
+    monkeypatch.setattr(bench, "torch_available", lambda: True)
+    monkeypatch.setattr(bench, "cold_start", lambda: (0.1, 0.5))
+    asked, lines = [], []
+
+    def peak_one(workload_id, framework):
+        asked.append((workload_id, framework))
+        return {"minidl": 300_000_000, "torch": 400_000_000}[framework]
+
+    with_goal = [benchmark.Workload("T2", "a model", 1.0, None, memory_goal=1.0)]
+    rows = bench.report(lines.append, workloads=TINY + with_goal, pairs=2, time_one=_fake_timer([]), peak_one=peak_one)
+    assert asked == [("T2", "minidl"), ("T2", "torch")] * 2  # only the workload with a memory goal
+    assert rows[1]["peak_ratio"] == 0.75 and "peak_ratio" not in rows[0]
+    assert any(line.startswith("T2  peak memory") and "minidl 300 MB, PyTorch 400 MB, ratio 0.75" in line for line in lines)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="resets the memory peak through /proc (Linux)")
+def test_peak_memory_is_measured_in_a_process_of_its_own():
+    peak = bench.peak_in_process("B8", "minidl")
+    assert 0 < peak < 500_000_000  # the small CNN: its activations, gradients and a few libraries loaded
+
+
 def test_a_workload_is_timed_in_a_process_of_its_own():
     assert 0 < bench.time_in_process("B2", "minidl", min_time=0.01) < 1.0
 
