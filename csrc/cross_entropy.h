@@ -32,7 +32,7 @@
             if (valid && (t < 0 || t >= cols)) return i;                                                 \
             const T *R row = x + i * cols;                                                               \
             T top = row[0], sum = 0;                                                                     \
-            MINIDL_PRAGMA(omp simd reduction(max : top))                                                 \
+            MINIDL_SIMD_MAX(top)                                                                         \
             for (ptrdiff_t j = 0; j < cols; j++) top = row[j] > top ? row[j] : top;                      \
             MINIDL_SIMD_SUM(sum)                                                                         \
             for (ptrdiff_t j = 0; j < cols; j++) sum += MINIDL_EXP_##T(row[j] - top);                    \

@@ -18,6 +18,7 @@
 #define MINIDL_PRAGMA(text) _Pragma(#text)
 #define MINIDL_SIMD_SUM(s) MINIDL_PRAGMA(omp simd reduction(+ : s))
 #define MINIDL_SIMD_SUM2(s, t) MINIDL_PRAGMA(omp simd reduction(+ : s, t))
+#define MINIDL_SIMD_MAX(m) MINIDL_PRAGMA(omp simd reduction(max : m))
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(MINIDL_PORTABLE_KERNELS)
 #define MINIDL_SIMD 1
@@ -50,17 +51,11 @@ static const char *minidl_isa(void) { return minidl_isa_names[minidl_isa_level()
 static int minidl_isa_levels(void) { return minidl_cpu_level() + 1; }
 static const char *minidl_isa_level_name(int level) { return minidl_isa_names[level]; }
 static void minidl_isa_set_cap(int level) { minidl_isa_cap = level; }
-/* KERNEL##_<level>_##T called with ARGS, for the level in use */
-#define MINIDL_AT_LEVEL(KERNEL, T, ARGS)                 \
-    do {                                                 \
-        int level_ = minidl_isa_level();                 \
-        if (level_ == 2) KERNEL##_avx512_##T ARGS;       \
-        else if (level_ == 1) KERNEL##_avx2_##T ARGS;    \
-        else KERNEL##_sse_##T ARGS;                      \
-    } while (0)
-/* the same, as an expression: the value the kernel returns */
+/* KERNEL##_<level>_##T called with ARGS, for the level in use: the value it returns */
 #define MINIDL_VALUE_AT_LEVEL(KERNEL, T, ARGS) \
     (minidl_isa_level() == 2 ? KERNEL##_avx512_##T ARGS : minidl_isa_level() == 1 ? KERNEL##_avx2_##T ARGS : KERNEL##_sse_##T ARGS)
+/* the same for a kernel that returns nothing */
+#define MINIDL_AT_LEVEL(KERNEL, T, ARGS) ((void)MINIDL_VALUE_AT_LEVEL(KERNEL, T, ARGS))
 /* KERNELS(LEVEL, ATTR, T) once per level: plain C loops that gcc vectorises at each width */
 #define MINIDL_EACH_LEVEL(KERNELS, T) KERNELS(avx512, MINIDL_AVX512, T) KERNELS(avx2, MINIDL_AVX2, T) KERNELS(sse, , T)
 

@@ -79,11 +79,16 @@ def torch_available():
 
 def time_in_process(workload_id, framework, min_time=0.5, kernels="compiled"):
     """Median seconds of one workload's step, timed in a new process."""
-    command = [sys.executable, "-m", "minidl.cli.bench", workload_id, framework, str(min_time), kernels]
-    done = subprocess.run(command, capture_output=True, text=True)
+    return float(_worker_answer(["timing", workload_id, framework, str(min_time), kernels]))
+
+
+def _worker_answer(arguments):
+    """The last word a worker (`python -m minidl.cli.bench MODE ...`, run below) prints."""
+    done = subprocess.run([sys.executable, "-m", "minidl.cli.bench", *arguments], capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"minidl bench: timing {workload_id} ({framework}) failed: {done.stderr.strip()[-500:]}")
-    return float(done.stdout.split()[-1])
+        mode, workload_id, framework = arguments[:3]
+        raise RuntimeError(f"minidl bench: {mode} {workload_id} ({framework}) failed: {done.stderr.strip()[-500:]}")
+    return done.stdout.split()[-1]
 
 
 MEMORY_STEPS = 4
@@ -93,11 +98,7 @@ def peak_in_process(workload_id, framework):
     """Peak resident memory (bytes) of MEMORY_STEPS steps of one workload, above what its
     process held once the model was built (Linux's VmHWM, reset after the build), measured
     in a new process; None where /proc cannot reset the peak."""
-    command = [sys.executable, "-m", "minidl.cli.bench", "memory", workload_id, framework]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"minidl bench: measuring {workload_id} ({framework}) failed: {done.stderr.strip()[-500:]}")
-    answer = done.stdout.split()[-1]
+    answer = _worker_answer(["memory", workload_id, framework])
     return None if answer == "unmeasured" else int(answer)
 
 
@@ -326,5 +327,5 @@ if __name__ == "__main__":
         _serve(*sys.argv[2:5])
     elif sys.argv[1] == "memory":
         _peak_here(*sys.argv[2:4])
-    else:
-        _time_here(sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4])
+    elif sys.argv[1] == "timing":
+        _time_here(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5])
