@@ -13,7 +13,8 @@
  * The weight gradient is the same sum read the other way: d weight (k, c, t) is the dot
  * product of output-gradient row k (laid out like the output, zero in the padding
  * columns) with plane c read at offset shift[t]. Its tile is 4 output channels x 3 taps,
- * 12 vector accumulators over the positions, each summed across its lanes at the end.
+ * 12 vector accumulators over the positions, each summed across its lanes at the end; each
+ * gradient vector is loaded once into a register for its 3 multiply-adds.
  * The same source compiles for AVX-512, AVX2+FMA and plain C; direct_conv_* picks one at
  * run time from the CPU, so one build runs anywhere and uses what the machine has.
  */
@@ -82,13 +83,13 @@
                     V a20 = {0}, a21 = {0}, a22 = {0}, a30 = {0}, a31 = {0}, a32 = {0};                     \
                     for (ptrdiff_t o = 0; o < positions; o += (VW)) {                                       \
                         V x0 = *(const V *)(s0 + o), x1 = *(const V *)(s1 + o), x2 = *(const V *)(s2 + o);  \
-                        V d = *(const V *)(g0 + o);                                                         \
+                        V d = *(const V *)(g0 + o); MINIDL_IN_REGISTER(d);                                  \
                         a00 += d * x0; a01 += d * x1; a02 += d * x2;                                        \
-                        d = *(const V *)(g1 + o);                                                           \
+                        d = *(const V *)(g1 + o); MINIDL_IN_REGISTER(d);                                    \
                         a10 += d * x0; a11 += d * x1; a12 += d * x2;                                        \
-                        d = *(const V *)(g2 + o);                                                           \
+                        d = *(const V *)(g2 + o); MINIDL_IN_REGISTER(d);                                    \
                         a20 += d * x0; a21 += d * x1; a22 += d * x2;                                        \
-                        d = *(const V *)(g3 + o);                                                           \
+                        d = *(const V *)(g3 + o); MINIDL_IN_REGISTER(d);                                    \
                         a30 += d * x0; a31 += d * x1; a32 += d * x2;                                        \
                     }                                                                                       \
                     T *r = dw + (k * channels + c) * taps + t;                                              \
