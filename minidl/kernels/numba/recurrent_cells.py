@@ -20,6 +20,13 @@ def _add_into_row(out, a):
         out[k] += a[k]
 
 
+@numba.njit(cache=True)
+def _add_rows(out, a, b):
+    """out = a + b over one row."""
+    for k in range(out.shape[0]):
+        out[k] = a[k] + b[k]
+
+
 # The backward steps write their constants in the arrays' dtype: a bare 1 or 0.0 would
 # turn float32 arithmetic into float64 and keep LLVM from vectorising it.
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
@@ -86,25 +93,44 @@ def lstm_cell(z, gx_t, c_prev, acts_t, c_t, tc_t, h_t, lo, hi):
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _lstm_output_gate_backward(do, dc, o, tc):
+    """Given dh_t in `do`: dc += dh_t * o * tanh'(c), do = dh_t * tanh(c) * sigmoid'(o)."""
+    one = dc.dtype.type(1.0)
+    for k in range(dc.shape[0]):
+        dc[k] += do[k] * o[k] * (one - tc[k] * tc[k])
+    for k in range(dc.shape[0]):
+        do[k] *= tc[k] * o[k] * (one - o[k])
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _lstm_gates_backward(di, df, dg, dc, i, f, g, c_prev):
+    """The input, forget and candidate gates' gradients from dc; then dc *= f, the carry."""
+    one = dc.dtype.type(1.0)
+    for k in range(dc.shape[0]):
+        di[k] = dc[k] * g[k] * i[k] * (one - i[k])
+    for k in range(dc.shape[0]):
+        dg[k] = dc[k] * i[k] * (one - g[k] * g[k])
+    for k in range(dc.shape[0]):
+        df[k] = dc[k] * c_prev[k] * f[k] * (one - f[k])
+    for k in range(dc.shape[0]):
+        dc[k] *= f[k]
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def lstm_step_backward(dgates_t, dc, dh, dhs_t, acts_t, tc_t, c_prev, lo, hi):
     """One step of LSTM backward for hidden units [lo, hi): fills their columns of dgates_t
-    (B, 4H) and carries their dc back one step (in place). Row by row, over 1-D views: few
-    arrays per loop, so LLVM vectorises it."""
-    one = dc.dtype.type(1.0)
+    (B, 4H) and carries their dc back one step (in place). Row by row, in loops over 1-D
+    views that each write one array and read few, so LLVM vectorises them."""
     hidden = dc.shape[1]
     for b in range(dc.shape[0]):
-        ab, db, dcb, cp = acts_t[b, lo:], dgates_t[b, lo:], dc[b, lo:hi], c_prev[b, lo:hi]
-        dht, dhb, tb = dhs_t[b, lo:hi], dh[b, lo:hi], tc_t[b, lo:hi]
-        for k in range(hi - lo):
-            i, f, g, o = ab[k], ab[hidden + k], ab[2 * hidden + k], ab[3 * hidden + k]
-            tc = tb[k]
-            dh_t = dht[k] + dhb[k]
-            d_c = dcb[k] + dh_t * o * (one - tc * tc)
-            db[k] = d_c * g * i * (one - i)
-            db[hidden + k] = d_c * cp[k] * f * (one - f)
-            db[2 * hidden + k] = d_c * i * (one - g * g)
-            db[3 * hidden + k] = dh_t * tc * o * (one - o)
-            dcb[k] = d_c * f
+        ab, db = acts_t[b], dgates_t[b]
+        i, f = ab[lo:hi], ab[hidden + lo : hidden + hi]
+        g, o = ab[2 * hidden + lo : 2 * hidden + hi], ab[3 * hidden + lo : 3 * hidden + hi]
+        di, df = db[lo:hi], db[hidden + lo : hidden + hi]
+        dg, do = db[2 * hidden + lo : 2 * hidden + hi], db[3 * hidden + lo : 3 * hidden + hi]
+        _add_rows(do, dhs_t[b, lo:hi], dh[b, lo:hi])  # dh_t, for now
+        _lstm_output_gate_backward(do, dc[b, lo:hi], o, tc_t[b, lo:hi])
+        _lstm_gates_backward(di, df, dg, dc[b, lo:hi], i, f, g, c_prev[b, lo:hi])
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
@@ -142,28 +168,44 @@ def gru_cell(hh, gx_t, b_hh, h_prev, acts_t, h_t, hn_t, lo, hi):
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _gru_gates_backward(dr, dz, dn, dh, r, z, n, hn, h_prev):
+    """Given dh_t in `dz`: dn = dh_t * (1 - z) * tanh'(n), dr = dn * hn * sigmoid'(r),
+    dh = dh_t * z (the direct part), dz = dh_t * (h_prev - n) * sigmoid'(z)."""
+    one = dh.dtype.type(1.0)
+    for k in range(dz.shape[0]):
+        dn[k] = dz[k] * (one - z[k]) * (one - n[k] * n[k])
+    for k in range(dz.shape[0]):
+        dr[k] = dn[k] * hn[k] * r[k] * (one - r[k])
+    for k in range(dz.shape[0]):
+        dh[k] = dz[k] * z[k]
+    for k in range(dz.shape[0]):
+        dz[k] *= (h_prev[k] - n[k]) * z[k] * (one - z[k])
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _gru_recurrent_grads(hr, hz, hn, dr, dz, dn, r):
+    """The gradients of the recurrent product's r | z | n columns: dr, dz and dn * r."""
+    for k in range(hr.shape[0]):
+        hr[k] = dr[k]
+    for k in range(hr.shape[0]):
+        hz[k] = dz[k]
+    for k in range(hr.shape[0]):
+        hn[k] = dn[k] * r[k]
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def gru_step_backward(dgx_t, dhh_t, dh, dhs_t, acts_t, hn_t, h_prev, lo, hi):
     """For hidden units [lo, hi): fills their columns of dgx_t and dhh_t (B, 3H); their dh
     becomes the direct part z * dh_t (the product through W_hh is added after). Row by row,
-    over 1-D views, so LLVM vectorises it."""
-    one = dh.dtype.type(1.0)
+    in loops over 1-D views that each write one array and read few, so LLVM vectorises them."""
     hidden = dh.shape[1]
     for b in range(dh.shape[0]):
-        ab, gb, hb, dhb = acts_t[b, lo:], dgx_t[b, lo:], dhh_t[b, lo:], dh[b, lo:hi]
-        dht, nb, pb = dhs_t[b, lo:hi], hn_t[b, lo:hi], h_prev[b, lo:hi]
-        for k in range(hi - lo):
-            r, z, n = ab[k], ab[hidden + k], ab[2 * hidden + k]
-            dh_t = dht[k] + dhb[k]
-            dn = dh_t * (one - z) * (one - n * n)
-            dr = dn * nb[k] * r * (one - r)
-            dz = dh_t * (pb[k] - n) * z * (one - z)
-            gb[k] = dr
-            gb[hidden + k] = dz
-            gb[2 * hidden + k] = dn
-            hb[k] = dr
-            hb[hidden + k] = dz
-            hb[2 * hidden + k] = dn * r
-            dhb[k] = dh_t * z
+        ab, gb, hb = acts_t[b], dgx_t[b], dhh_t[b]
+        r, z, n = ab[lo:hi], ab[hidden + lo : hidden + hi], ab[2 * hidden + lo : 2 * hidden + hi]
+        dr, dz, dn = gb[lo:hi], gb[hidden + lo : hidden + hi], gb[2 * hidden + lo : 2 * hidden + hi]
+        _add_rows(dz, dhs_t[b, lo:hi], dh[b, lo:hi])  # dh_t, for now
+        _gru_gates_backward(dr, dz, dn, dh[b, lo:hi], r, z, n, hn_t[b, lo:hi], h_prev[b, lo:hi])
+        _gru_recurrent_grads(hb[lo:hi], hb[hidden + lo : hidden + hi], hb[2 * hidden + lo : 2 * hidden + hi], dr, dz, dn, r)
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
