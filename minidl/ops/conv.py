@@ -32,6 +32,10 @@ FOLD_BATCH_UP_TO_PIXELS = 256
 # stride 2 gathers a quarter of it); larger ones are unfolded again there, so that a layer
 # keeps no more than its input, as PyTorch's do: ResNet-18's stride-2 3x3 columns were 35 MB.
 KEEP_COLUMNS_UP_TO_INPUTS = 1
+# Columns this small are kept whatever their ratio to the input: for tiny images the second
+# unfolding is mostly per-row overhead (B8's step: a tenth of its time), and a layer holds
+# at most this much more.
+KEEP_COLUMNS_UP_TO_BYTES = 1 << 20
 # Winograd transforms this many bytes of tiles at a time (see Conv2d._winograd_chunks).
 WINOGRAD_CHUNK_BYTES = 8 << 20
 
@@ -58,7 +62,8 @@ class Conv2d(Function):
         self.x = np.ascontiguousarray(x)  # for the backward's columns (usually an array the graph keeps anyway)
         b = np.ascontiguousarray(bias[0]) if bias else None
         cols = self._columns()
-        self.cols = cols if cols.nbytes <= KEEP_COLUMNS_UP_TO_INPUTS * self.x.nbytes else None
+        small = cols.nbytes <= max(KEEP_COLUMNS_UP_TO_INPUTS * self.x.nbytes, KEEP_COLUMNS_UP_TO_BYTES)
+        self.cols = cols if small else None
         return self._forward_folded(cols, b) if self.folded else self._forward_per_image(cols, b)
 
     def _winograd_forward(self, x, weight, bias):

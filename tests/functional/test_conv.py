@@ -79,6 +79,7 @@ def test_conv2d_gemm_layouts_agree_with_pytorch(fold, groups, keep, threads, mon
     monkeypatch.setattr(conv_op, "FOLD_BATCH_BELOW_MACS", 1 << 40 if fold else 0)
     monkeypatch.setattr(conv_op, "FOLD_BATCH_UP_TO_PIXELS", 1 << 40 if fold else 0)
     monkeypatch.setattr(conv_op, "KEEP_COLUMNS_UP_TO_INPUTS", 1 << 40 if keep else 0)
+    monkeypatch.setattr(conv_op, "KEEP_COLUMNS_UP_TO_BYTES", 1 << 40 if keep else 0)
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((3, 4, 7, 6)), rng.standard_normal((6, 4 // groups, 3, 2)), rng.standard_normal(6)
     mine = [md.tensor(a, requires_grad=True) for a in (x, w, b)]
@@ -140,18 +141,21 @@ def test_an_empty_batch_gives_an_empty_output_and_zero_gradients_as_pytorch(with
         np.testing.assert_array_equal(b.grad.data, tb.grad.numpy())
 
 
-@pytest.mark.parametrize("keep_up_to, kernel, stride, kept_columns", [
-    (None, 3, 1, False),  # 9x the input: unfolded again
-    (None, 1, 2, True),  # a quarter of the input: kept
-    (0, 1, 2, False),
-    (1 << 30, 3, 1, True),
+@pytest.mark.parametrize("keep_up_to, keep_bytes, kernel, stride, kept_columns", [
+    (None, 0, 3, 1, False),  # 9x the input: unfolded again
+    (None, 0, 1, 2, True),  # a quarter of the input: kept
+    (0, 0, 1, 2, False),
+    (1 << 30, 0, 3, 1, True),
+    (None, None, 3, 1, True),  # 9x the input, but under the byte threshold: kept
 ])
-def test_columns_larger_than_the_input_are_unfolded_again_in_backward(monkeypatch, keep_up_to, kernel, stride,
-                                                                       kept_columns):
+def test_columns_larger_than_the_input_are_unfolded_again_in_backward(monkeypatch, keep_up_to, keep_bytes, kernel,
+                                                                       stride, kept_columns):
     from minidl.ops import conv as conv_op
 
     if keep_up_to is not None:
         monkeypatch.setattr(conv_op, "KEEP_COLUMNS_UP_TO_INPUTS", keep_up_to)
+    if keep_bytes is not None:
+        monkeypatch.setattr(conv_op, "KEEP_COLUMNS_UP_TO_BYTES", keep_bytes)
     x = md.randn(2, 4, 9, 9, dtype=np.float64, requires_grad=True)
     w = md.randn(5, 4, kernel, kernel, dtype=np.float64, requires_grad=True)
     out = F.conv2d(x, w, stride=stride, padding=kernel // 2)
