@@ -32,7 +32,8 @@ typedef double d2x __attribute__((vector_size(16), aligned(8)));
 #define MINIDL_AVX512 __attribute__((target("avx512f")))
 #define MINIDL_AVX2 __attribute__((target("avx2,fma")))
 /* Keeps x in a vector register. Otherwise gcc may fold x's load into every multiply-add that
- * uses it, and a 512-bit load per multiply-add is what limits an AMD Zen 4 core. */
+ * uses it, and a core that does one 512-bit load per cycle (AMD's AVX-512 ones) then waits on
+ * the loads. */
 #define MINIDL_IN_REGISTER(x) __asm__("" : "+v"(x))
 
 /* 2 = AVX-512, 1 = AVX2 with FMA, 0 = the baseline (SSE2 on x86-64) */

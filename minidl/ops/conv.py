@@ -33,8 +33,7 @@ FOLD_BATCH_UP_TO_PIXELS = 256
 # keeps no more than its input, as PyTorch's do: ResNet-18's stride-2 3x3 columns were 35 MB.
 KEEP_COLUMNS_UP_TO_INPUTS = 1
 # Columns this small are kept whatever their ratio to the input: for tiny images the second
-# unfolding is mostly per-row overhead (B8's step: a tenth of its time), and a layer holds
-# at most this much more.
+# unfolding is mostly per-row overhead, and a layer holds at most this much more.
 KEEP_COLUMNS_UP_TO_BYTES = 1 << 20
 # Winograd transforms this many bytes of tiles at a time (see Conv2d._winograd_chunks).
 WINOGRAD_CHUNK_BYTES = 8 << 20

@@ -205,7 +205,8 @@ def gru_step_backward(dgx_t, dhh_t, dh, dhs_t, acts_t, hn_t, h_prev, lo, hi):
         dr, dz, dn = gb[lo:hi], gb[hidden + lo : hidden + hi], gb[2 * hidden + lo : 2 * hidden + hi]
         _add_rows(dz, dhs_t[b, lo:hi], dh[b, lo:hi])  # dh_t, for now
         _gru_gates_backward(dr, dz, dn, dh[b, lo:hi], r, z, n, hn_t[b, lo:hi], h_prev[b, lo:hi])
-        _gru_recurrent_grads(hb[lo:hi], hb[hidden + lo : hidden + hi], hb[2 * hidden + lo : 2 * hidden + hi], dr, dz, dn, r)
+        hr, hz, hn = hb[lo:hi], hb[hidden + lo : hidden + hi], hb[2 * hidden + lo : 2 * hidden + hi]
+        _gru_recurrent_grads(hr, hz, hn, dr, dz, dn, r)
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
