@@ -1,24 +1,16 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, nonecheck=False
 """What the recurrent layers' compiled time loops call at every step: the small GEMM
-(small_gemm.h) and the barrier between their two threads (step_barrier.h).
+(small_gemm.h).
 
-The loops (minidl/kernels/numba/recurrent_loops.py) call these C functions from inside Numba
-code, by the addresses `addresses()` gives; `pack` and `pack_gate_rows` lay the weights
-out once per sequence.
-`gemm` and `barrier_demo` are the same calls from Python, for the tests; the GEMM's NumPy
-twin is a @ w.
+The loops (minidl/kernels/numba/recurrent_loops.py) call the C function from inside Numba
+code, by the address `addresses()` gives; `pack` lays the weights out once per sequence.
+`gemm` is the same call from Python, for the tests; its NumPy twin is a @ w.
 """
 import numpy as np
 
 from window cimport real
 
 include "isa.pxi"
-
-
-cdef extern from "step_barrier.h" nogil:
-    ctypedef long long int64_t
-    int STEP_BARRIER_STRIDE
-    void step_barrier(int64_t* done, Py_ssize_t parties, Py_ssize_t me, int64_t step)
 
 
 cdef extern from "small_gemm.h" nogil:
@@ -31,41 +23,11 @@ cdef extern from "small_gemm.h" nogil:
 
 def addresses():
     """{name: address} of the C functions: small_gemm_float32 and small_gemm_float64
-    (a, lda, rows, depth, packed, cols, z, ldz, accumulate), and step_barrier
-    (done, parties, me, step)."""
+    (a, lda, rows, depth, packed, cols, z, ldz, accumulate)."""
     return {
         "small_gemm_float32": <size_t>&small_gemm_float,
         "small_gemm_float64": <size_t>&small_gemm_double,
-        "step_barrier": <size_t>&step_barrier,
     }
-
-
-def barrier_slots(parties):
-    """The `done` array step_barrier takes for `parties` threads, before any step."""
-    done = np.zeros(parties * STEP_BARRIER_STRIDE, dtype=np.int64)
-    done[::STEP_BARRIER_STRIDE] = -1
-    return done
-
-
-def barrier_long_waits(done):
-    """At how many steps, summed over the threads that used `done`, a thread waited long
-    (step_barrier.h): the other thread was not running."""
-    return int(done[1::STEP_BARRIER_STRIDE].sum())
-
-
-def barrier_demo(long long[::1] done, Py_ssize_t parties, Py_ssize_t me, long long[::1] log, Py_ssize_t steps):
-    """Thread `me` runs `steps` steps, meeting the others at the barrier after each; at step s
-    it first records in log[me * steps + s] how many steps every thread had published.
-    For the tests: a thread that ran ahead of the barrier shows up in the log."""
-    cdef Py_ssize_t s, p
-    cdef long long seen
-    with nogil:
-        for s in range(steps):
-            seen = 0
-            for p in range(parties):
-                seen += done[p * STEP_BARRIER_STRIDE] + 1
-            log[me * steps + s] = seen
-            step_barrier(<int64_t*>&done[0], parties, me, s)
 
 
 def panel_width(dtype):
@@ -91,19 +53,6 @@ cdef void _pack(const real[:, :] w, real[::1] out, Py_ssize_t width) noexcept no
                 dst[jj] = w[k, start + jj]
 
 
-cdef void _pack_gate_rows(const real[:, :] w_hh, Py_ssize_t lo, Py_ssize_t hi, real[::1] out,
-                          Py_ssize_t width) noexcept nogil:
-    """The columns g*n + u of the packed (H, G*n) matrix are rows g*H + lo + u of w_hh, read along."""
-    cdef Py_ssize_t hidden = w_hh.shape[1], n = hi - lo, gates = w_hh.shape[0] // hidden
-    cdef Py_ssize_t g, u, k, j, base
-    for g in range(gates):
-        for u in range(n):
-            j = g * n + u
-            base = (j // width) * hidden * width + j % width
-            for k in range(hidden):
-                out[base + k * width] = w_hh[g * hidden + lo + u, k]
-
-
 def _packed_buffer(depth, cols, dtype):
     width = panel_width(dtype)
     return np.zeros(-(-cols // width) * depth * width, dtype=dtype), width
@@ -118,22 +67,6 @@ def pack(w):
         _pack[float](w, out, width)
     else:
         _pack[double](w, out, width)
-    return out
-
-
-def pack_gate_rows(w_hh, lo, hi):
-    """pack() of the (H, G*n) matrix whose column g*n + u is row g*H + lo + u of w_hh (G*H, H):
-    the recurrent weights of hidden units [lo, hi), n = hi - lo, gate by gate, transposed."""
-    _check_matrix("pack_gate_rows", w_hh)
-    hidden = w_hh.shape[1]
-    if not 0 <= lo <= hi <= hidden or w_hh.shape[0] % max(hidden, 1):
-        raise ValueError(f"recurrent_steps.pack_gate_rows: units [{lo}, {hi}) of weights {w_hh.shape}")
-    gates = w_hh.shape[0] // hidden if hidden else 0
-    out, width = _packed_buffer(hidden, gates * (hi - lo), w_hh.dtype)
-    if w_hh.dtype == np.float32:
-        _pack_gate_rows[float](w_hh, lo, hi, out, width)
-    else:
-        _pack_gate_rows[double](w_hh, lo, hi, out, width)
     return out
 
 

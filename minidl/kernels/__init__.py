@@ -76,7 +76,7 @@ COMPILED = {
     "minidl.kernels._batch_norm": ("batch_norm_forward", "batch_norm_backward"),  # csrc/batch_norm.pyx
     "minidl.kernels._optim": ("adam_step", "sgd_step"),  # csrc/optim.pyx
     "minidl.kernels._cross_entropy": ("cross_entropy_forward", "cross_entropy_backward"),  # csrc/cross_entropy.pyx
-    "minidl.kernels._recurrent_steps": (),  # csrc/recurrent_steps.pyx: the GEMM and barrier the recurrent loops call
+    "minidl.kernels._recurrent_steps": (),  # csrc/recurrent_steps.pyx: the GEMM the recurrent loops call
     "minidl.kernels.numba.recurrent": ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward"),
     "minidl.kernels.numba.attention": ("attention_softmax_forward", "attention_softmax_backward"),
     "minidl.kernels.numba.special": ("erf", "tanh", "exp"),

@@ -77,8 +77,7 @@ def _worker():
 
 
 def run_pair(part):
-    """part(0) on this thread and part(1) on the worker, at the same time: for work whose two
-    halves wait for each other (the recurrent loops' barrier), so both must run."""
+    """part(0) on this thread and part(1) on the worker, at the same time."""
     other = _worker().submit(part, 1)
     try:
         part(0)

@@ -10,10 +10,10 @@ from minidl.kernels.numba import recurrent, recurrent_loops
 DEFAULT_LOOP_LIMIT = recurrent_loops.COMPILED_LOOP_MAX_MACS
 
 # (T, B, H): length 1 and 200, batch 1, odd widths, a batch that is not a multiple of the
-# small GEMM's 4-row tile with columns past a whole panel (and, on two threads, halves of
-# 24 and 17 units)
-SHAPES = [(1, 3, 5), (7, 1, 4), (5, 4, 9), (200, 2, 3), (3, 6, 41)]
-ids = ["length1", "batch1", "odd_width", "length200", "rows_and_panel_edges"]
+# small GEMM's 4-row tile with columns past a whole panel, and one that two threads split
+# into halves of 8 and 5 rows
+SHAPES = [(1, 3, 5), (7, 1, 4), (5, 4, 9), (200, 2, 3), (3, 6, 41), (3, 13, 17)]
+ids = ["length1", "batch1", "odd_width", "length200", "rows_and_panel_edges", "uneven_halves"]
 
 
 @pytest.fixture(autouse=True, params=["compiled", "compiled_two_threads", "python"])
@@ -94,16 +94,18 @@ def test_the_loop_is_chosen_by_the_size_of_each_step(monkeypatch):
     assert not recurrent_loops.applies(w_hh, limit // (4 * 128 * 128) + 1)
 
 
-def test_two_threads_split_the_hidden_units_in_whole_vectors(monkeypatch):
+def test_two_threads_split_the_batch_in_whole_tiles(monkeypatch):
     monkeypatch.setenv("MINIDL_THREADS", "auto")
     monkeypatch.setattr(recurrent_loops.threads, "blas_spin_is_short", lambda: True)
-    monkeypatch.setattr(recurrent_loops, "_one_thread_calls", 0)
+    monkeypatch.setattr(recurrent_loops.threads, "_CORES", 2)
     w_hh = np.zeros((4 * 100, 100), dtype=np.float32)
-    big = recurrent_loops.SPLIT_AT_STEP_MACS // (4 * 100 * 100) + 1
-    assert recurrent_loops._parts(w_hh, big) == ([(0, 56), (56, 100)] if recurrent_loops.threads._CORES > 1 else [(0, 100)])
-    assert recurrent_loops._parts(w_hh, 1) == [(0, 100)]
+    assert recurrent_loops._halves(w_hh, 32) == [(0, 16), (16, 32)]
+    assert recurrent_loops._halves(w_hh, 1) == [(0, 1)]
+    small = np.zeros((4 * 8, 8), dtype=np.float32)
+    assert recurrent_loops._halves(small, 32) == [(0, 32)]  # under SPLIT_AT_STEP_MACS: one thread
     monkeypatch.setenv("MINIDL_THREADS", "2")
-    assert recurrent_loops._parts(np.zeros((12, 12)), 1) == [(0, 12)]  # under 16 units: one thread
+    assert recurrent_loops._halves(small, 13) == [(0, 8), (8, 13)]  # the first half in whole 4-row tiles
+    assert recurrent_loops._halves(small, 7) == [(0, 7)]  # under two tiles: one thread
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -119,14 +121,13 @@ def test_lstm_states_in_any_layout(dtype):
 
 
 def test_one_thread_while_blas_threads_may_still_spin(monkeypatch):
-    """After a GEMM, a spinning BLAS thread would hold up both halves of a split loop."""
+    """After a GEMM, a spinning BLAS thread would hold one of the two cores."""
     monkeypatch.setenv("MINIDL_THREADS", "auto")
     monkeypatch.setattr(recurrent_loops.threads, "blas_spin_is_short", lambda: False)
-    monkeypatch.setattr(recurrent_loops, "_one_thread_calls", 0)
     w_hh = np.zeros((4 * 128, 128), dtype=np.float32)
-    assert recurrent_loops._parts(w_hh, 32) == [(0, 128)]
+    assert recurrent_loops._halves(w_hh, 32) == [(0, 32)]
     monkeypatch.setenv("MINIDL_THREADS", "2")  # forcing still splits
-    assert len(recurrent_loops._parts(w_hh, 32)) == 2
+    assert len(recurrent_loops._halves(w_hh, 32)) == 2
 
 
 def test_the_compiled_loop_refuses_arrays_that_do_not_fit():
@@ -144,32 +145,3 @@ def test_the_compiled_loop_refuses_arrays_that_do_not_fit():
     with pytest.raises(ValueError, match=r"_lstm_forward: sequences of \[3, 4\] steps"):  # a longer output
         recurrent_loops.lstm_forward(d["gx"], d["h0"], d["c0"], d["w_hh"], np.empty((4, 2, 4), np.float32), cs, tcs,
                                      acts.astype(np.float32))
-
-
-def test_after_threads_kept_waiting_for_a_core_one_thread_runs_for_a_while(monkeypatch):
-    """A split loop runs at its slower thread's pace: when the barrier says the threads kept
-    yielding (another process busy) in a few calls in a row, the next calls run on one
-    thread, then two again."""
-    monkeypatch.setenv("MINIDL_THREADS", "auto")
-    monkeypatch.setattr(recurrent_loops.threads, "blas_spin_is_short", lambda: True)
-    monkeypatch.setattr(recurrent_loops.threads, "_CORES", 2)
-    monkeypatch.setattr(recurrent_loops, "_one_thread_calls", 0)
-    monkeypatch.setattr(recurrent_loops, "COMPILED_LOOP_MAX_MACS", 1 << 40)
-    monkeypatch.setattr(recurrent_loops, "_contended_in_a_row", 0)
-    # a quiet call in between starts the count again
-    yields = iter([1000, 0] + [1000] * recurrent_loops.CONTENDED_CALLS)
-    monkeypatch.setattr(recurrent_loops.steps, "barrier_long_waits", lambda done: next(yields))
-    d = _data((6, 16, 64), 4, np.float32)  # 16 x 256 x 64 multiply-adds a step: two threads
-    assert len(recurrent_loops._parts(d["w_hh"], 16)) == 2
-    for _ in range(recurrent_loops.CONTENDED_CALLS + 1):  # the two, then all but the last contended call
-        assert recurrent_loops._one_thread_calls == 0
-        fwd = recurrent.lstm_forward(d["gx"], d["h0"], d["c0"], d["w_hh"])
-        _assert_all_close(fwd, reference.lstm_forward(d["gx"], d["h0"], d["c0"], d["w_hh"]), np.float32)
-    fwd = recurrent.lstm_forward(d["gx"], d["h0"], d["c0"], d["w_hh"])
-    assert recurrent_loops._one_thread_calls == recurrent_loops.CONTENDED_BACKOFF
-    for _ in range(recurrent_loops.CONTENDED_BACKOFF):
-        assert recurrent_loops._parts(d["w_hh"], 16) == [(0, 64)]
-    assert len(recurrent_loops._parts(d["w_hh"], 16)) == 2
-    monkeypatch.setattr(recurrent_loops, "_one_thread_calls", 5)
-    monkeypatch.setenv("MINIDL_THREADS", "2")  # forcing still splits
-    assert len(recurrent_loops._parts(d["w_hh"], 16)) == 2

@@ -1,5 +1,5 @@
-"""What the recurrent loops call at every step: the small GEMM (csrc/steps.h) against
-its NumPy twin, a @ w, at every instruction set this CPU has; and the barrier."""
+"""What the recurrent loops call at every step: the small GEMM (csrc/small_gemm.h) against
+its NumPy twin, a @ w, at every instruction set this CPU has, and the packing it reads."""
 import numpy as np
 import pytest
 
@@ -51,14 +51,6 @@ def test_packing_matches_its_twin_for_any_strides(dtype):
         np.testing.assert_array_equal(steps.pack(view), _pack_twin(view))
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("gates, hidden, lo, hi", [(4, 9, 0, 9), (4, 41, 24, 41), (3, 40, 0, 24), (1, 5, 2, 3), (4, 6, 3, 3)])
-def test_gate_rows_are_each_units_weights_transposed(dtype, gates, hidden, lo, hi):
-    w_hh = np.random.default_rng(3).standard_normal((gates * hidden, hidden)).astype(dtype)
-    units = np.concatenate([w_hh[g * hidden + lo : g * hidden + hi] for g in range(gates)])
-    np.testing.assert_array_equal(steps.pack_gate_rows(w_hh, lo, hi), _pack_twin(units.T))
-
-
 def test_packing_pads_the_last_panel_with_zeros():
     w = np.arange(6, dtype=np.float32).reshape(2, 3)
     width = steps.panel_width(np.float32)
@@ -72,8 +64,6 @@ def test_packing_pads_the_last_panel_with_zeros():
 def test_bad_input_is_named():
     with pytest.raises(TypeError, match=r"recurrent_steps.pack: .*int64"):
         steps.pack(np.zeros((2, 2), dtype=np.int64))
-    with pytest.raises(ValueError, match=r"pack_gate_rows: units \[3, 9\) of weights \(16, 4\)"):
-        steps.pack_gate_rows(np.zeros((16, 4)), 3, 9)
     packed = steps.pack(np.zeros((3, 4), dtype=np.float32))
     with pytest.raises(ValueError, match=r"recurrent_steps.gemm: out must be a C-contiguous \(2, 4\) float32"):
         steps.gemm(np.zeros((2, 3), np.float32), packed, 4, out=np.zeros((2, 3), np.float32))
@@ -84,41 +74,6 @@ def test_bad_input_is_named():
 def test_the_addresses_are_the_functions_numba_calls():
     from minidl.kernels.numba import recurrent_loops
 
-    assert set(steps.addresses()) == {"small_gemm_float32", "small_gemm_float64", "step_barrier"}
+    assert set(steps.addresses()) == {"small_gemm_float32", "small_gemm_float64"}
     assert all(address > 0 for address in steps.addresses().values())
     assert recurrent_loops.steps is steps
-
-
-def test_no_thread_passes_the_barrier_before_the_others_finish_the_step():
-    """Two threads, 2000 steps: at the start of step s each has seen every thread finish
-    step s - 1, and none finish step s + 1."""
-    import threading
-
-    parties, count = 2, 2000
-    done, log = steps.barrier_slots(parties), np.zeros(parties * count, dtype=np.int64)
-    workers = [threading.Thread(target=steps.barrier_demo, args=(done, parties, me, log, count))
-               for me in range(parties)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    seen = log.reshape(parties, count)
-    floor = parties * np.arange(count)  # every thread has published step s - 1
-    assert (seen >= floor).all() and (seen <= floor + parties - 1).all()
-    assert (done[:: len(done) // parties] == count - 1).all()
-
-
-def test_the_barrier_counts_the_steps_at_which_a_thread_waited_for_a_core():
-    """Thread 1 starts 50 ms after thread 0, which waits at its first step only."""
-    import threading
-    import time
-
-    done, log = steps.barrier_slots(2), np.zeros(2 * 3, dtype=np.int64)
-    first = threading.Thread(target=steps.barrier_demo, args=(done, 2, 0, log, 3))
-    first.start()
-    time.sleep(0.05)
-    steps.barrier_demo(done, 2, 1, log, 3)
-    first.join()
-    assert steps.barrier_long_waits(done) >= 1
-    quiet = steps.barrier_slots(2)
-    assert steps.barrier_long_waits(quiet) == 0

@@ -57,7 +57,7 @@ def rnn_forward(gx, h0, w_hh, nonlinearity):
     h = h0
     for t in range(gx.shape[0]):
         np.matmul(h, w_t, out=hs[t])
-        cells.add_activate(hs[t], gx[t], code, 0, gx.shape[2])
+        cells.add_activate(hs[t], gx[t], code)
         h = hs[t]
     return hs
 
@@ -70,7 +70,7 @@ def rnn_backward(dhs, h0, w_hh, hs, nonlinearity):
         recurrent_loops.rnn_backward(dhs, w_hh, hs, code, dz, dh)
     else:
         for t in range(dhs.shape[0] - 1, -1, -1):
-            cells.rnn_step_backward(dz[t], dh, dhs[t], hs[t], code, 0, dhs.shape[2])
+            cells.rnn_step_backward(dz[t], dh, dhs[t], hs[t], code)
             np.matmul(dz[t], w_hh, out=dh)  # square W_hh: the plain product is the faster one here
     return dz, dh, _weight_grad(dz, h0, hs)
 
@@ -88,7 +88,7 @@ def lstm_forward(gx, h0, c0, w_hh):
     h, c = h0, c0
     for t in range(steps):
         np.matmul(h, w_t, out=z)
-        cells.lstm_cell(z, gx[t], c, acts[t], cs[t], tcs[t], hs[t], 0, hidden)
+        cells.lstm_cell(z, gx[t], c, acts[t], cs[t], tcs[t], hs[t])
         h, c = hs[t], cs[t]
     return hs, cs, acts, tcs
 
@@ -103,7 +103,7 @@ def lstm_backward(dhs, dc_last, h0, c0, w_hh, hs, cs, acts, tcs):
     else:
         back = _BackThroughWeights(w_hh, len(h0))
         for t in range(steps - 1, -1, -1):
-            cells.lstm_step_backward(dgates[t], dc, dh, dhs[t], acts[t], tcs[t], cs[t - 1] if t > 0 else c0, 0, hidden)
+            cells.lstm_step_backward(dgates[t], dc, dh, dhs[t], acts[t], tcs[t], cs[t - 1] if t > 0 else c0)
             back.into(dgates[t], dh)
     return dgates, dh, dc, _weight_grad(dgates, h0, hs)
 
@@ -122,7 +122,7 @@ def gru_forward(gx, h0, w_hh, b_hh):
     h = h0
     for t in range(steps):
         np.matmul(h, w_t, out=hh)
-        cells.gru_cell(hh, gx[t], b_hh, h, acts[t], hs[t], hns[t], 0, hidden)
+        cells.gru_cell(hh, gx[t], b_hh, h, acts[t], hs[t], hns[t])
         h = hs[t]
     return hs, acts, hns
 
@@ -137,6 +137,6 @@ def gru_backward(dhs, h0, w_hh, hs, acts, hns):
     else:
         back = _BackThroughWeights(w_hh, len(h0))
         for t in range(steps - 1, -1, -1):
-            cells.gru_step_backward(dgx[t], dhh[t], dh, dhs[t], acts[t], hns[t], hs[t - 1] if t > 0 else h0, 0, hidden)
+            cells.gru_step_backward(dgx[t], dhh[t], dh, dhs[t], acts[t], hns[t], hs[t - 1] if t > 0 else h0)
             back.add_into(dhh[t], dh)
     return dgx, dh, _weight_grad(dhh, h0, hs), dhh.sum(axis=(0, 1))

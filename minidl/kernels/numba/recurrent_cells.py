@@ -1,12 +1,11 @@
-"""The fused gate math of one recurrent step, for a range of hidden units.
+"""The fused gate math of one recurrent step.
 
 Each step's recurrent product comes from the caller (a GEMM); these kernels do the rest
 in one pass over (B, H): bias and input terms, tanh, sigmoid as (1 + tanh(x/2)) / 2,
 gate products, the cell update (special.tanh_scalar: the vectorised rational tanh for
 float32, libm's for float64; libm's tanh in a float32 loop is scalar, as llvmlite has
-no SVML), and the whole backward gate block.
-The gated cells take hidden units [lo, hi) so that two threads can each own half of
-them (recurrent_loops.py); the Python loop passes 0 and H.
+no SVML), and the whole backward gate block. Two threads split the batch
+(recurrent_loops.py), so each call gets whole rows: a thread's rows of every array.
 """
 import numba
 
@@ -30,13 +29,13 @@ def _add_rows(out, a, b):
 # The backward steps write their constants in the arrays' dtype: a bare 1 or 0.0 would
 # turn float32 arithmetic into float64 and keep LLVM from vectorising it.
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
-def rnn_step_backward(dz, dh, dhs_t, h_t, nonlinearity, lo, hi):
-    """dz = (dhs_t + dh) * act'(z) for hidden units [lo, hi), act' from the output h_t;
-    0 tanh, 1 relu, 2 identity. Row by row over 1-D views, which LLVM vectorises."""
+def rnn_step_backward(dz, dh, dhs_t, h_t, nonlinearity):
+    """dz = (dhs_t + dh) * act'(z), act' from the output h_t; 0 tanh, 1 relu, 2 identity.
+    Row by row over 1-D views, which LLVM vectorises."""
     one, zero = dz.dtype.type(1.0), dz.dtype.type(0.0)
     for b in range(dz.shape[0]):
-        db, dhb, dtb, hb = dz[b, lo:hi], dh[b, lo:hi], dhs_t[b, lo:hi], h_t[b, lo:hi]
-        for k in range(hi - lo):
+        db, dhb, dtb, hb = dz[b], dh[b], dhs_t[b], h_t[b]
+        for k in range(db.shape[0]):
             g = dtb[k] + dhb[k]
             if nonlinearity == 0:
                 g *= one - hb[k] * hb[k]
@@ -76,20 +75,19 @@ def _lstm_update(i, f, g, o, c_prev, c_t, tc_t, h_t):
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
-def lstm_cell(z, gx_t, c_prev, acts_t, c_t, tc_t, h_t, lo, hi):
-    """One LSTM step for hidden units [lo, hi), after the recurrent product: z (B, 4n),
-    n = hi - lo, holds their gate pre-activations i | f | g | o. Gates i, f, o = sigmoid and
-    g = tanh of z + gx_t; c_t = f * c_prev + i * g; h_t = o * tanh(c_t)."""
-    hidden, n = c_t.shape[1], hi - lo
+def lstm_cell(z, gx_t, c_prev, acts_t, c_t, tc_t, h_t):
+    """One LSTM step after the recurrent product: z (B, 4H) holds the gate pre-activations
+    i | f | g | o. Gates i, f, o = sigmoid and g = tanh of z + gx_t; c_t = f * c_prev + i * g;
+    h_t = o * tanh(c_t)."""
+    n = c_t.shape[1]
     for b in range(z.shape[0]):
         zb, gb, ab = z[b], gx_t[b], acts_t[b]
-        i, f = ab[lo:hi], ab[hidden + lo : hidden + hi]
-        g, o = ab[2 * hidden + lo : 2 * hidden + hi], ab[3 * hidden + lo : 3 * hidden + hi]
-        _sigmoid_into(i, zb[:n], gb[lo:hi])
-        _sigmoid_into(f, zb[n : 2 * n], gb[hidden + lo : hidden + hi])
-        _tanh_into(g, zb[2 * n : 3 * n], gb[2 * hidden + lo : 2 * hidden + hi])
-        _sigmoid_into(o, zb[3 * n : 4 * n], gb[3 * hidden + lo : 3 * hidden + hi])
-        _lstm_update(i, f, g, o, c_prev[b, lo:hi], c_t[b, lo:hi], tc_t[b, lo:hi], h_t[b, lo:hi])
+        i, f, g, o = ab[:n], ab[n : 2 * n], ab[2 * n : 3 * n], ab[3 * n :]
+        _sigmoid_into(i, zb[:n], gb[:n])
+        _sigmoid_into(f, zb[n : 2 * n], gb[n : 2 * n])
+        _tanh_into(g, zb[2 * n : 3 * n], gb[2 * n : 3 * n])
+        _sigmoid_into(o, zb[3 * n :], gb[3 * n :])
+        _lstm_update(i, f, g, o, c_prev[b], c_t[b], tc_t[b], h_t[b])
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
@@ -117,20 +115,18 @@ def _lstm_gates_backward(di, df, dg, dc, i, f, g, c_prev):
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
-def lstm_step_backward(dgates_t, dc, dh, dhs_t, acts_t, tc_t, c_prev, lo, hi):
-    """One step of LSTM backward for hidden units [lo, hi): fills their columns of dgates_t
-    (B, 4H) and carries their dc back one step (in place). Row by row, in loops over 1-D
-    views that each write one array and read few, so LLVM vectorises them."""
-    hidden = dc.shape[1]
+def lstm_step_backward(dgates_t, dc, dh, dhs_t, acts_t, tc_t, c_prev):
+    """One step of LSTM backward: fills dgates_t (B, 4H) and carries dc back one step (in
+    place). Row by row, in loops over 1-D views that each write one array and read few, so
+    LLVM vectorises them."""
+    n = dc.shape[1]
     for b in range(dc.shape[0]):
         ab, db = acts_t[b], dgates_t[b]
-        i, f = ab[lo:hi], ab[hidden + lo : hidden + hi]
-        g, o = ab[2 * hidden + lo : 2 * hidden + hi], ab[3 * hidden + lo : 3 * hidden + hi]
-        di, df = db[lo:hi], db[hidden + lo : hidden + hi]
-        dg, do = db[2 * hidden + lo : 2 * hidden + hi], db[3 * hidden + lo : 3 * hidden + hi]
-        _add_rows(do, dhs_t[b, lo:hi], dh[b, lo:hi])  # dh_t, for now
-        _lstm_output_gate_backward(do, dc[b, lo:hi], o, tc_t[b, lo:hi])
-        _lstm_gates_backward(di, df, dg, dc[b, lo:hi], i, f, g, c_prev[b, lo:hi])
+        i, f, g, o = ab[:n], ab[n : 2 * n], ab[2 * n : 3 * n], ab[3 * n :]
+        di, df, dg, do = db[:n], db[n : 2 * n], db[2 * n : 3 * n], db[3 * n :]
+        _add_rows(do, dhs_t[b], dh[b])  # dh_t, for now
+        _lstm_output_gate_backward(do, dc[b], o, tc_t[b])
+        _lstm_gates_backward(di, df, dg, dc[b], i, f, g, c_prev[b])
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
@@ -150,21 +146,20 @@ def _gru_update(z, n, h_prev, h_t):
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
-def gru_cell(hh, gx_t, b_hh, h_prev, acts_t, h_t, hn_t, lo, hi):
-    """One GRU step for hidden units [lo, hi), after the recurrent product: hh (B, 3n),
-    n = hi - lo, holds their h_prev @ W_hh^T columns r | z | n (bias added here). r, z =
-    sigmoid, n = tanh(gx_n + r * (hh_n + b_hn)); h_t = (1 - z) * n + z * h_prev."""
-    hidden, n = h_t.shape[1], hi - lo
+def gru_cell(hh, gx_t, b_hh, h_prev, acts_t, h_t, hn_t):
+    """One GRU step after the recurrent product: hh (B, 3H) holds h_prev @ W_hh^T, columns
+    r | z | n (bias added here). r, z = sigmoid, n = tanh(gx_n + r * (hh_n + b_hn));
+    h_t = (1 - z) * n + z * h_prev."""
+    n = h_t.shape[1]
     for b in range(hh.shape[0]):
         hb, gb, ab = hh[b], gx_t[b], acts_t[b]
-        r, z, cand = ab[lo:hi], ab[hidden + lo : hidden + hi], ab[2 * hidden + lo : 2 * hidden + hi]
-        _add_into_row(hb[:n], b_hh[lo:hi])
-        _add_into_row(hb[n : 2 * n], b_hh[hidden + lo : hidden + hi])
-        _sigmoid_into(r, gb[lo:hi], hb[:n])
-        _sigmoid_into(z, gb[hidden + lo : hidden + hi], hb[n : 2 * n])
-        _gru_candidate(cand, hn_t[b, lo:hi], gb[2 * hidden + lo : 2 * hidden + hi], r, hb[2 * n : 3 * n],
-                       b_hh[2 * hidden + lo : 2 * hidden + hi])
-        _gru_update(z, cand, h_prev[b, lo:hi], h_t[b, lo:hi])
+        r, z, cand = ab[:n], ab[n : 2 * n], ab[2 * n :]
+        _add_into_row(hb[:n], b_hh[:n])
+        _add_into_row(hb[n : 2 * n], b_hh[n : 2 * n])
+        _sigmoid_into(r, gb[:n], hb[:n])
+        _sigmoid_into(z, gb[n : 2 * n], hb[n : 2 * n])
+        _gru_candidate(cand, hn_t[b], gb[2 * n :], r, hb[2 * n :], b_hh[2 * n :])
+        _gru_update(z, cand, h_prev[b], h_t[b])
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
@@ -194,28 +189,27 @@ def _gru_recurrent_grads(hr, hz, hn, dr, dz, dn, r):
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
-def gru_step_backward(dgx_t, dhh_t, dh, dhs_t, acts_t, hn_t, h_prev, lo, hi):
-    """For hidden units [lo, hi): fills their columns of dgx_t and dhh_t (B, 3H); their dh
-    becomes the direct part z * dh_t (the product through W_hh is added after). Row by row,
-    in loops over 1-D views that each write one array and read few, so LLVM vectorises them."""
-    hidden = dh.shape[1]
+def gru_step_backward(dgx_t, dhh_t, dh, dhs_t, acts_t, hn_t, h_prev):
+    """Fills dgx_t and dhh_t (B, 3H); dh becomes the direct part z * dh_t (the product
+    through W_hh is added after). Row by row, in loops over 1-D views that each write one
+    array and read few, so LLVM vectorises them."""
+    h = dh.shape[1]
     for b in range(dh.shape[0]):
         ab, gb, hb = acts_t[b], dgx_t[b], dhh_t[b]
-        r, z, n = ab[lo:hi], ab[hidden + lo : hidden + hi], ab[2 * hidden + lo : 2 * hidden + hi]
-        dr, dz, dn = gb[lo:hi], gb[hidden + lo : hidden + hi], gb[2 * hidden + lo : 2 * hidden + hi]
-        _add_rows(dz, dhs_t[b, lo:hi], dh[b, lo:hi])  # dh_t, for now
-        _gru_gates_backward(dr, dz, dn, dh[b, lo:hi], r, z, n, hn_t[b, lo:hi], h_prev[b, lo:hi])
-        hr, hz, hn = hb[lo:hi], hb[hidden + lo : hidden + hi], hb[2 * hidden + lo : 2 * hidden + hi]
-        _gru_recurrent_grads(hr, hz, hn, dr, dz, dn, r)
+        r, z, n = ab[:h], ab[h : 2 * h], ab[2 * h :]
+        dr, dz, dn = gb[:h], gb[h : 2 * h], gb[2 * h :]
+        _add_rows(dz, dhs_t[b], dh[b])  # dh_t, for now
+        _gru_gates_backward(dr, dz, dn, dh[b], r, z, n, hn_t[b], h_prev[b])
+        _gru_recurrent_grads(hb[:h], hb[h : 2 * h], hb[2 * h :], dr, dz, dn, r)
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
-def add_activate(out, a, nonlinearity, lo, hi):
-    """out = act(out + a) for hidden units [lo, hi): 0 tanh, 1 relu, 2 identity."""
+def add_activate(out, a, nonlinearity):
+    """out = act(out + a): 0 tanh, 1 relu, 2 identity."""
     zero = out.dtype.type(0.0)
     for b in range(out.shape[0]):
-        ob, ab = out[b, lo:hi], a[b, lo:hi]
-        for k in range(hi - lo):
+        ob, ab = out[b], a[b]
+        for k in range(ob.shape[0]):
             v = ob[k] + ab[k]
             if nonlinearity == 0:
                 v = tanh_scalar(v)

@@ -4,10 +4,10 @@ Each step is minidl's small GEMM (csrc/small_gemm.h, with W_hh packed once per s
 followed by a fused cell (recurrent_cells.py). A BLAS would pack W_hh again and wake its
 threads at every step; the packed weights here stay in cache from one step to the next.
 
-Two threads split the hidden units: each packs the rows of W_hh for its own units, computes
-their gates and states, and meets the other at a barrier (csrc/step_barrier.h) once per
-step, because the next step's product needs every unit. Backward splits the columns of the
-product through W_hh the same way. Numba reaches the C functions by name
+Two threads split the batch: each runs the whole time loop over its own rows, which never
+depend on the other's, so the threads do not meet until the loop ends. Each step takes its
+rows as a[t][r0:r1], which keeps the arrays C-contiguous for Numba (a[:, r0:r1] would not,
+and the cells would not vectorise). Numba reaches the C GEMM by name
 (llvmlite.binding.add_symbol), so its cached machine code still links in a new process.
 """
 import numba
@@ -26,19 +26,11 @@ from .recurrent_cells import (
 
 # Up to this many multiply-adds per step the compiled loop beats a Python loop around
 # OpenBLAS; above it, BLAS's own blocking wins. Two threads from SPLIT_AT_STEP_MACS
-# (where NumPy's BLAS lets them, _parts).
-# Tables in docs/performance.md.
+# (where NumPy's BLAS lets them, _halves). Tables in docs/performance.md.
 COMPILED_LOOP_MAX_MACS = 1 << 21
 SPLIT_AT_STEP_MACS = 1 << 18
-# After CONTENDED_CALLS calls in a row in which a thread waited long (csrc/step_barrier.h)
-# at more than half the steps, the threads have been losing their cores to another process,
-# and a split loop runs at its slower thread's pace: the next CONTENDED_BACKOFF calls run on
-# one thread before two are tried again.
-CONTENDED_SHARE = 0.5
-CONTENDED_CALLS = 2
-CONTENDED_BACKOFF = 16
-_contended_in_a_row = 0
-_one_thread_calls = 0
+# Rows of the GEMM's register tile: the first half gets a whole number of them.
+TILE_ROWS = 4
 
 
 def _link_steps():
@@ -59,7 +51,6 @@ _GEMM = types.void(types.voidptr, types.intp, types.intp, types.intp, types.void
                    types.intp, types.intc)
 _gemm_float32 = types.ExternalFunction("minidl_small_gemm_float32", _GEMM)
 _gemm_float64 = types.ExternalFunction("minidl_small_gemm_float64", _GEMM)
-_barrier = types.ExternalFunction("minidl_step_barrier", types.void(types.voidptr, types.intp, types.intp, types.int64))
 
 
 @numba.njit(cache=True)
@@ -73,62 +64,55 @@ def _step_gemm(a, packed, z, accumulate):
         _gemm_float64(a.ctypes, lda, a.shape[0], a.shape[1], packed.ctypes, z.shape[1], z.ctypes, ldz, accumulate)
 
 
-@numba.njit(cache=True)
-def _meet(done, parties, me, step):
-    if parties > 1:
-        _barrier(done.ctypes, parties, me, step)
-
-
 @numba.njit(cache=True, nogil=True)
-def _rnn_forward(packed, gx, h0, hs, nonlinearity, lo, hi, done, me, parties):
+def _rnn_forward(packed, gx, h0, hs, nonlinearity, r0, r1):
     for t in range(gx.shape[0]):
-        _step_gemm(h0 if t == 0 else hs[t - 1], packed, hs[t][:, lo:hi], 0)
-        add_activate(hs[t], gx[t], nonlinearity, lo, hi)
-        _meet(done, parties, me, t)
+        _step_gemm(h0[r0:r1] if t == 0 else hs[t - 1][r0:r1], packed, hs[t][r0:r1], 0)
+        add_activate(hs[t][r0:r1], gx[t][r0:r1], nonlinearity)
 
 
 @numba.njit(cache=True, nogil=True)
-def _rnn_backward(packed, dhs, hs, dz, dh, nonlinearity, lo, hi, done, me, parties):
+def _rnn_backward(packed, dhs, hs, dz, dh, nonlinearity, r0, r1):
     for step in range(dhs.shape[0]):
         t = dhs.shape[0] - 1 - step
-        rnn_step_backward(dz[t], dh, dhs[t], hs[t], nonlinearity, lo, hi)
-        _meet(done, parties, me, step)
-        _step_gemm(dz[t], packed, dh[:, lo:hi], 0)
+        rnn_step_backward(dz[t][r0:r1], dh[r0:r1], dhs[t][r0:r1], hs[t][r0:r1], nonlinearity)
+        _step_gemm(dz[t][r0:r1], packed, dh[r0:r1], 0)
 
 
 @numba.njit(cache=True, nogil=True)
-def _lstm_forward(packed, z, gx, h0, c0, hs, cs, tcs, acts, lo, hi, done, me, parties):
+def _lstm_forward(packed, z, gx, h0, c0, hs, cs, tcs, acts, r0, r1):
     for t in range(gx.shape[0]):
-        _step_gemm(h0 if t == 0 else hs[t - 1], packed, z, 0)
-        lstm_cell(z, gx[t], c0 if t == 0 else cs[t - 1], acts[t], cs[t], tcs[t], hs[t], lo, hi)
-        _meet(done, parties, me, t)
+        _step_gemm(h0[r0:r1] if t == 0 else hs[t - 1][r0:r1], packed, z, 0)
+        c_prev = c0[r0:r1] if t == 0 else cs[t - 1][r0:r1]
+        lstm_cell(z, gx[t][r0:r1], c_prev, acts[t][r0:r1], cs[t][r0:r1], tcs[t][r0:r1], hs[t][r0:r1])
 
 
 @numba.njit(cache=True, nogil=True)
-def _lstm_backward(packed, dhs, c0, cs, acts, tcs, dgates, dc, dh, lo, hi, done, me, parties):
+def _lstm_backward(packed, dhs, c0, cs, acts, tcs, dgates, dc, dh, r0, r1):
     for step in range(dhs.shape[0]):
         t = dhs.shape[0] - 1 - step
-        lstm_step_backward(dgates[t], dc, dh, dhs[t], acts[t], tcs[t], c0 if t == 0 else cs[t - 1], lo, hi)
-        _meet(done, parties, me, step)
-        _step_gemm(dgates[t], packed, dh[:, lo:hi], 0)
+        c_prev = c0[r0:r1] if t == 0 else cs[t - 1][r0:r1]
+        lstm_step_backward(dgates[t][r0:r1], dc[r0:r1], dh[r0:r1], dhs[t][r0:r1], acts[t][r0:r1], tcs[t][r0:r1],
+                           c_prev)
+        _step_gemm(dgates[t][r0:r1], packed, dh[r0:r1], 0)
 
 
 @numba.njit(cache=True, nogil=True)
-def _gru_forward(packed, hh, gx, h0, b_hh, hs, acts, hns, lo, hi, done, me, parties):
+def _gru_forward(packed, hh, gx, h0, b_hh, hs, acts, hns, r0, r1):
     for t in range(gx.shape[0]):
-        h = h0 if t == 0 else hs[t - 1]
+        h = h0[r0:r1] if t == 0 else hs[t - 1][r0:r1]
         _step_gemm(h, packed, hh, 0)
-        gru_cell(hh, gx[t], b_hh, h, acts[t], hs[t], hns[t], lo, hi)
-        _meet(done, parties, me, t)
+        gru_cell(hh, gx[t][r0:r1], b_hh, h, acts[t][r0:r1], hs[t][r0:r1], hns[t][r0:r1])
 
 
 @numba.njit(cache=True, nogil=True)
-def _gru_backward(packed, dhs, h0, hs, acts, hns, dgx, dhh, dh, lo, hi, done, me, parties):
+def _gru_backward(packed, dhs, h0, hs, acts, hns, dgx, dhh, dh, r0, r1):
     for step in range(dhs.shape[0]):
         t = dhs.shape[0] - 1 - step
-        gru_step_backward(dgx[t], dhh[t], dh, dhs[t], acts[t], hns[t], h0 if t == 0 else hs[t - 1], lo, hi)
-        _meet(done, parties, me, step)
-        _step_gemm(dhh[t], packed, dh[:, lo:hi], 1)
+        h_prev = h0[r0:r1] if t == 0 else hs[t - 1][r0:r1]
+        gru_step_backward(dgx[t][r0:r1], dhh[t][r0:r1], dh[r0:r1], dhs[t][r0:r1], acts[t][r0:r1], hns[t][r0:r1],
+                          h_prev)
+        _step_gemm(dhh[t][r0:r1], packed, dh[r0:r1], 1)
 
 
 # ------------------------------------------------------------------ the Python side
@@ -139,21 +123,15 @@ def applies(w_hh, batch):
     return steps is not None and batch * w_hh.shape[0] * w_hh.shape[1] <= COMPILED_LOOP_MAX_MACS
 
 
-def _parts(w_hh, batch):
-    """[(lo, hi)] hidden-unit ranges, one per thread. Two threads only where NumPy's BLAS
-    threads stop spinning soon after a call: the loop starts right after a GEMM, and its
-    threads wait for each other at every step, so a spinning BLAS thread on one core holds
-    up both (B4's backward loop: 5 ms alone, 15 after a GEMM, in docs/performance.md)."""
-    global _one_thread_calls
-    hidden = w_hh.shape[1]
+def _halves(w_hh, batch):
+    """[(r0, r1)] batch row ranges, one per thread. Two threads only where NumPy's BLAS
+    threads stop spinning soon after a call: the loop starts right after a GEMM, and a
+    spinning BLAS thread holds one of the two cores (docs/performance.md)."""
     split_at = SPLIT_AT_STEP_MACS if threads.blas_spin_is_short() else float("inf")
-    if threads.ways(hidden // 8, batch * w_hh.shape[0] * hidden, split_at) == 1:
-        return [(0, hidden)]
-    if _one_thread_calls > 0 and threads.forced() != 2:
-        _one_thread_calls -= 1
-        return [(0, hidden)]
-    split = (hidden // 2 + 7) // 8 * 8  # whole vectors in each thread's columns
-    return [(0, split), (split, hidden)]
+    if threads.ways(batch // TILE_ROWS, batch * w_hh.shape[0] * w_hh.shape[1], split_at) == 1:
+        return [(0, batch)]
+    half = (batch // 2 + TILE_ROWS - 1) // TILE_ROWS * TILE_ROWS
+    return [(0, half), (half, batch)]
 
 
 def _check(name, w_hh, batch, args):
@@ -172,28 +150,22 @@ def _check(name, w_hh, batch, args):
 
 
 def _run(loop, w_hh, batch, backward, args, gates=0, dtype=None):
-    """loop(packed, [scratch,] *args, lo, hi, done, me, parties) for each thread's hidden units.
-    Forward multiplies by the thread's rows of W_hh, transposed; backward by its columns of
-    W_hh. `gates` > 0 gives each thread a (batch, gates * its units) scratch for its gates."""
-    global _one_thread_calls, _contended_in_a_row
+    """loop(packed, [scratch,] *args, r0, r1) for each thread's rows of the batch. Forward
+    multiplies by W_hh transposed, backward by W_hh. `gates` > 0 gives each thread a
+    (its rows, gates * H) scratch for its gates."""
     _check(loop.py_func.__name__, w_hh, batch, args)
-    parts = _parts(w_hh, batch)
-    packed = [steps.pack(w_hh[:, lo:hi]) if backward else steps.pack_gate_rows(w_hh, lo, hi) for lo, hi in parts]
-    done = steps.barrier_slots(len(parts))
+    halves = _halves(w_hh, batch)
+    packed = steps.pack(w_hh if backward else w_hh.T)
 
     def part(me):
-        lo, hi = parts[me]
-        scratch = (np.empty((batch, gates * (hi - lo)), dtype=dtype),) if gates else ()
-        loop(packed[me], *scratch, *args, lo, hi, done, me, len(parts))
+        r0, r1 = halves[me]
+        scratch = (np.empty((r1 - r0, gates * w_hh.shape[1]), dtype=dtype),) if gates else ()
+        loop(packed, *scratch, *args, r0, r1)
 
-    if len(parts) == 1:
+    if len(halves) == 1:
         part(0)
-        return
-    threads.run_pair(part)
-    contended = steps.barrier_long_waits(done) > CONTENDED_SHARE * args[0].shape[0]  # args[0]: (T, B, .)
-    _contended_in_a_row = _contended_in_a_row + 1 if contended else 0
-    if _contended_in_a_row >= CONTENDED_CALLS:
-        _one_thread_calls, _contended_in_a_row = CONTENDED_BACKOFF, 0
+    else:
+        threads.run_pair(part)
 
 
 def _state(x, dtype):
