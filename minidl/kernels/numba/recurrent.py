@@ -21,9 +21,11 @@ def _weight_grad(d, h0, hs):
     concatenating h0 and hs[:-1] first would copy every state.
     Shape: d (T, B, G*H), h0 (B, H), hs (T, B, H) -> (G*H, H)."""
     width, hidden = d.shape[2], hs.shape[2]
-    dw = d[0].T @ h0
-    if len(d) > 1:
-        dw += d[1:].reshape(-1, width).T @ hs[:-1].reshape(-1, hidden)
+    if len(d) == 1:
+        return d[0].T @ h0
+    dw = d[1:].reshape(-1, width).T @ hs[:-1].reshape(-1, hidden)
+    if h0.any():  # the default zero state adds nothing: skip its product
+        dw += d[0].T @ h0
     return dw
 
 
@@ -139,4 +141,6 @@ def gru_backward(dhs, h0, w_hh, hs, acts, hns):
         for t in range(steps - 1, -1, -1):
             cells.gru_step_backward(dgx[t], dhh[t], dh, dhs[t], acts[t], hns[t], hs[t - 1] if t > 0 else h0)
             back.add_into(dhh[t], dh)
-    return dgx, dh, _weight_grad(dhh, h0, hs), dhh.sum(axis=(0, 1))
+    rows = dhh.reshape(-1, dhh.shape[2])
+    db_hh = np.ones(len(rows), dtype=rows.dtype) @ rows  # column sums as a GEMV: faster than sum(axis=(0, 1))
+    return dgx, dh, _weight_grad(dhh, h0, hs), db_hh
