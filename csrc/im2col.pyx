@@ -39,30 +39,67 @@ cdef inline Py_ssize_t end_valid(Py_ssize_t offset, Py_ssize_t stride, Py_ssize_
 SHORT_ROW = 16
 
 
-cdef inline void window_rows(real* image, real* column, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t sh,
-                             Py_ssize_t sw, Py_ssize_t Wp, bint to_columns) noexcept nogil:
-    """One tap of one image plane: its OH*OW column entries, row by row from `image`
-    (the tap's first pixel in the zero-padded plane)."""
-    cdef Py_ssize_t oy, ox, blocks = OW // 4 if sw == 1 else 0
+cdef inline void block_of_4(real* image, real* column, bint to_columns) noexcept nogil:
+    """Copy 4 adjacent pixels to the columns, or add them back. All 4 are loaded before any
+    is stored, so gcc may use one vector move without proving the two pointers apart (a
+    loop of runtime length stayed scalar)."""
     cdef real a0, a1, a2, a3
-    for oy in range(OH):
-        # unit stride: fixed blocks of 4, all loaded before any is stored, so gcc may
-        # use one vector move per block without proving the two pointers apart (a loop
-        # of runtime length OW stayed scalar)
-        if to_columns:
+    if to_columns:
+        a0, a1, a2, a3 = image[0], image[1], image[2], image[3]
+        column[0], column[1], column[2], column[3] = a0, a1, a2, a3
+    else:
+        a0, a1, a2, a3 = column[0], column[1], column[2], column[3]
+        image[0] += a0
+        image[1] += a1
+        image[2] += a2
+        image[3] += a3
+
+
+cdef inline void unit_stride_rows(real* image, Py_ssize_t plane_step, real* column, Py_ssize_t image_step,
+                                  Py_ssize_t N, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t row_step,
+                                  bint to_columns) noexcept nogil:
+    """One tap of one channel at unit stride across, in each of N images (planes plane_step
+    apart, columns image_step apart): OH rows of OW, from `image` (the tap's first pixel in
+    the zero-padded plane). All images in one call: with rows this short (4x4 and 8x8
+    maps), a call and its loop set-up per image cost more than the copy itself."""
+    cdef Py_ssize_t n, oy, ox, blocks = OW // 4
+    cdef real* src
+    cdef real* dst
+    if OW == 4:  # 4x4 maps: the loop below with its bounds known
+        for n in range(N):
+            src = image + n * plane_step
+            dst = column + n * image_step
+            for oy in range(OH):
+                block_of_4(src, dst, to_columns)
+                src += row_step
+                dst += 4
+        return
+    for n in range(N):
+        src = image + n * plane_step
+        dst = column + n * image_step
+        for oy in range(OH):
             for ox in range(0, 4 * blocks, 4):
-                a0, a1, a2, a3 = image[ox], image[ox + 1], image[ox + 2], image[ox + 3]
-                column[ox], column[ox + 1], column[ox + 2], column[ox + 3] = a0, a1, a2, a3
+                block_of_4(src + ox, dst + ox, to_columns)
             for ox in range(4 * blocks, OW):
+                if to_columns:
+                    dst[ox] = src[ox]
+                else:
+                    src[ox] += dst[ox]
+            src += row_step
+            dst += OW
+
+
+cdef inline void strided_rows(real* image, real* column, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t sh,
+                              Py_ssize_t sw, Py_ssize_t Wp, bint to_columns) noexcept nogil:
+    """One tap of one image plane at stride sw across: its OH*OW column entries, row by row
+    from `image` (the tap's first pixel in the zero-padded plane)."""
+    cdef Py_ssize_t oy, ox
+    for oy in range(OH):
+        if to_columns:
+            for ox in range(OW):
                 column[ox] = image[ox * sw]
         else:
-            for ox in range(0, 4 * blocks, 4):
-                a0, a1, a2, a3 = column[ox], column[ox + 1], column[ox + 2], column[ox + 3]
-                image[ox] += a0
-                image[ox + 1] += a1
-                image[ox + 2] += a2
-                image[ox + 3] += a3
-            for ox in range(4 * blocks, OW):
+            for ox in range(OW):
                 image[ox * sw] += column[ox]
         column += OW
         image += sh * Wp
@@ -76,6 +113,8 @@ cdef void windows_and_columns(real* padded, real* cols, Py_ssize_t N, Py_ssize_t
     cols + n*image_step + r*row_step: copy windows into columns (im2col), or add columns back
     (col2im, its adjoint)."""
     cdef Py_ssize_t n, c, i, j, row
+    cdef real* image
+    cdef real* column
     # Taps column by column: in col2im, tap j+1 adds into the row tap j just stored one
     # element over, and a load that half-overlaps a recent store stalls; with the kernel
     # rows in between, stores are long done.
@@ -86,17 +125,25 @@ cdef void windows_and_columns(real* padded, real* cols, Py_ssize_t N, Py_ssize_t
             for j in range(kw):
                 for i in range(kh):
                     row = (c * kh + i) * kw + j
+                    if sw == 1:
+                        unit_stride_rows(padded + (c * Hp + i * dh) * Wp + j * dw, C * Hp * Wp,
+                                         cols + row * row_step, image_step, N, OH, OW, sh * Wp, to_columns)
+                        continue
                     for n in range(N):
-                        window_rows(padded + ((n * C + c) * Hp + i * dh) * Wp + j * dw,
-                                    cols + n * image_step + row * row_step, OH, OW, sh, sw, Wp, to_columns)
+                        strided_rows(padded + ((n * C + c) * Hp + i * dh) * Wp + j * dw,
+                                     cols + n * image_step + row * row_step, OH, OW, sh, sw, Wp, to_columns)
         return
     for n in range(N):
         for c in range(C):
             for j in range(kw):
                 for i in range(kh):
                     row = (c * kh + i) * kw + j
-                    window_rows(padded + ((n * C + c) * Hp + i * dh) * Wp + j * dw,
-                                cols + n * image_step + row * row_step, OH, OW, sh, sw, Wp, to_columns)
+                    image = padded + ((n * C + c) * Hp + i * dh) * Wp + j * dw
+                    column = cols + n * image_step + row * row_step
+                    if sw == 1:
+                        unit_stride_rows(image, 0, column, 0, 1, OH, OW, sh * Wp, to_columns)
+                    else:
+                        strided_rows(image, column, OH, OW, sh, sw, Wp, to_columns)
 
 
 cdef void between_padded(real* padded, real* image, Py_ssize_t planes, Py_ssize_t H, Py_ssize_t W,

@@ -19,12 +19,13 @@ CASES = [
     (2, 1, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1),  # padding larger than a third of the image
     (3, 2, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1),  # rows of exactly one block of 4 (B8's second conv)
     (2, 2, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1),  # rows of two blocks of 4 and a remainder of 3
+    (2, 3, 9, 8, 3, 3, 2, 1, 1, 1, 2, 1),  # rows of 8 at unit stride across, stride 2 and dilation 2 down
     # rows of 16+ outputs take the kernels' other path (short ones copy from a padded image)
     (1, 2, 6, 40, 3, 3, 1, 1, 1, 1, 1, 1),  # "same" 3x3 on a wide image
     (2, 1, 5, 50, 3, 2, 2, 3, 2, 1, 1, 2),  # wide, stride 3, dilation 2, padding 2 and 1
 ]
 ids = ["same3x3", "stride2_nonsquare", "stride3_pad2", "dilation2", "1x1", "full_kernel", "big_padding", "rows_of_4",
-       "rows_of_11", "wide_same", "wide_strided"]
+       "rows_of_11", "rows_of_8_stride_2x1", "wide_same", "wide_strided"]
 
 
 def _x(case, dtype, seed=0):
