@@ -1,8 +1,8 @@
 """Attention's softmax, fused in Numba (same results as the NumPy twins in reference.py).
 
 The two GEMMs (Q K^T and P V) stay in NumPy (BLAS). Numba fuses the row work
-around them: one kernel per row runs scale, mask and maximum, then exp with the
-row sum, then normalisation. float32 uses the vectorised exp of special.py;
+around them: scale, mask and maximum, then exp with the row sum, then normalisation,
+each as one pass over an item's rows. float32 uses the vectorised exp of special.py;
 float64 uses libm's exact exp. Backward's row dot and update are one pass.
 """
 import numba
@@ -43,35 +43,50 @@ def _softmax_backward(probs, dprobs, out, causal, scale):
 def _softmax(scores, p, bias, scale, causal):
     """p = softmax(scores*scale + bias) by rows, keys j <= i only when `causal`;
     rows with nothing allowed become 0. Causal rows stop at the diagonal: half the
-    exps of a square mask are never computed, and no bias is read."""
+    exps of a square mask are never computed, and no bias is read.
+    Three passes over each item's rows (scores and maximum; exp and sum; scaling), not
+    one row at a time: a row's exps waited on its own maximum, and its scaling on its own
+    sum, each a chain of a few dozen cycles at short rows; across rows the chains overlap."""
     n, rows, cols = p.shape
     per_item = bias is not None and bias.shape[0] == n
     zero, neg_inf = p.dtype.type(0.0), p.dtype.type(-np.inf)
+    tops = np.empty(rows, dtype=p.dtype)
+    totals = np.empty(rows, dtype=p.dtype)
     for a in range(n):
         for i in range(rows):
             valid = min(i + 1, cols) if causal else cols
             span = min((valid + _LANES - 1) & -_LANES, cols)  # whole vector blocks: masked inside
             s, pr = scores[a, i], p[a, i]
-            top = neg_inf
             for j in range(span):
                 v = s[j] * scale
                 if bias is not None:
                     v += bias[a if per_item else 0, i, j]
-                v = v if j < valid else neg_inf
-                pr[j] = v
-                top = max(top, v)
+                pr[j] = v if j < valid else neg_inf
+            top = neg_inf
+            for j in range(span):  # a loop of its own: fused into the one above, the two ran slower
+                v = pr[j]
+                top = v if v > top else top
+            tops[i] = top
             for j in range(span, cols):
                 pr[j] = zero
+        for i in range(rows):
+            span = min((min(i + 1, cols) + _LANES - 1) & -_LANES, cols) if causal else cols
+            pr, top = p[a, i], tops[i]
             if top == neg_inf:
                 for j in range(span):
                     pr[j] = zero
+                totals[i] = p.dtype.type(1.0)
                 continue
             total = zero
             for j in range(span):
                 e = exp_scalar(pr[j] - top)
                 pr[j] = e
                 total += e
-            inv = p.dtype.type(1.0) / total
+            totals[i] = total
+        for i in range(rows):
+            span = min((min(i + 1, cols) + _LANES - 1) & -_LANES, cols) if causal else cols
+            pr = p[a, i]
+            inv = p.dtype.type(1.0) / totals[i]
             for j in range(span):
                 pr[j] *= inv
 
