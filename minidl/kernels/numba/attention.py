@@ -20,6 +20,13 @@ _ROW_MATH = {"reassoc", "nsz", "contract"}
 _LANES = 32
 
 
+@numba.njit(inline="always")
+def _span(i, cols, causal):
+    """The columns row i works on: all of them, or when causal up to its diagonal in whole
+    blocks of _LANES (the extra ones masked)."""
+    return min((i + _LANES) & -_LANES, cols) if causal else cols
+
+
 # nogil: minidl.kernels.threads may run two halves of a batch at once
 @numba.njit(cache=True, nogil=True, fastmath=_ROW_MATH, error_model="numpy")
 def _softmax_backward(probs, dprobs, out, causal, scale):
@@ -27,8 +34,7 @@ def _softmax_backward(probs, dprobs, out, causal, scale):
     zero = out.dtype.type(0.0)
     for a in range(n):
         for i in range(rows):
-            # P is 0 past the diagonal, and so is the result (see _softmax for the span)
-            span = min((i + _LANES) & -_LANES, cols) if causal else cols
+            span = _span(i, cols, causal)  # P is 0 past it, and so is the result
             p, d, o = probs[a, i], dprobs[a, i], out[a, i]
             dot = zero
             for j in range(span):
@@ -55,7 +61,7 @@ def _softmax(scores, p, bias, scale, causal):
     for a in range(n):
         for i in range(rows):
             valid = min(i + 1, cols) if causal else cols
-            span = min((valid + _LANES - 1) & -_LANES, cols)  # whole vector blocks: masked inside
+            span = _span(i, cols, causal)
             s, pr = scores[a, i], p[a, i]
             for j in range(span):
                 v = s[j] * scale
@@ -70,7 +76,7 @@ def _softmax(scores, p, bias, scale, causal):
             for j in range(span, cols):
                 pr[j] = zero
         for i in range(rows):
-            span = min((min(i + 1, cols) + _LANES - 1) & -_LANES, cols) if causal else cols
+            span = _span(i, cols, causal)
             pr, top = p[a, i], tops[i]
             if top == neg_inf:
                 for j in range(span):
@@ -84,7 +90,7 @@ def _softmax(scores, p, bias, scale, causal):
                 total += e
             totals[i] = total
         for i in range(rows):
-            span = min((min(i + 1, cols) + _LANES - 1) & -_LANES, cols) if causal else cols
+            span = _span(i, cols, causal)
             pr = p[a, i]
             inv = p.dtype.type(1.0) / totals[i]
             for j in range(span):
