@@ -13,8 +13,9 @@
  * The weight gradient is the same sum read the other way: d weight (k, c, t) is the dot
  * product of output-gradient row k (laid out like the output, zero in the padding
  * columns) with plane c read at offset shift[t]. Its tile is 4 output channels x 3 taps,
- * 12 vector accumulators over the positions, each summed across its lanes at the end; each
- * gradient vector is loaded once into a register for its 3 multiply-adds.
+ * 12 vector accumulators over the positions, added into one vector per weight whose lanes
+ * the caller sums after the last image; each gradient vector is loaded once into a register
+ * for its 3 multiply-adds.
  * The same source compiles for AVX-512, AVX2+FMA and plain C; direct_conv_* picks one at
  * run time from the CPU, so one build runs anywhere and uses what the machine has.
  */
@@ -60,19 +61,15 @@
         }                                                                                                   \
     }
 
-/* wgrad(grads, positions, out_channels, planes, plane_stride, channels, shifts, taps, dw):
- * dw[(k*channels + c)*taps + t] += sum over o < positions of grads[k*positions + o] * planes[c*plane_stride + o + shifts[t]]
- * for k < out_channels (a multiple of 4), taps a multiple of 3, positions a multiple of VW. */
+/* wgrad(grads, positions, out_channels, planes, plane_stride, channels, shifts, taps, lanes):
+ * lanes[(k*channels + c)*taps + t] (a vector) += grads[k*positions + o] * planes[c*plane_stride + o + shifts[t]]
+ * over o < positions, lane l taking the positions o = l mod VW, for k < out_channels (a
+ * multiple of 4), taps a multiple of 3 and positions a multiple of VW. The caller sums each
+ * vector's lanes once, after the last image, not per image and tile. */
 #define DIRECT_CONV_WGRAD_KERNEL(NAME, ATTR, T, V, VW)                                                     \
-    ATTR static T NAME##_lanes(V v) {                                                                       \
-        T lanes[VW], sum = 0;                                                                               \
-        memcpy(lanes, &v, sizeof v);                                                                        \
-        for (int l = 0; l < (VW); l++) sum += lanes[l];                                                     \
-        return sum;                                                                                         \
-    }                                                                                                       \
     ATTR static void NAME(const T *grads, ptrdiff_t positions, ptrdiff_t out_channels, const T *planes,     \
                           ptrdiff_t plane_stride, ptrdiff_t channels, const ptrdiff_t *shifts, ptrdiff_t taps, \
-                          T *dw) {                                                                          \
+                          T *lanes) {                                                                       \
         for (ptrdiff_t k = 0; k < out_channels; k += 4) {                                                   \
             const T *g0 = grads + k * positions, *g1 = g0 + positions, *g2 = g1 + positions, *g3 = g2 + positions; \
             for (ptrdiff_t c = 0; c < channels; c++) {                                                      \
@@ -92,16 +89,35 @@
                         d = *(const V *)(g3 + o); MINIDL_IN_REGISTER(d);                                    \
                         a30 += d * x0; a31 += d * x1; a32 += d * x2;                                        \
                     }                                                                                       \
-                    T *r = dw + (k * channels + c) * taps + t;                                              \
+                    V *r = (V *)lanes + (k * channels + c) * taps + t;                                      \
                     ptrdiff_t next = channels * taps;                                                       \
-                    r[0] += NAME##_lanes(a00); r[1] += NAME##_lanes(a01); r[2] += NAME##_lanes(a02); r += next; \
-                    r[0] += NAME##_lanes(a10); r[1] += NAME##_lanes(a11); r[2] += NAME##_lanes(a12); r += next; \
-                    r[0] += NAME##_lanes(a20); r[1] += NAME##_lanes(a21); r[2] += NAME##_lanes(a22); r += next; \
-                    r[0] += NAME##_lanes(a30); r[1] += NAME##_lanes(a31); r[2] += NAME##_lanes(a32);        \
+                    r[0] += a00; r[1] += a01; r[2] += a02; r += next;                                       \
+                    r[0] += a10; r[1] += a11; r[2] += a12; r += next;                                       \
+                    r[0] += a20; r[1] += a21; r[2] += a22; r += next;                                       \
+                    r[0] += a30; r[1] += a31; r[2] += a32;                                                  \
                 }                                                                                           \
             }                                                                                               \
         }                                                                                                   \
     }
+
+/* Copies an image's output-gradient plane for one channel (rows x cols, contiguous) into its
+ * row-padded place (rows dst_stride apart) and returns its sum, the bias gradient's share.
+ * Eight partial sums in double, which the compiler keeps in vectors: a single running sum is
+ * a chain of dependent adds, as slow here as the weight gradient's multiply-adds. */
+#define DIRECT_CONV_COPY_ROWS(T)                                                                           \
+    static double direct_conv_copy_rows_##T(const T *MINIDL_RESTRICT src, ptrdiff_t rows, ptrdiff_t cols,   \
+                                            T *MINIDL_RESTRICT dst, ptrdiff_t dst_stride) {                  \
+        double s[8] = {0};                                                                                  \
+        for (ptrdiff_t i = 0; i < rows; i++, src += cols, dst += dst_stride) {                              \
+            ptrdiff_t j = 0;                                                                                \
+            for (; j + 8 <= cols; j += 8)                                                                   \
+                for (int l = 0; l < 8; l++) { dst[j + l] = src[j + l]; s[l] += src[j + l]; }                \
+            for (; j < cols; j++) { dst[j] = src[j]; s[j % 8] += src[j]; }                                  \
+        }                                                                                                   \
+        return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));                           \
+    }
+DIRECT_CONV_COPY_ROWS(float)
+DIRECT_CONV_COPY_ROWS(double)
 
 #ifdef MINIDL_SIMD
 /* both kernels for one instruction-set level and element type */
@@ -125,8 +141,8 @@ static ptrdiff_t direct_conv_tile_double(void) { return 3 * (minidl_isa_level() 
     }                                                                                                                 \
     static void direct_conv_wgrad_##T(const T *grads, ptrdiff_t positions, ptrdiff_t out_channels, const T *planes,   \
                                       ptrdiff_t plane_stride, ptrdiff_t channels, const ptrdiff_t *shifts,            \
-                                      ptrdiff_t taps, T *dw) {                                                        \
-        MINIDL_AT_LEVEL(direct_conv_wgrad, T, (grads, positions, out_channels, planes, plane_stride, channels, shifts, taps, dw)); \
+                                      ptrdiff_t taps, T *lanes) {                                                     \
+        MINIDL_AT_LEVEL(direct_conv_wgrad, T, (grads, positions, out_channels, planes, plane_stride, channels, shifts, taps, lanes)); \
     }
 DIRECT_CONV_DISPATCH(float)
 DIRECT_CONV_DISPATCH(double)

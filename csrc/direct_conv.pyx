@@ -18,14 +18,16 @@ include "isa.pxi"
 cdef extern from "direct_conv.h" nogil:
     Py_ssize_t direct_conv_tile_float()
     Py_ssize_t direct_conv_tile_double()
+    double direct_conv_copy_rows_float(const float* src, Py_ssize_t rows, Py_ssize_t cols, float* dst, Py_ssize_t dst_stride)
+    double direct_conv_copy_rows_double(const double* src, Py_ssize_t rows, Py_ssize_t cols, double* dst, Py_ssize_t dst_stride)
     void direct_conv_float(const float* planes, Py_ssize_t plane_stride, Py_ssize_t channels, const Py_ssize_t* shifts,
                            Py_ssize_t taps, const float* packed, Py_ssize_t out_channels, float* out, Py_ssize_t positions)
     void direct_conv_double(const double* planes, Py_ssize_t plane_stride, Py_ssize_t channels, const Py_ssize_t* shifts,
                             Py_ssize_t taps, const double* packed, Py_ssize_t out_channels, double* out, Py_ssize_t positions)
     void direct_conv_wgrad_float(const float* grads, Py_ssize_t positions, Py_ssize_t out_channels, const float* planes,
-                                 Py_ssize_t plane_stride, Py_ssize_t channels, const Py_ssize_t* shifts, Py_ssize_t taps, float* dw)
+                                 Py_ssize_t plane_stride, Py_ssize_t channels, const Py_ssize_t* shifts, Py_ssize_t taps, float* lanes)
     void direct_conv_wgrad_double(const double* grads, Py_ssize_t positions, Py_ssize_t out_channels, const double* planes,
-                                  Py_ssize_t plane_stride, Py_ssize_t channels, const Py_ssize_t* shifts, Py_ssize_t taps, double* dw)
+                                  Py_ssize_t plane_stride, Py_ssize_t channels, const Py_ssize_t* shifts, Py_ssize_t taps, double* lanes)
 
 
 cdef inline void _fill_planes(const real[:, :, :, ::1] x, Py_ssize_t n, real[:, ::1] planes, Py_ssize_t ph,
@@ -115,6 +117,11 @@ def direct_conv(const real[:, :, :, ::1] x, weight, window, bias=None, out=None)
     return out_arr
 
 
+# The weight gradient's lane vectors (16 per weight at AVX-512, float32) cover at most this
+# many bytes; a layer with more weights goes over the batch once per block of output channels.
+WGRAD_LANES_BYTES = 8 << 20
+
+
 def direct_conv_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, ::1] grad, window, out=None, bias_out=None):
     """d weight of direct_conv, summed over the batch, into `out` when given (overwritten);
     with `bias_out` (K,), float64, also each output channel's gradient sum (d bias) into it.
@@ -127,42 +134,44 @@ def direct_conv_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, ::1]
                          f"{tuple(x.shape)[:4]} and {window}")
     dtype = np.float32 if real is float else np.float64
     cdef Py_ssize_t OH = window.oh, OW = window.ow, ph = window.ph, pw = window.pw
+    cdef Py_ssize_t tile = direct_conv_tile_float() if real is float else direct_conv_tile_double()
     cdef Py_ssize_t Wp, P, plane_stride
-    Wp, P, shifts_arr, plane_stride = _layout(window, direct_conv_tile_float() if real is float else direct_conv_tile_double(), 3)
-    cdef Py_ssize_t taps = len(shifts_arr), K4 = (K + 3) // 4 * 4
+    Wp, P, shifts_arr, plane_stride = _layout(window, tile, 3)
+    cdef Py_ssize_t taps = len(shifts_arr), lanes_per_row = C * taps * (tile // 3)
+    # output channels per pass over the batch: a multiple of 4, the kernel's tile
+    cdef Py_ssize_t block = min((K + 3) // 4, max(1, WGRAD_LANES_BYTES // (4 * lanes_per_row * x.itemsize))) * 4
     out_arr = np.empty((K, C, window.kh, window.kw), dtype=dtype) if out is None else out
     sums_arr = np.zeros(K, dtype=np.float64) if bias_out is None else bias_out
     sums_arr[...] = 0
     if N == 0 or K == 0 or C == 0 or OH <= 0 or OW <= 0:
         out_arr[...] = 0
         return out_arr
-    # the padding columns of each gradient row, and the rows past K, stay zero: they add nothing
-    grads_arr = np.zeros((K4, P), dtype=dtype)
+    # the padding columns of each gradient row stay zero: they add nothing. Rows past a block's
+    # last channel (when K is not a multiple of 4) add only into lanes that are not read.
+    grads_arr = np.zeros((block, P), dtype=dtype)
     planes_arr = np.zeros((C, plane_stride), dtype=dtype)
-    dw_arr = np.zeros((K4, C, taps), dtype=dtype)
+    lanes_arr = np.empty((block, C, taps, tile // 3), dtype=dtype)
     cdef real[:, ::1] grads = grads_arr, planes = planes_arr
-    cdef real[:, :, ::1] dw = dw_arr
+    cdef real[:, :, :, ::1] lanes = lanes_arr
     cdef double[::1] sums = sums_arr
     cdef const Py_ssize_t[::1] shifts = shifts_arr
-    cdef Py_ssize_t n, k, i, j
-    cdef double total
-    cdef real* dst
-    cdef const real* src
-    with nogil:
-        for n in range(N):
-            _fill_planes(x, n, planes, ph, pw, Wp)
-            for k in range(K):
-                total = 0
-                for i in range(OH):
-                    src = &grad[n, k, i, 0]
-                    dst = &grads[k, i * Wp]
-                    for j in range(OW):
-                        dst[j] = src[j]
-                        total = total + src[j]
-                sums[k] += total
-            if real is float:
-                direct_conv_wgrad_float(&grads[0, 0], P, K4, &planes[0, 0], plane_stride, C, &shifts[0], taps, &dw[0, 0, 0])
-            else:
-                direct_conv_wgrad_double(&grads[0, 0], P, K4, &planes[0, 0], plane_stride, C, &shifts[0], taps, &dw[0, 0, 0])
-    out_arr[...] = dw_arr[:K, :, :window.kh * window.kw].reshape(out_arr.shape)
+    cdef Py_ssize_t n, k, k0, k1
+    for k0 in range(0, K, block):
+        k1 = min(K, k0 + block)
+        lanes_arr[...] = 0
+        with nogil:
+            for n in range(N):
+                _fill_planes(x, n, planes, ph, pw, Wp)
+                for k in range(k0, k1):
+                    if real is float:
+                        sums[k] += direct_conv_copy_rows_float(&grad[n, k, 0, 0], OH, OW, &grads[k - k0, 0], Wp)
+                    else:
+                        sums[k] += direct_conv_copy_rows_double(&grad[n, k, 0, 0], OH, OW, &grads[k - k0, 0], Wp)
+                if real is float:
+                    direct_conv_wgrad_float(&grads[0, 0], P, (k1 - k0 + 3) // 4 * 4, &planes[0, 0], plane_stride, C,
+                                            &shifts[0], taps, &lanes[0, 0, 0, 0])
+                else:
+                    direct_conv_wgrad_double(&grads[0, 0], P, (k1 - k0 + 3) // 4 * 4, &planes[0, 0], plane_stride, C,
+                                             &shifts[0], taps, &lanes[0, 0, 0, 0])
+        out_arr[k0:k1] = lanes_arr[: k1 - k0, :, : window.kh * window.kw].sum(axis=-1).reshape((k1 - k0,) + out_arr.shape[1:])
     return out_arr
