@@ -5,6 +5,7 @@ filled by `backward()`. Every differentiable method is one call into a
 primitive in `minidl.ops`; the engine in `minidl.autograd.engine` walks the
 nodes backwards.
 """
+import math
 import numbers
 
 import numpy as np
@@ -474,7 +475,7 @@ class Tensor:
         if unbiased is not None:
             correction = 1 if unbiased else 0
         axes, keep = _reduce_args(self.ndim, dim, keepdim, axis, keepdims, "var")
-        n = int(np.prod([self.shape[a] for a in axes])) if axes else 1
+        n = math.prod(self.shape[a] for a in axes) if axes else 1
         centered = self - self.mean(dim=axes, keepdim=True)
         return (centered * centered).sum(dim=axes, keepdim=keep) / max(n - correction, 0)
 
@@ -507,7 +508,7 @@ class Tensor:
         start, end = wrap_dim(start_dim, self.ndim, "flatten"), wrap_dim(end_dim, self.ndim, "flatten")
         if start > end:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {self.shape})")
-        shape = self.shape[:start] + (int(np.prod(self.shape[start : end + 1])),) + self.shape[end + 1 :]
+        shape = self.shape[:start] + (math.prod(self.shape[start : end + 1]),) + self.shape[end + 1 :]
         return self.reshape(shape)
 
     def permute(self, *dims):
@@ -559,10 +560,10 @@ def _shape_args(args):
 
 
 def _resolve_shape(old, new, op):
-    size = int(np.prod(old))
+    size = math.prod(old)  # Python ints: a shape's product is exact, and quick to take
     if new.count(-1) > 1:
         raise ValueError(f"{op}: only one dimension can be -1; got {new}")
-    known = int(np.prod([n for n in new if n != -1]))
+    known = math.prod(int(n) for n in new if n != -1)
     if -1 in new:
         if known == 0 or size % known:
             raise ValueError(f"{op}: cannot reshape tensor of shape {old} ({size} elements) into {new}")

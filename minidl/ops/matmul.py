@@ -1,4 +1,6 @@
 """Batched matrix product (both operands at least 2-D; `minidl.tensor.matmul` handles 1-D)."""
+import math
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -6,7 +8,7 @@ from ..autograd.function import Function
 
 def _rows(x):
     """(..., n, k) as one (N*n, k) matrix (a view when x is contiguous)."""
-    return x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])  # explicit: -1 is ambiguous when k is 0
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # explicit: -1 is ambiguous when k is 0
 
 
 class MatMul(Function):

@@ -5,6 +5,8 @@ Shape: x (*, D1..Dk) normalised over its last k dims; weight, bias (D1..Dk) or a
 FLOPs (the count of the composite it replaces): 5 per element (mean, centre, square,
 mean, scale), 1 more each for weight and bias, and 2 per row (variance + eps, square root).
 """
+import math
+
 import numpy as np
 
 from .. import kernels
@@ -14,7 +16,7 @@ from ..autograd.function import Function
 class LayerNorm(Function):
     def forward(self, x, *params, normalized_dims, eps, has_weight, has_bias):
         self.shape, self.has_weight, self.has_bias = x.shape, has_weight, has_bias
-        width = int(np.prod(x.shape[x.ndim - normalized_dims :]))
+        width = math.prod(x.shape[x.ndim - normalized_dims :])
         weight = params[0].reshape(-1) if has_weight else None
         bias = params[-1].reshape(-1) if has_bias else None
         out, self.xhat, self.rstd = kernels.layer_norm_forward(x.reshape(-1, width), weight, bias, eps)
@@ -50,7 +52,7 @@ class BatchNorm(Function):
 
     def forward(self, x, *params, eps, has_weight, has_bias):
         self.shape, self.has_weight, self.has_bias = x.shape, has_weight, has_bias
-        rows = x.reshape(x.shape[:2] + (int(np.prod(x.shape[2:])),))  # (N, C, L): the kernels' layout
+        rows = x.reshape(x.shape[:2] + (math.prod(x.shape[2:]),))  # (N, C, L): the kernels' layout
         self.weight = params[0].reshape(-1) if has_weight else None
         bias = params[-1].reshape(-1) if has_bias else None
         out, self.xhat, mean, var, self.inv_std = kernels.batch_norm_forward(rows, self.weight, bias, eps)

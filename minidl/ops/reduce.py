@@ -2,6 +2,8 @@
 
 FLOPs: one per input element.
 """
+import math
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -29,7 +31,7 @@ class Sum(Function):
 class Mean(Function):
     def forward(self, a, axes, keepdims):
         self.axes, self.keepdims, self.shape = axes, keepdims, a.shape
-        self.count = int(np.prod([a.shape[i] for i in axes])) if axes else 1
+        self.count = math.prod(a.shape[i] for i in axes) if axes else 1
         return np.asarray(a.mean(axis=axes, keepdims=keepdims))
 
     def backward(self, grad):
