@@ -119,6 +119,17 @@
 DIRECT_CONV_COPY_ROWS(float)
 DIRECT_CONV_COPY_ROWS(double)
 
+/* The other way, for the forward: rows x cols values, rows src_stride apart, plus the bias,
+ * into a contiguous output plane (restrict lets the compiler vectorise the copy). */
+#define DIRECT_CONV_COPY_OUT(T)                                                                            \
+    static void direct_conv_copy_out_##T(const T *MINIDL_RESTRICT src, ptrdiff_t src_stride, ptrdiff_t rows, \
+                                         ptrdiff_t cols, T bias, T *MINIDL_RESTRICT dst) {                  \
+        for (ptrdiff_t i = 0; i < rows; i++, src += src_stride, dst += cols)                                \
+            for (ptrdiff_t j = 0; j < cols; j++) dst[j] = src[j] + bias;                                    \
+    }
+DIRECT_CONV_COPY_OUT(float)
+DIRECT_CONV_COPY_OUT(double)
+
 #ifdef MINIDL_SIMD
 /* both kernels for one instruction-set level and element type */
 #define DIRECT_CONV_KERNELS(LEVEL, ATTR, T, V, VW)                     \

@@ -20,6 +20,10 @@ cdef extern from "direct_conv.h" nogil:
     Py_ssize_t direct_conv_tile_double()
     double direct_conv_copy_rows_float(const float* src, Py_ssize_t rows, Py_ssize_t cols, float* dst, Py_ssize_t dst_stride)
     double direct_conv_copy_rows_double(const double* src, Py_ssize_t rows, Py_ssize_t cols, double* dst, Py_ssize_t dst_stride)
+    void direct_conv_copy_out_float(const float* src, Py_ssize_t src_stride, Py_ssize_t rows, Py_ssize_t cols, float bias,
+                                    float* dst)
+    void direct_conv_copy_out_double(const double* src, Py_ssize_t src_stride, Py_ssize_t rows, Py_ssize_t cols,
+                                     double bias, double* dst)
     void direct_conv_float(const float* planes, Py_ssize_t plane_stride, Py_ssize_t channels, const Py_ssize_t* shifts,
                            Py_ssize_t taps, const float* packed, Py_ssize_t out_channels, float* out, Py_ssize_t positions)
     void direct_conv_double(const double* planes, Py_ssize_t plane_stride, Py_ssize_t channels, const Py_ssize_t* shifts,
@@ -96,9 +100,7 @@ def direct_conv(const real[:, :, :, ::1] x, weight, window, bias=None, out=None)
     cdef real[:, ::1] planes = planes_arr, scratch = scratch_arr
     cdef const real[:, :, ::1] packed = packed_arr
     cdef const Py_ssize_t[::1] shifts = shifts_arr
-    cdef Py_ssize_t n, k, i, j
-    cdef real* dst
-    cdef const real* src
+    cdef Py_ssize_t n, k
     with nogil:
         for n in range(N):
             _fill_planes(x, n, planes, ph, pw, Wp)
@@ -109,11 +111,10 @@ def direct_conv(const real[:, :, :, ::1] x, weight, window, bias=None, out=None)
                 direct_conv_double(&planes[0, 0], plane_stride, C, &shifts[0], taps, &packed[0, 0, 0],
                                    scratch.shape[0], &scratch[0, 0], P)
             for k in range(K):
-                for i in range(OH):
-                    src = &scratch[k, i * Wp]
-                    dst = &y[n, k, i, 0]
-                    for j in range(OW):
-                        dst[j] = src[j] + b[k]
+                if real is float:
+                    direct_conv_copy_out_float(&scratch[k, 0], Wp, OH, OW, b[k], &y[n, k, 0, 0])
+                else:
+                    direct_conv_copy_out_double(&scratch[k, 0], Wp, OH, OW, b[k], &y[n, k, 0, 0])
     return out_arr
 
 
