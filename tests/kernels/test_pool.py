@@ -74,13 +74,15 @@ def test_max_pool_lets_nan_win_like_pytorch(backend, torch_oracle):
 
 
 # the kernel has a short-row (< 16 outputs) and a long-row loop: both are covered
-TILED_SHAPES = [(2, 3, 8, 8), (1, 1, 7, 5), (2, 3, 5, 8), (3, 2, 2, 9), (1, 4, 1, 6), (2, 1, 33, 31), (2, 2, 5, 41)]
+TILED_SHAPES = [(2, 3, 8, 8), (1, 1, 7, 5), (2, 3, 5, 8), (3, 2, 2, 9), (1, 4, 1, 6), (2, 1, 33, 31), (2, 2, 5, 41),
+                (2, 3, 4, 4), (3, 2, 6, 3), (2, 2, 4, 2), (2, 2, 6, 6)]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("integers", [False, True], ids=["distinct", "many_ties"])
-@pytest.mark.parametrize("shape", TILED_SHAPES, ids=["even", "odd_batch1", "odd_height", "height2", "height1", "odd_large", "long_rows"])
+@pytest.mark.parametrize("shape", TILED_SHAPES, ids=["even", "odd_batch1", "odd_height", "height2", "height1", "odd_large", "long_rows",
+                                             "rows_of_2", "rows_of_1_odd_width", "rows_of_1", "rows_of_3"])
 def test_max_pool_2x2_matches_twin_and_general_kernel(backend, dtype, integers, shape):
     """The 2x2 stride-2 kernel: same maxima and winners as the general kernel, odd edges uncovered."""
     x = _x(shape, dtype, integers=integers)
