@@ -23,7 +23,6 @@
 #define MINIDL_DIRECT_CONV_H
 
 #include <stddef.h>
-#include <string.h>
 
 #include "isa.h"
 
@@ -103,7 +102,7 @@
 /* Copies an image's output-gradient plane for one channel (rows x cols, contiguous) into its
  * row-padded place (rows dst_stride apart) and returns its sum, the bias gradient's share.
  * Eight partial sums in double, which the compiler keeps in vectors: a single running sum is
- * a chain of dependent adds, as slow here as the weight gradient's multiply-adds. */
+ * a chain of dependent adds, slow next to the multiply-adds that this copy feeds. */
 #define DIRECT_CONV_COPY_ROWS(T)                                                                           \
     static double direct_conv_copy_rows_##T(const T *MINIDL_RESTRICT src, ptrdiff_t rows, ptrdiff_t cols,   \
                                             T *MINIDL_RESTRICT dst, ptrdiff_t dst_stride) {                  \
