@@ -166,8 +166,33 @@ def test_binary_ops_broadcast_as_pytorch(name, shapes, data):
     with np.errstate(all="ignore"):
         out.sum().backward()
     expected.sum().backward()
-    _agree(ta.grad, pa.grad, f"{name} gradient of a")
-    _agree(tb.grad, pb.grad, f"{name} gradient of b")
+    terms = _broadcast_gradient_terms(theirs, a, b, shapes.result_shape)
+    _agree_sums(ta.grad, pa.grad, terms[0], f"{name} gradient of a")
+    _agree_sums(tb.grad, pb.grad, terms[1], f"{name} gradient of b")
+
+
+def _broadcast_gradient_terms(op, a, b, shape):
+    """Each input's gradient before it is summed back to the input's shape (PyTorch's)."""
+    big = [torch.tensor(np.broadcast_to(v, shape).copy(), requires_grad=True) for v in (a, b)]
+    op(*big).sum().backward()
+    return [t.grad.numpy() for t in big]
+
+
+def _agree_sums(ours, theirs, terms, what):
+    """As _agree, for a gradient summed over broadcast dims. The two libraries may add the
+    terms in different orders, which can move a sum by up to n * eps * (the sum of the finite
+    terms' sizes): with 1e30 and -1e30 among them, 1 survives in one order and not another."""
+    ours, theirs = np.asarray(ours.data), theirs.detach().numpy()
+    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape}, PyTorch {theirs.shape}"
+    reduced = tuple(range(terms.ndim - ours.ndim)) + tuple(
+        terms.ndim - ours.ndim + i for i, n in enumerate(ours.shape) if n == 1 and terms.shape[terms.ndim - ours.ndim + i] != 1)
+    sizes = np.where(np.isfinite(terms), np.abs(terms), 0).sum(axis=reduced).reshape(ours.shape)
+    count = terms.size // max(ours.size, 1)
+    bound = count * np.finfo(np.float64).eps * sizes
+    same = (ours == theirs) | (np.isnan(ours) & np.isnan(theirs))
+    with np.errstate(invalid="ignore"):
+        close = np.abs(ours - theirs) <= 1e-12 + 1e-10 * np.abs(theirs) + bound
+    assert np.all(same | close), f"{what}: ours {ours}, PyTorch {theirs}, order bound {bound}"
 
 
 # ------------------------------------------------------------------- reductions
