@@ -184,9 +184,8 @@ def _agree_sums(ours, theirs, terms, what):
     terms' sizes): with 1e30 and -1e30 among them, 1 survives in one order and not another."""
     ours, theirs = np.asarray(ours.data), theirs.detach().numpy()
     assert ours.shape == theirs.shape, f"{what}: shape {ours.shape}, PyTorch {theirs.shape}"
-    reduced = tuple(range(terms.ndim - ours.ndim)) + tuple(
-        terms.ndim - ours.ndim + i for i, n in enumerate(ours.shape) if n == 1 and terms.shape[terms.ndim - ours.ndim + i] != 1)
-    sizes = np.where(np.isfinite(terms), np.abs(terms), 0).sum(axis=reduced).reshape(ours.shape)
+    sizes = np.where(np.isfinite(terms), np.abs(terms), 0).sum(axis=tuple(range(terms.ndim - ours.ndim)))
+    sizes = sizes.sum(axis=tuple(i for i, n in enumerate(ours.shape) if n == 1), keepdims=True)  # back to ours.shape
     count = terms.size // max(ours.size, 1)
     bound = count * np.finfo(np.float64).eps * sizes
     same = (ours == theirs) | (np.isnan(ours) & np.isnan(theirs))
