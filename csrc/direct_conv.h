@@ -104,7 +104,7 @@
  * Eight partial sums in double, which the compiler keeps in vectors: a single running sum is
  * a chain of dependent adds, slow next to the multiply-adds that this copy feeds. */
 #define DIRECT_CONV_COPY_ROWS(T)                                                                           \
-    static double direct_conv_copy_rows_##T(const T *MINIDL_RESTRICT src, ptrdiff_t rows, ptrdiff_t cols,   \
+    MINIDL_UNUSED static double direct_conv_copy_rows_##T(const T *MINIDL_RESTRICT src, ptrdiff_t rows, ptrdiff_t cols,   \
                                             T *MINIDL_RESTRICT dst, ptrdiff_t dst_stride) {                  \
         double s[8] = {0};                                                                                  \
         for (ptrdiff_t i = 0; i < rows; i++, src += cols, dst += dst_stride) {                              \
@@ -121,7 +121,7 @@ DIRECT_CONV_COPY_ROWS(double)
 /* The other way, for the forward: rows x cols values, rows src_stride apart, plus the bias,
  * into a contiguous output plane (restrict lets the compiler vectorise the copy). */
 #define DIRECT_CONV_COPY_OUT(T)                                                                            \
-    static void direct_conv_copy_out_##T(const T *MINIDL_RESTRICT src, ptrdiff_t src_stride, ptrdiff_t rows, \
+    MINIDL_UNUSED static void direct_conv_copy_out_##T(const T *MINIDL_RESTRICT src, ptrdiff_t src_stride, ptrdiff_t rows, \
                                          ptrdiff_t cols, T bias, T *MINIDL_RESTRICT dst) {                  \
         for (ptrdiff_t i = 0; i < rows; i++, src += src_stride, dst += cols)                                \
             for (ptrdiff_t j = 0; j < cols; j++) dst[j] = src[j] + bias;                                    \
@@ -149,7 +149,7 @@ static ptrdiff_t direct_conv_tile_double(void) { return 3 * (minidl_isa_level() 
                                 ptrdiff_t taps, const T *packed, ptrdiff_t out_channels, T *out, ptrdiff_t positions) { \
         MINIDL_AT_LEVEL(direct_conv, T, (planes, plane_stride, channels, shifts, taps, packed, out_channels, out, positions)); \
     }                                                                                                                 \
-    static void direct_conv_wgrad_##T(const T *grads, ptrdiff_t positions, ptrdiff_t out_channels, const T *planes,   \
+    MINIDL_UNUSED static void direct_conv_wgrad_##T(const T *grads, ptrdiff_t positions, ptrdiff_t out_channels, const T *planes,   \
                                       ptrdiff_t plane_stride, ptrdiff_t channels, const ptrdiff_t *shifts,            \
                                       ptrdiff_t taps, T *lanes) {                                                     \
         MINIDL_AT_LEVEL(direct_conv_wgrad, T, (grads, positions, out_channels, planes, plane_stride, channels, shifts, taps, lanes)); \

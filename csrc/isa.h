@@ -10,6 +10,12 @@
 #ifndef MINIDL_ISA_H
 #define MINIDL_ISA_H
 
+/* for a header's helper that some of the modules including it do not call */
+#if defined(__GNUC__)
+#define MINIDL_UNUSED __attribute__((unused))
+#else
+#define MINIDL_UNUSED
+#endif
 /* no other pointer reaches the same memory: lets a loop vectorise without run-time overlap tests */
 #define MINIDL_RESTRICT __restrict
 /* Before a loop that adds into s (and t): C may not reorder a sum, so without this the loop

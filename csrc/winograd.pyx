@@ -10,9 +10,11 @@ tile loops have no bounds logic; each tile reads 16 (or 4) values and writes 16 
 import numpy as np
 from libc.string cimport memset
 
-from window cimport real
+from window cimport check_window, real
 
 from minidl.kernels.winograd import staggered, tiles  # the twins' layout and tile counts
+
+include "isa.pxi"
 
 
 def winograd_input(const real[:, :, :, ::1] x, window, out=None):
@@ -193,3 +195,72 @@ def _input_grad(const real[:, :, :, :, :] dv, Py_ssize_t H, Py_ssize_t W, Py_ssi
                     for i in range(W):
                         dx[n, c, y, i] = plane[ph + y, pw + i]
     return dx_arr
+
+
+cdef extern from "winograd_fused.h" nogil:
+    Py_ssize_t direct_conv_tile_float()
+    Py_ssize_t direct_conv_tile_double()
+    void winograd_fused_float(const float* x, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph,
+                              Py_ssize_t pw, const float* packed, Py_ssize_t K, const float* bias, float* out,
+                              Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t rows, float* halves, float* row, float* v,
+                              Py_ssize_t v_stride, float* m, Py_ssize_t m_stride, Py_ssize_t positions)
+    void winograd_fused_double(const double* x, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph,
+                               Py_ssize_t pw, const double* packed, Py_ssize_t K, const double* bias, double* out,
+                               Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t rows, double* halves, double* row, double* v,
+                               Py_ssize_t v_stride, double* m, Py_ssize_t m_stride, Py_ssize_t positions)
+
+
+# Tiles multiplied per block (whole rows of tiles, at least one): their transformed inputs and
+# products, 16 x (C + K) values each, then stay in a core's cache (docs/performance.md).
+FUSED_BLOCK_TILES = 96
+# Gap between the 16 planes of a block's buffers, in elements (see STAGGER in winograd.py).
+_PLANE_GAP = 16
+
+
+def winograd_fused(const real[:, :, :, ::1] x, u, window, bias=None, out=None):
+    """The convolution by F(2x2, 3x3) with U = winograd_filter(weight), its transforms fused
+    to the products block by block (winograd_fused.h), into `out` when given.
+    Shape: x (N, C, H, W), U (16, K, C), bias (K,) -> (N, K, OH, OW)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    if u.shape[0] != 16 or u.shape[2] != C:
+        raise ValueError(f"winograd_fused: U {u.shape} does not fit {C} input channels; expected (16, K, {C})")
+    check_window(window, H, W, "winograd_fused")
+    if (window.kh, window.kw, window.sh, window.sw, window.dh, window.dw) != (3, 3, 1, 1, 1, 1):
+        raise ValueError(f"winograd_fused: only 3x3 windows at stride 1 without dilation, got {window}")
+    dtype = np.float32 if real is float else np.float64
+    cdef Py_ssize_t K = u.shape[1], OH = window.oh, OW = window.ow
+    out_arr = np.empty((N, K, OH, OW), dtype=dtype) if out is None else out
+    cdef real[:, :, :, ::1] y = out_arr
+    if N == 0 or K == 0 or OH <= 0 or OW <= 0:
+        return out_arr
+    cdef Py_ssize_t th, tw
+    th, tw = tiles(window)
+    cdef Py_ssize_t K4 = (K + 3) // 4 * 4, tile = direct_conv_tile_float() if real is float else direct_conv_tile_double()
+    cdef Py_ssize_t rows = max(1, min(N * th, FUSED_BLOCK_TILES // tw))
+    cdef Py_ssize_t positions = (rows * tw + tile - 1) // tile * tile
+    cdef Py_ssize_t v_stride = C * positions + _PLANE_GAP, m_stride = K4 * positions + _PLANE_GAP
+    # U as the micro-kernel reads it: for each position, 4 output channels' weights side by side
+    u4 = np.zeros((16, K4, C), dtype=dtype)
+    u4[:, :K] = u
+    packed_arr = np.ascontiguousarray(u4.reshape(16, K4 // 4, 4, C).transpose(0, 1, 3, 2))
+    bias_arr = None if bias is None else np.ascontiguousarray(bias, dtype=dtype)
+    halves_arr = np.empty(C * (2 * th + 2) * 2 * (tw + 1), dtype=dtype)
+    row_arr = np.empty(2 * tw + 2, dtype=dtype)
+    v_arr = np.zeros(16 * v_stride, dtype=dtype)  # a block's columns past its last tile are multiplied too, then dropped
+    m_arr = np.empty(16 * m_stride, dtype=dtype)
+    cdef const real[:, :, :, ::1] packed = packed_arr
+    cdef const real[::1] b
+    cdef const real* bias_ptr = NULL
+    if bias_arr is not None:
+        b = bias_arr
+        bias_ptr = &b[0]
+    cdef real[::1] halves = halves_arr, row = row_arr, v = v_arr, m = m_arr
+    cdef Py_ssize_t ph = window.ph, pw = window.pw
+    with nogil:
+        if real is float:
+            winograd_fused_float(&x[0, 0, 0, 0], N, C, H, W, ph, pw, &packed[0, 0, 0, 0], K, bias_ptr,
+                                 &y[0, 0, 0, 0], OH, OW, rows, &halves[0], &row[0], &v[0], v_stride, &m[0], m_stride, positions)
+        else:
+            winograd_fused_double(&x[0, 0, 0, 0], N, C, H, W, ph, pw, &packed[0, 0, 0, 0], K, bias_ptr,
+                                  &y[0, 0, 0, 0], OH, OW, rows, &halves[0], &row[0], &v[0], v_stride, &m[0], m_stride, positions)
+    return out_arr

@@ -8,7 +8,13 @@ import math
 import numpy as np
 
 from .window import Window2d
-from .winograd import winograd_input, winograd_input_grad, winograd_output, winograd_output_grad  # noqa: F401
+from .winograd import (  # noqa: F401
+    winograd_fused,
+    winograd_input,
+    winograd_input_grad,
+    winograd_output,
+    winograd_output_grad,
+)
 
 _erf_scalar = np.frompyfunc(math.erf, 1, 1)
 

@@ -157,3 +157,12 @@ def winograd_input_grad(dv, input_shape, window, out=None):
 def _b(v0, v1, v2, v3):
     """B applied along one axis of a 4-tile (the transpose of _bt): (v0, v1 - v2 + v3, v2 + v1 - v0, -v3)."""
     return v0, v1 - v2 + v3, v1 + v2 - v0, -v3
+
+
+def winograd_fused(x, u, window, bias=None, out=None):
+    """The whole convolution by F(2x2, 3x3) with U = winograd_filter(weight): the twin of the
+    compiled kernel that fuses these three steps block by block (csrc/winograd_fused.h).
+    Shape: x (N, C, H, W), U (16, K, C), bias (K,) -> (N, K, OH, OW), into `out` when given."""
+    v = winograd_input(x, window)
+    return winograd_output(np.matmul(u, v), x.shape[0], window, bias, out)
+

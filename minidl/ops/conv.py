@@ -1,6 +1,8 @@
 """Convolution as im2col + GEMM (NumPy's matmul, i.e. BLAS); for 3x3 stride-1 layers as
-Winograd's F(2x2, 3x3) (kernels/winograd.py); or at stride 1 as a direct convolution that
-reads the padded input in place (kernels.direct_conv). ops/conv_algorithm.py chooses.
+Winograd's F(2x2, 3x3) (kernels/winograd.py), with BLAS over whole chunks of transformed
+tiles or with the transforms fused to the products in cache (kernels.winograd_fused); or at
+stride 1 as a direct convolution that reads the padded input in place (kernels.direct_conv).
+ops/conv_algorithm.py chooses.
 
 Shapes, with G groups, Cg = C/G input and Kg = K/G output channels per group, L = OH*OW:
     weight (K, Cg, kh, kw) viewed as (G, Kg, Cg*kh*kw)
@@ -55,6 +57,8 @@ class Conv2d(Function):
             return self._winograd_forward(x, weight, bias[0] if bias else None)
         if self.algorithm == "direct":
             return self._direct_forward(x, weight, bias[0] if bias else None)
+        if self.algorithm == "winograd_fused":
+            return self._fused_forward(x, weight, bias[0] if bias else None)
         self.weight = weight.reshape(groups, k // groups, cg * window.taps)
         pixels = window.oh * window.ow
         self.folded = (k // groups) * cg * window.taps * pixels < FOLD_BATCH_BELOW_MACS or pixels <= FOLD_BATCH_UP_TO_PIXELS
@@ -88,21 +92,38 @@ class Conv2d(Function):
             self.x[a:b], weight, self.window, bias, out=out[a:b]))
         return out
 
-    def _direct_input_gradient(self, grad):
+    def _fused_forward(self, x, weight, bias):
+        """As _direct_forward, by the fused Winograd kernel: two threads each convolve half the images."""
+        self.x, self.weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
+        u = kernels.winograd_filter(self.weight)
+        bias = None if bias is None else np.ascontiguousarray(bias)
+        out = np.empty((x.shape[0], self.weight_shape[0], self.window.oh, self.window.ow), dtype=x.dtype)
+        self._image_halves(0, x.shape[0], out.size * self.weight[0].size, lambda a, b: kernels.winograd_fused(
+            self.x[a:b], u, self.window, bias, out=out[a:b]))
+        return out
+
+    def _stride_1_input_gradient(self, grad):
         """d x is the output gradient convolved, again at stride 1, with the filters flipped and
-        their channel axes swapped; its padding is what the forward's window reached beyond its own."""
+        their channel axes swapped; its padding is what the forward's window reached beyond its own.
+        The forward's algorithm (direct or fused Winograd) computes it."""
         g = self.window
         flipped = np.ascontiguousarray(self.weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         back = Window2d.over((g.oh, g.ow), (g.kh, g.kw), (1, 1),
                              ((g.kh - 1) * g.dh - g.ph, (g.kw - 1) * g.dw - g.pw), (g.dh, g.dw))
         grad_x = np.empty(self.input_shape, dtype=grad.dtype)
-        self._image_halves(0, grad.shape[0], grad_x.size * flipped[0].size, lambda a, b: kernels.direct_conv(
-            grad[a:b], flipped, back, out=grad_x[a:b]))
+        if self.algorithm == "winograd_fused":
+            u = kernels.winograd_filter(flipped)
+            part = lambda a, b: kernels.winograd_fused(grad[a:b], u, back, out=grad_x[a:b])  # noqa: E731
+        else:
+            part = lambda a, b: kernels.direct_conv(grad[a:b], flipped, back, out=grad_x[a:b])  # noqa: E731
+        self._image_halves(0, grad.shape[0], grad_x.size * flipped[0].size, part)
         return grad_x
 
-    def _direct_backward(self, grad, want_bias):
+    def _stride_1_backward(self, grad, want_bias):
+        """d x by the forward's algorithm; d weight (and d bias) by the direct kernel, which reads
+        the input and the output gradient in place, for the fused Winograd layers too."""
         grad = np.ascontiguousarray(grad)
-        grad_x = self._direct_input_gradient(grad) if self.needs_input_grad[0] else None
+        grad_x = self._stride_1_input_gradient(grad) if self.needs_input_grad[0] else None
         grad_w = grad_b = None
         if self.needs_input_grad[1] or want_bias:
             # each thread sums its half of the batch into its own slot; the two are added after
@@ -203,8 +224,8 @@ class Conv2d(Function):
         want_bias = self.has_bias and self.needs_input_grad[2]
         if self.algorithm == "winograd":
             return self._winograd_backward(grad, want_bias)
-        if self.algorithm == "direct":
-            return self._direct_backward(grad, want_bias)
+        if self.algorithm in ("direct", "winograd_fused"):
+            return self._stride_1_backward(grad, want_bias)
         backward = self._backward_folded if self.folded else self._backward_per_image
         grad_groups, grad_b = backward(grad, want_bias)
         grad_x = grad_w = None

@@ -2,27 +2,33 @@
 input always takes the same path and gives the same output.
 
     im2col    any stride, dilation, groups and padding (ops/conv.py)
-    winograd  F(2x2, 3x3): 3x3 windows at stride 1, no dilation, one group (kernels/winograd.py)
+    winograd  F(2x2, 3x3): 3x3 windows at stride 1, no dilation, one group (kernels/winograd.py),
+              BLAS over whole chunks of transformed tiles
+    winograd_fused  the same, its transforms fused to the products a block of tiles at a time in
+              cache (csrc/winograd_fused.h), padding up to 2; its weight gradient is direct's
     direct    stride 1, one group, padding up to the window's reach: no column buffer in the
               forward or the input gradient (csrc/direct_conv.h)
 
 The rule, from the measurements in docs/performance.md:
   - direct where it applies, the window has at least 9 taps, each image has at least
     DIRECT_MIN_PIXELS output pixels and the weights fit DIRECT_MAX_WEIGHT_BYTES (about a
-    core's L2 cache: each tile of outputs reads all of them);
+    core's L2 cache: each tile of outputs reads all of them); but winograd_fused there when
+    the window is 3x3 and the layer has at least FUSED_MIN_CHANNELS input channels (with
+    fewer, its tile transforms cost about what its products save);
   - else Winograd where it applies and the layer has at least WINOGRAD_MIN_CHANNELS input
     channels (with fewer, its tile transforms cost more than the multiplications it saves);
   - else im2col, whose one GEMM over the whole batch wins on small images and 1x1 windows.
-MINIDL_CONV_ALGO=im2col, =winograd or =direct forces one; a layer it cannot compute still
-runs im2col.
+MINIDL_CONV_ALGO=im2col, =winograd, =winograd_fused or =direct forces one; a layer it cannot
+compute still runs im2col.
 """
 import os
 
-ALGORITHMS = ("im2col", "winograd", "direct")
+ALGORITHMS = ("im2col", "winograd", "winograd_fused", "direct")
 WINOGRAD_MIN_CHANNELS = 32
 DIRECT_MIN_TAPS = 9
 DIRECT_MIN_PIXELS = 256
 DIRECT_MAX_WEIGHT_BYTES = 512 << 10
+FUSED_MIN_CHANNELS = 32
 
 
 def winograd_applies(window, groups):
@@ -36,10 +42,17 @@ def direct_applies(window, groups):
     return (g.sh, g.sw, groups) == (1, 1, 1) and g.ph <= (g.kh - 1) * g.dh and g.pw <= (g.kw - 1) * g.dw
 
 
+def fused_applies(window, groups):
+    """A 3x3 window at stride 1 whose input gradient is again one (padding at most 2), as direct's."""
+    return winograd_applies(window, groups) and direct_applies(window, groups)
+
+
 def applies(algorithm, window, groups):
     """Whether `algorithm` can compute a convolution of this geometry."""
     if algorithm == "winograd":
         return winograd_applies(window, groups)
+    if algorithm == "winograd_fused":
+        return fused_applies(window, groups)
     if algorithm == "direct":
         return direct_applies(window, groups)
     return True
@@ -56,15 +69,15 @@ def forced():
 
 
 def choose(in_channels, out_channels, window, groups, itemsize=4):
-    """'direct', 'winograd' or 'im2col' for a convolution of this many channels, geometry and
-    element size (bytes)."""
+    """'direct', 'winograd_fused', 'winograd' or 'im2col' for a convolution of this many
+    channels, geometry and element size (bytes)."""
     algorithm = forced()
     if algorithm is not None:
         return algorithm if applies(algorithm, window, groups) else "im2col"
     weight_bytes = out_channels * in_channels * window.taps * itemsize
     if direct_applies(window, groups) and window.taps >= DIRECT_MIN_TAPS and \
             window.oh * window.ow >= DIRECT_MIN_PIXELS and weight_bytes <= DIRECT_MAX_WEIGHT_BYTES:
-        return "direct"
+        return "winograd_fused" if fused_applies(window, groups) and in_channels >= FUSED_MIN_CHANNELS else "direct"
     if winograd_applies(window, groups) and in_channels >= WINOGRAD_MIN_CHANNELS:
         return "winograd"
     return "im2col"

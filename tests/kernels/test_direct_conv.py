@@ -9,6 +9,7 @@ import minidl as md
 import minidl.functional as F
 from minidl import kernels
 from minidl.kernels.window import Window2d
+from tests.kernels import instruction_sets_of
 
 # (N, C, H, W, K, (kh, kw), (ph, pw), (dh, dw)): odd sizes, K not a multiple of 4, 1x1 and
 # 5x5 windows, dilation, padding 0 and the most the direct path takes, batch 1, 1x1 images
@@ -87,15 +88,7 @@ def test_kernels_refuse_what_they_cannot_compute(backend):
         kernels.implementation("direct_conv_weight_grad", backend)(x, np.ones((1, 3, 5, 6)), window)
 
 
-def _instruction_sets():
-    try:
-        from minidl.kernels._direct_conv import instruction_sets
-    except ImportError:  # test_extensions_built fails the run when it is missing
-        return []
-    return instruction_sets()
-
-
-@pytest.mark.parametrize("isa", _instruction_sets())
+@pytest.mark.parametrize("isa", instruction_sets_of("minidl.kernels._direct_conv"))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_every_instruction_set_matches_the_twins(isa, dtype):
     """The kernel compiled for each SIMD level this CPU has (AVX-512, AVX2, SSE2), not only the

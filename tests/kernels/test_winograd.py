@@ -11,6 +11,7 @@ from minidl import kernels
 from minidl.kernels import reference
 from minidl.kernels.window import Window2d
 from minidl.ops import conv_algorithm
+from tests.kernels import instruction_sets_of
 
 # (N, C, H, W, K, padding): odd and even sizes, a 3x3 input without padding, batch 1
 SHAPES = [(2, 3, 5, 7, 4, 1), (1, 2, 4, 4, 3, 0), (3, 5, 8, 9, 2, 2), (2, 1, 3, 3, 1, 0), (1, 4, 1, 6, 2, 1)]
@@ -78,6 +79,74 @@ def test_tile_transforms_write_one_batch_range_of_a_larger_buffer(backend, dtype
         assert np.all(outside == 7)
 
 
+# (N, C, H, W, K, padding) for the fused kernel: besides SHAPES, output channels that are not a
+# multiple of the micro-kernel's 4, rows of tiles longer than its transforms' span of 64, and
+# a batch whose blocks of tile rows span two images
+FUSED_SHAPES = SHAPES + [(3, 4, 6, 11, 7, 2), (2, 3, 5, 150, 5, 1), (5, 6, 9, 9, 9, 1)]
+
+
+def _fused_case(shape, dtype, seed):
+    """x, weight, U = winograd_filter(weight), bias and the window."""
+    n, c, h, w, k, p = shape
+    rng = np.random.default_rng(seed)
+    x, weight = rng.standard_normal((n, c, h, w)).astype(dtype), rng.standard_normal((k, c, 3, 3)).astype(dtype)
+    return x, weight, kernels.winograd_filter(weight), rng.standard_normal(k).astype(dtype), _window(shape)
+
+
+def _fused_tolerance(dtype):
+    return dict(rtol=1e-5, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", kernels.available("winograd_fused"))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", FUSED_SHAPES)
+@pytest.mark.parametrize("block_tiles", [1, 48])
+def test_fused_kernel_matches_twin(backend, dtype, shape, block_tiles, monkeypatch):
+    """Blocks of one tile row, and of the default size (which spans images on small ones)."""
+    if backend == "compiled":
+        from minidl.kernels import _winograd
+
+        monkeypatch.setattr(_winograd, "FUSED_BLOCK_TILES", block_tiles)
+    x, weight, u, bias, window = _fused_case(shape, dtype, seed=5)
+    fused = kernels.implementation("winograd_fused", backend)
+    for b in (bias, None):
+        got = fused(x, u, window, b)
+        np.testing.assert_allclose(got, reference.winograd_fused(x, u, window, b), **_fused_tolerance(dtype))
+        np.testing.assert_allclose(got, reference.direct_conv(x, weight, window, b), **_fused_tolerance(dtype))
+
+
+@pytest.mark.parametrize("backend", kernels.available("winograd_fused"))
+def test_fused_kernel_writes_one_batch_range_and_refuses_what_it_cannot_compute(backend):
+    x, _, u, bias, window = _fused_case((5, 3, 7, 6, 4, 1), np.float32, seed=6)
+    fused = kernels.implementation("winograd_fused", backend)
+    out = np.full((5, 4, window.oh, window.ow), 7, np.float32)
+    fused(x[2:4], u, window, bias, out=out[2:4])
+    np.testing.assert_allclose(out[2:4], reference.winograd_fused(x, u, window, bias)[2:4], rtol=1e-5, atol=1e-5)
+    assert np.all(out[[0, 1, 4]] == 7)
+    if backend == "compiled":  # the twin computes whatever NumPy broadcasting lets it
+        with pytest.raises(ValueError, match=r"winograd_fused: U \(16, 4, 3\) does not fit 2 input channels"):
+            fused(np.ascontiguousarray(x[:, :2]), u, window)
+        with pytest.raises(ValueError, match="winograd_fused: only 3x3 windows at stride 1"):
+            fused(x, u, Window2d.over((7, 6), (3, 3), (2, 2), (1, 1)))
+
+
+@pytest.mark.parametrize("isa", instruction_sets_of("minidl.kernels._winograd"))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_kernel_at_every_instruction_set_matches_twin(isa, dtype):
+    """Each SIMD level has its own tile width, so each pads a block's columns differently."""
+    from minidl.kernels import _winograd
+
+    previous = _winograd.limit_instruction_set(isa)
+    try:
+        assert _winograd.instruction_set() == isa
+        for shape in FUSED_SHAPES + [(2, 16, 32, 32, 32, 1)]:
+            x, _, u, bias, window = _fused_case(shape, dtype, seed=7)
+            np.testing.assert_allclose(_winograd.winograd_fused(x, u, window, bias),
+                                       reference.winograd_fused(x, u, window, bias), **_fused_tolerance(dtype))
+    finally:
+        _winograd.limit_instruction_set(previous)
+
+
 def _conv_and_grads(x, w, b, padding, algorithm, monkeypatch):
     monkeypatch.setenv("MINIDL_CONV_ALGO", algorithm)
     xt, wt, bt = (md.tensor(a, requires_grad=True) for a in (x, w, b))
@@ -93,12 +162,13 @@ def _torch_conv_and_grads(x, w, b, padding):
     return [out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()]
 
 
+@pytest.mark.parametrize("algorithm", ["winograd", "winograd_fused"])
 @pytest.mark.parametrize("shape", SHAPES)
-def test_winograd_convolution_matches_im2col_and_pytorch_float64(shape, monkeypatch):
+def test_winograd_convolution_matches_im2col_and_pytorch_float64(algorithm, shape, monkeypatch):
     n, c, h, w, k, p = shape
     rng = np.random.default_rng(1)
     x, wt, b = rng.standard_normal((n, c, h, w)), rng.standard_normal((k, c, 3, 3)), rng.standard_normal(k)
-    got = _conv_and_grads(x, wt, b, p, "winograd", monkeypatch)
+    got = _conv_and_grads(x, wt, b, p, algorithm, monkeypatch)
     for want in (_conv_and_grads(x, wt, b, p, "im2col", monkeypatch), _torch_conv_and_grads(x, wt, b, p)):
         for g, e in zip(got, want):
             np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
@@ -116,6 +186,18 @@ def test_winograd_in_chunks_and_halves_matches_pytorch(threads, monkeypatch):
     got = _conv_and_grads(x, wt, b, 1, "winograd", monkeypatch)
     for g, e in zip(got, _torch_conv_and_grads(x, wt, b, 1)):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_fused_layer_in_halves_matches_pytorch(threads, monkeypatch):
+    """The forward and the input gradient each split an odd batch over two threads."""
+    monkeypatch.setenv("MINIDL_THREADS", threads)
+    rng = np.random.default_rng(8)
+    x, wt, b = rng.standard_normal((7, 5, 8, 7)), rng.standard_normal((6, 5, 3, 3)), rng.standard_normal(6)
+    for padding in (0, 1, 2):
+        got = _conv_and_grads(x, wt, b, padding, "winograd_fused", monkeypatch)
+        for g, e in zip(got, _torch_conv_and_grads(x, wt, b, padding)):
+            np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("algorithm", conv_algorithm.ALGORITHMS)
@@ -139,8 +221,8 @@ def test_float32_error_within_4x_of_im2col(shape, monkeypatch):
     for algorithm in conv_algorithm.ALGORITHMS:
         got = _conv_and_grads(*(a.astype(np.float32) for a in (x, wt, b)), 1, algorithm, monkeypatch)
         errors[algorithm] = max(np.abs(g - e).max() / np.abs(e).max() for g, e in zip(got, exact))
-    assert errors["winograd"] <= 4 * errors["im2col"], errors
-    assert errors["direct"] <= 4 * errors["im2col"], errors
+    for algorithm in ("winograd", "winograd_fused", "direct"):
+        assert errors[algorithm] <= 4 * errors["im2col"], errors
 
 
 def test_rule_chooses_by_geometry_channels_and_size(monkeypatch):
@@ -148,9 +230,10 @@ def test_rule_chooses_by_geometry_channels_and_size(monkeypatch):
     choose = conv_algorithm.choose
     w3 = Window2d.over((16, 16), (3, 3), (1, 1), (1, 1))
     w3_small = Window2d.over((8, 8), (3, 3), (1, 1), (1, 1))  # 64 output pixels: im2col's one GEMM wins
-    assert choose(64, 64, w3, 1) == "direct"  # 147 KB of weights
+    assert choose(64, 64, w3, 1) == "winograd_fused"  # 147 KB of weights, read from L2 by the direct's kernel
+    assert choose(conv_algorithm.FUSED_MIN_CHANNELS - 1, 64, w3, 1) == "direct"  # too few channels for Winograd
     assert choose(128, 128, w3, 1) == "winograd"  # 590 KB: more than a core's L2
-    assert choose(64, 64, w3, 1, itemsize=8) == "direct"
+    assert choose(64, 64, w3, 1, itemsize=8) == "winograd_fused"
     assert choose(64, 64, w3_small, 1) == "winograd"
     assert choose(conv_algorithm.WINOGRAD_MIN_CHANNELS - 1, 16, w3_small, 1) == "im2col"
     assert choose(64, 64, w3, 2) == "im2col"  # groups
@@ -162,6 +245,10 @@ def test_rule_chooses_by_geometry_channels_and_size(monkeypatch):
     monkeypatch.setenv("MINIDL_CONV_ALGO", "winograd")
     assert choose(3, 3, w3, 1) == "winograd"
     assert choose(64, 64, Window2d.over((16, 16), (1, 1), (1, 1), (0, 0)), 1) == "im2col"  # cannot
+    monkeypatch.setenv("MINIDL_CONV_ALGO", "winograd_fused")
+    assert choose(512, 512, w3_small, 1) == "winograd_fused"
+    assert choose(64, 64, Window2d.over((16, 16), (3, 3), (1, 1), (3, 3)), 1) == "im2col"  # cannot: padding 3
+    assert choose(64, 64, Window2d.over((16, 16), (3, 3), (1, 1), (2, 2), (2, 2)), 1) == "im2col"  # nor dilation
     monkeypatch.setenv("MINIDL_CONV_ALGO", "direct")
     assert choose(512, 512, w3_small, 1) == "direct"
     assert choose(64, 64, Window2d.over((16, 16), (3, 3), (2, 2), (1, 1)), 1) == "im2col"  # cannot

@@ -1,0 +1,171 @@
+/* Winograd's F(2x2, 3x3) with its tile transforms fused to its multiply-adds, a few rows of
+ * tiles at a time.
+ *
+ * The BLAS path (winograd.pyx, ops/conv.py) writes the transformed tiles of a whole chunk of
+ * images to memory, multiplies them there and reads the products back: at 64 channels and
+ * 32x32 images those passes over memory cost about as much as the multiplications they save.
+ * Here a block of tile rows is transformed into buffers that stay in the core's cache,
+ * multiplied there by the direct convolution's micro-kernel (direct_conv.h with one tap:
+ * for each of the 16 positions of a 4x4 tile, M[p] (K x tiles) = U[p] (K x C) @ V[p] (C x tiles)),
+ * and transformed straight into the output.
+ *
+ * The transforms are vectorised along a row of tiles. Each channel plane is padded to the
+ * tiles' extent and split into its even and odd columns ("half-rows"), so tile tx reads
+ * columns tx and tx + 1 of the 8 half-rows under it: the same offsets for every tile.
+ */
+#ifndef MINIDL_WINOGRAD_FUSED_H
+#define MINIDL_WINOGRAD_FUSED_H
+
+#include <stddef.h>
+#include <string.h>
+
+#include "direct_conv.h"
+#include "isa.h"
+
+/* tiles a transform handles per pass through its local buffer */
+#define WINOGRAD_SPAN 64
+
+/* split(x, C, H, W, ph, pw, th, tw, row, halves): one image (C, H, W) zero-padded by (ph, pw)
+ * to Hp = 2*th + 2 rows of Wp = 2*tw + 2 columns, each row stored as its even then its odd
+ * columns: halves[((c*Hp + y)*2 + parity)*(tw + 1) + i] = padded[c][y][2*i + parity].
+ * `row` is scratch for Wp values. */
+#define WINOGRAD_SPLIT(LEVEL, ATTR, T)                                                                          \
+    ATTR static void winograd_split_##LEVEL##_##T(const T *MINIDL_RESTRICT x, ptrdiff_t C, ptrdiff_t H,          \
+                                                  ptrdiff_t W, ptrdiff_t ph, ptrdiff_t pw, ptrdiff_t th,         \
+                                                  ptrdiff_t tw, T *MINIDL_RESTRICT row, T *MINIDL_RESTRICT halves) { \
+        ptrdiff_t Hp = 2 * th + 2, Wp = 2 * tw + 2, te = tw + 1;                                                  \
+        ptrdiff_t width = W < Wp - pw ? W : Wp - pw; /* columns of x inside the tiles' extent */                \
+        for (ptrdiff_t c = 0; c < C; c++)                                                                        \
+            for (ptrdiff_t y = 0; y < Hp; y++) {                                                                 \
+                T *even = halves + (c * Hp + y) * 2 * te, *odd = even + te;                                      \
+                ptrdiff_t sy = y - ph;                                                                           \
+                if (sy < 0 || sy >= H) {                                                                         \
+                    memset(even, 0, 2 * te * sizeof(T));                                                         \
+                    continue;                                                                                    \
+                }                                                                                                \
+                memset(row, 0, Wp * sizeof(T));                                                                  \
+                memcpy(row + pw, x + (c * H + sy) * W, width * sizeof(T));                                       \
+                for (ptrdiff_t i = 0; i < te; i++) {                                                             \
+                    even[i] = row[2 * i];                                                                        \
+                    odd[i] = row[2 * i + 1];                                                                     \
+                }                                                                                                \
+            }                                                                                                    \
+    }
+
+/* row_in(h, h_stride, C, te, tw, v, v_stride, p_stride): V = B^T d B for the tw tiles of one tile
+ * row of C channels; channel c's 8 half-rows start at h + c*h_stride (te = tw + 1 apart), and
+ * position p of its tile tx goes to v[c*v_stride + p*p_stride + tx]. */
+#define WINOGRAD_ROW_IN(LEVEL, ATTR, T)                                                                          \
+    ATTR static void winograd_row_in_##LEVEL##_##T(const T *MINIDL_RESTRICT h, ptrdiff_t h_stride, ptrdiff_t C,  \
+                                                   ptrdiff_t te, ptrdiff_t tw, T *MINIDL_RESTRICT v,             \
+                                                   ptrdiff_t v_stride, ptrdiff_t p_stride) {                     \
+        T out[16][WINOGRAD_SPAN];                                                                                \
+        for (ptrdiff_t c = 0; c < C; c++, h += h_stride, v += v_stride)                                          \
+        for (ptrdiff_t t0 = 0; t0 < tw; t0 += WINOGRAD_SPAN) {                                                   \
+            const T *e0 = h, *o0 = h + te, *e1 = h + 2 * te, *o1 = h + 3 * te;                                   \
+            const T *e2 = h + 4 * te, *o2 = h + 5 * te, *e3 = h + 6 * te, *o3 = h + 7 * te;                      \
+            ptrdiff_t n = tw - t0 < WINOGRAD_SPAN ? tw - t0 : WINOGRAD_SPAN;                                     \
+            for (ptrdiff_t i = 0; i < n; i++) {                                                                  \
+                ptrdiff_t a = t0 + i, b = a + 1; /* the tile's columns 0, 2 (even) and 1, 3 (odd) */             \
+                T r00 = e0[a] - e2[a], r01 = o0[a] - o2[a], r02 = e0[b] - e2[b], r03 = o0[b] - o2[b];            \
+                T r10 = e1[a] + e2[a], r11 = o1[a] + o2[a], r12 = e1[b] + e2[b], r13 = o1[b] + o2[b];            \
+                T r20 = e2[a] - e1[a], r21 = o2[a] - o1[a], r22 = e2[b] - e1[b], r23 = o2[b] - o1[b];            \
+                T r30 = e1[a] - e3[a], r31 = o1[a] - o3[a], r32 = e1[b] - e3[b], r33 = o1[b] - o3[b];            \
+                out[0][i] = r00 - r02; out[1][i] = r01 + r02; out[2][i] = r02 - r01; out[3][i] = r01 - r03;      \
+                out[4][i] = r10 - r12; out[5][i] = r11 + r12; out[6][i] = r12 - r11; out[7][i] = r11 - r13;      \
+                out[8][i] = r20 - r22; out[9][i] = r21 + r22; out[10][i] = r22 - r21; out[11][i] = r21 - r23;    \
+                out[12][i] = r30 - r32; out[13][i] = r31 + r32; out[14][i] = r32 - r31; out[15][i] = r31 - r33;  \
+            }                                                                                                    \
+            for (int p = 0; p < 16; p++) memcpy(v + p * p_stride + t0, out[p], n * sizeof(T));                   \
+        }                                                                                                        \
+    }
+
+/* pairs(left, right, n, dst): dst = left[0], right[0], left[1], right[1], ... (n pairs). Not inlined:
+ * inside row_out gcc no longer vectorises it. */
+#define WINOGRAD_PAIRS(LEVEL, ATTR, T)                                                                           \
+    ATTR __attribute__((noinline)) static void winograd_pairs_##LEVEL##_##T(const T *MINIDL_RESTRICT left, const T *MINIDL_RESTRICT right, \
+                                                         ptrdiff_t n, T *MINIDL_RESTRICT dst) {                 \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                                      \
+            dst[2 * i] = left[i];                                                                                \
+            dst[2 * i + 1] = right[i];                                                                           \
+        }                                                                                                        \
+    }
+
+/* row_out(m, p_stride, k_stride, K, tw, bias, y, y_stride, OW, two_rows): y = A^T m A + bias for
+ * the tw tiles of one tile row of K output channels, position p of channel k's tile tx read
+ * from m[k*k_stride + p*p_stride + tx]; the tiles' first output row goes to
+ * y[k*y_stride : k*y_stride + OW], their second to the OW after it when two_rows, columns
+ * past OW dropped. bias may be NULL. */
+#define WINOGRAD_ROW_OUT(LEVEL, ATTR, T)                                                                         \
+    ATTR static void winograd_row_out_##LEVEL##_##T(const T *MINIDL_RESTRICT m, ptrdiff_t p_stride, ptrdiff_t k_stride, \
+                                                    ptrdiff_t K, ptrdiff_t tw, const T *bias, T *MINIDL_RESTRICT y, \
+                                                    ptrdiff_t y_stride, ptrdiff_t OW, int two_rows) {            \
+        T out[4][WINOGRAD_SPAN];                                                                                 \
+        for (ptrdiff_t k = 0; k < K; k++, m += k_stride, y += y_stride)                                          \
+        for (ptrdiff_t t0 = 0; t0 < tw; t0 += WINOGRAD_SPAN) {                                                   \
+            T bias_k = bias ? bias[k] : 0;                                                                       \
+            ptrdiff_t n = tw - t0 < WINOGRAD_SPAN ? tw - t0 : WINOGRAD_SPAN;                                     \
+            const T *q = m + t0;                                                                                 \
+            for (ptrdiff_t i = 0; i < n; i++) { /* A^T down the tile's columns, then along its rows */             \
+                T m0 = q[i], m1 = q[p_stride + i], m2 = q[2 * p_stride + i], m3 = q[3 * p_stride + i];                \
+                T m4 = q[4 * p_stride + i], m5 = q[5 * p_stride + i], m6 = q[6 * p_stride + i], m7 = q[7 * p_stride + i]; \
+                T m8 = q[8 * p_stride + i], m9 = q[9 * p_stride + i], m10 = q[10 * p_stride + i];                     \
+                T m11 = q[11 * p_stride + i], m12 = q[12 * p_stride + i], m13 = q[13 * p_stride + i];                 \
+                T m14 = q[14 * p_stride + i], m15 = q[15 * p_stride + i];                                            \
+                T a0 = m0 + m4 + m8, a1 = m1 + m5 + m9, a2 = m2 + m6 + m10, a3 = m3 + m7 + m11;                      \
+                T b0 = m4 - m8 - m12, b1 = m5 - m9 - m13, b2 = m6 - m10 - m14, b3 = m7 - m11 - m15;                  \
+                out[0][i] = a0 + a1 + a2 + bias_k; out[1][i] = a1 - a2 - a3 + bias_k;                                    \
+                out[2][i] = b0 + b1 + b2 + bias_k; out[3][i] = b1 - b2 - b3 + bias_k;                                    \
+            }                                                                                                    \
+            ptrdiff_t x0 = 2 * t0, pairs = (OW - x0) / 2 < n ? (OW - x0) / 2 : n;                                \
+            for (int r = 0; r < 1 + two_rows; r++) {                                                             \
+                winograd_pairs_##LEVEL##_##T(out[2 * r], out[2 * r + 1], pairs, y + r * OW + x0);                \
+                if (pairs < n && x0 + 2 * pairs < OW) y[r * OW + x0 + 2 * pairs] = out[2 * r][pairs]; /* an odd last column */ \
+            }                                                                                                    \
+        }                                                                                                        \
+    }
+
+#define WINOGRAD_FUSED_KERNELS(LEVEL, ATTR, T) \
+    WINOGRAD_SPLIT(LEVEL, ATTR, T) WINOGRAD_ROW_IN(LEVEL, ATTR, T) WINOGRAD_PAIRS(LEVEL, ATTR, T) WINOGRAD_ROW_OUT(LEVEL, ATTR, T)
+
+/* fused(x, N, C, H, W, ph, pw, packed, K, bias, out, OH, OW, rows, scratch...): the convolution
+ * of N images x (N, C, H, W) into out (N, K, OH, OW), bias optional (NULL). packed is U
+ * (16, K, C) laid out for the micro-kernel, (16, K4/4, C, 4) with K4 = K rounded up to 4.
+ * Blocks of `rows` tile rows (of all the images' N*th, so a block may span two images) share
+ * the scratch: halves (C*Hp*2*(tw + 1)), row (Wp), v (16 planes of C rows, v_stride apart) and
+ * m (16 planes of K4 rows, m_stride apart), each plane's rows `positions` long: rows*tw rounded
+ * up to the micro-kernel's tile width. */
+#define WINOGRAD_FUSED(T)                                                                                         \
+    MINIDL_EACH_LEVEL(WINOGRAD_FUSED_KERNELS, T)                                                                  \
+    static void winograd_fused_##T(const T *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t ph,  \
+                                   ptrdiff_t pw, const T *packed, ptrdiff_t K, const T *bias, T *out, ptrdiff_t OH, \
+                                   ptrdiff_t OW, ptrdiff_t rows, T *halves, T *row, T *v, ptrdiff_t v_stride, T *m,  \
+                                   ptrdiff_t m_stride, ptrdiff_t positions) {                                       \
+        ptrdiff_t th = (OH + 1) / 2, tw = (OW + 1) / 2, te = tw + 1, Hp = 2 * th + 2, K4 = (K + 3) / 4 * 4;      \
+        ptrdiff_t tile = direct_conv_tile_##T(), zero = 0, loaded = -1;                                          \
+        for (ptrdiff_t g0 = 0; g0 < N * th; g0 += rows) {                                                        \
+            ptrdiff_t R = N * th - g0 < rows ? N * th - g0 : rows;                                               \
+            ptrdiff_t P = (R * tw + tile - 1) / tile * tile; /* this block's columns, in whole tiles */          \
+            for (ptrdiff_t r = 0; r < R; r++) {                                                                  \
+                ptrdiff_t n = (g0 + r) / th, ty = (g0 + r) % th;                                                 \
+                if (n != loaded) {                                                                               \
+                    MINIDL_AT_LEVEL(winograd_split, T, (x + n * C * H * W, C, H, W, ph, pw, th, tw, row, halves)); \
+                    loaded = n;                                                                                  \
+                }                                                                                                \
+                MINIDL_AT_LEVEL(winograd_row_in, T, (halves + 2 * ty * 2 * te, Hp * 2 * te, C, te, tw,           \
+                                                     v + r * tw, positions, v_stride));                          \
+            }                                                                                                    \
+            for (int p = 0; p < 16; p++)                                                                         \
+                direct_conv_##T(v + p * v_stride, positions, C, &zero, 1, packed + p * K4 * C, K4, m + p * m_stride, P); \
+            for (ptrdiff_t r = 0; r < R; r++) {                                                                  \
+                ptrdiff_t n = (g0 + r) / th, ty = (g0 + r) % th;                                                 \
+                MINIDL_AT_LEVEL(winograd_row_out, T, (m + r * tw, m_stride, P, K, tw, bias,                      \
+                                                      out + (n * K * OH + 2 * ty) * OW, OH * OW, OW, 2 * ty + 1 < OH)); \
+            }                                                                                                    \
+        }                                                                                                        \
+    }
+
+WINOGRAD_FUSED(float)
+WINOGRAD_FUSED(double)
+
+#endif
