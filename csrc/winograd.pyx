@@ -200,6 +200,10 @@ def _input_grad(const real[:, :, :, :, :] dv, Py_ssize_t H, Py_ssize_t W, Py_ssi
 cdef extern from "winograd_fused.h" nogil:
     Py_ssize_t direct_conv_tile_float()
     Py_ssize_t direct_conv_tile_double()
+    void winograd_pack_filter_float(const float* weight, Py_ssize_t K, Py_ssize_t C, float* packed)
+    void winograd_pack_filter_double(const double* weight, Py_ssize_t K, Py_ssize_t C, double* packed)
+    void winograd_filter_grad_float(const float* du, Py_ssize_t K, Py_ssize_t C, float* weight_grad)
+    void winograd_filter_grad_double(const double* du, Py_ssize_t K, Py_ssize_t C, double* weight_grad)
     void winograd_fused_float(const float* x, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph,
                               Py_ssize_t pw, const float* packed, Py_ssize_t K, const float* bias, float* out,
                               Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t rows, float* halves, float* row, float* v,
@@ -208,30 +212,49 @@ cdef extern from "winograd_fused.h" nogil:
                                Py_ssize_t pw, const double* packed, Py_ssize_t K, const double* bias, double* out,
                                Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t rows, double* halves, double* row, double* v,
                                Py_ssize_t v_stride, double* m, Py_ssize_t m_stride, Py_ssize_t positions)
+    void winograd_fused_weight_grad_float(const float* x, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                                          Py_ssize_t ph, Py_ssize_t pw, const float* grad, Py_ssize_t K, Py_ssize_t OH,
+                                          Py_ssize_t OW, Py_ssize_t rows, float* hwc, float* vt, Py_ssize_t vt_stride,
+                                          float* dm, Py_ssize_t dm_stride, Py_ssize_t depth, float* du, double* sums)
+    void winograd_fused_weight_grad_double(const double* x, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                                           Py_ssize_t ph, Py_ssize_t pw, const double* grad, Py_ssize_t K, Py_ssize_t OH,
+                                           Py_ssize_t OW, Py_ssize_t rows, double* hwc, double* vt, Py_ssize_t vt_stride,
+                                           double* dm, Py_ssize_t dm_stride, Py_ssize_t depth, double* du, double* sums)
 
 
 # Tiles multiplied per block (whole rows of tiles, at least one): their transformed inputs and
 # products, 16 x (C + K) values each, then stay in a core's cache (docs/performance.md).
-FUSED_BLOCK_TILES = 96
+FUSED_BLOCK_TILES = 48
 # Gap between the 16 planes of a block's buffers, in elements (see STAGGER in winograd.py).
 _PLANE_GAP = 16
+# small_gemm.h's panel of columns, in bytes: the weight gradient's channels-last input is
+# padded to whole panels
+_PANEL_BYTES = 128
 
 
-def winograd_fused(const real[:, :, :, ::1] x, u, window, bias=None, out=None):
-    """The convolution by F(2x2, 3x3) with U = winograd_filter(weight), its transforms fused
-    to the products block by block (winograd_fused.h), into `out` when given.
-    Shape: x (N, C, H, W), U (16, K, C), bias (K,) -> (N, K, OH, OW)."""
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    if u.shape[0] != 16 or u.shape[2] != C:
-        raise ValueError(f"winograd_fused: U {u.shape} does not fit {C} input channels; expected (16, K, {C})")
-    check_window(window, H, W, "winograd_fused")
+cdef _check_fused(str kernel, tuple x_shape, window):
+    check_window(window, x_shape[2], x_shape[3], kernel)
     if (window.kh, window.kw, window.sh, window.sw, window.dh, window.dw) != (3, 3, 1, 1, 1, 1):
-        raise ValueError(f"winograd_fused: only 3x3 windows at stride 1 without dilation, got {window}")
+        raise ValueError(f"{kernel}: only 3x3 windows at stride 1 without dilation, got {window}")
+
+
+def winograd_fused(const real[:, :, :, ::1] x, weight, window, bias=None, out=None):
+    """The convolution by F(2x2, 3x3), its transforms fused to the products block by block
+    (winograd_fused.h), into `out` when given: direct_conv's signature and result.
+    Shape: x (N, C, H, W), weight (K, C, 3, 3), bias (K,) -> (N, K, OH, OW)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    _check_fused("winograd_fused", (N, C, H, W), window)
+    if weight.shape[1:] != (C, 3, 3):
+        raise ValueError(f"winograd_fused: weight {weight.shape} does not fit {C} channels and a 3x3 window")
     dtype = np.float32 if real is float else np.float64
-    cdef Py_ssize_t K = u.shape[1], OH = window.oh, OW = window.ow
+    cdef Py_ssize_t K = weight.shape[0], OH = window.oh, OW = window.ow
     out_arr = np.empty((N, K, OH, OW), dtype=dtype) if out is None else out
     cdef real[:, :, :, ::1] y = out_arr
     if N == 0 or K == 0 or OH <= 0 or OW <= 0:
+        return out_arr
+    bias_arr = None if bias is None else np.ascontiguousarray(bias, dtype=dtype)
+    if C == 0:  # an empty sum: only the bias
+        out_arr[...] = 0 if bias_arr is None else bias_arr.reshape(K, 1, 1)
         return out_arr
     cdef Py_ssize_t th, tw
     th, tw = tiles(window)
@@ -239,28 +262,74 @@ def winograd_fused(const real[:, :, :, ::1] x, u, window, bias=None, out=None):
     cdef Py_ssize_t rows = max(1, min(N * th, FUSED_BLOCK_TILES // tw))
     cdef Py_ssize_t positions = (rows * tw + tile - 1) // tile * tile
     cdef Py_ssize_t v_stride = C * positions + _PLANE_GAP, m_stride = K4 * positions + _PLANE_GAP
-    # U as the micro-kernel reads it: for each position, 4 output channels' weights side by side
-    u4 = np.zeros((16, K4, C), dtype=dtype)
-    u4[:, :K] = u
-    packed_arr = np.ascontiguousarray(u4.reshape(16, K4 // 4, 4, C).transpose(0, 1, 3, 2))
-    bias_arr = None if bias is None else np.ascontiguousarray(bias, dtype=dtype)
+    cdef const real[:, :, :, ::1] w = np.ascontiguousarray(weight, dtype=dtype)
+    packed_arr = np.empty(16 * K4 * C, dtype=dtype)
     halves_arr = np.empty(C * (2 * th + 2) * 2 * (tw + 1), dtype=dtype)
     row_arr = np.empty(2 * tw + 2, dtype=dtype)
     v_arr = np.zeros(16 * v_stride, dtype=dtype)  # a block's columns past its last tile are multiplied too, then dropped
     m_arr = np.empty(16 * m_stride, dtype=dtype)
-    cdef const real[:, :, :, ::1] packed = packed_arr
     cdef const real[::1] b
     cdef const real* bias_ptr = NULL
     if bias_arr is not None:
         b = bias_arr
         bias_ptr = &b[0]
-    cdef real[::1] halves = halves_arr, row = row_arr, v = v_arr, m = m_arr
+    cdef real[::1] packed = packed_arr, halves = halves_arr, row = row_arr, v = v_arr, m = m_arr
     cdef Py_ssize_t ph = window.ph, pw = window.pw
     with nogil:
         if real is float:
-            winograd_fused_float(&x[0, 0, 0, 0], N, C, H, W, ph, pw, &packed[0, 0, 0, 0], K, bias_ptr,
+            winograd_pack_filter_float(&w[0, 0, 0, 0], K, C, &packed[0])
+            winograd_fused_float(&x[0, 0, 0, 0], N, C, H, W, ph, pw, &packed[0], K, bias_ptr,
                                  &y[0, 0, 0, 0], OH, OW, rows, &halves[0], &row[0], &v[0], v_stride, &m[0], m_stride, positions)
         else:
-            winograd_fused_double(&x[0, 0, 0, 0], N, C, H, W, ph, pw, &packed[0, 0, 0, 0], K, bias_ptr,
+            winograd_pack_filter_double(&w[0, 0, 0, 0], K, C, &packed[0])
+            winograd_fused_double(&x[0, 0, 0, 0], N, C, H, W, ph, pw, &packed[0], K, bias_ptr,
                                   &y[0, 0, 0, 0], OH, OW, rows, &halves[0], &row[0], &v[0], v_stride, &m[0], m_stride, positions)
+    return out_arr
+
+
+def winograd_fused_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, ::1] grad, window, out=None, bias_out=None):
+    """d weight of winograd_fused, summed over the batch, into `out` when given (overwritten);
+    with `bias_out` (K,), float64, also each output channel's gradient sum (d bias) into it:
+    direct_conv_weight_grad's signature and result. dU = dM V^T accumulates over blocks of
+    tiles, and G^T dU G turns it into d weight once at the end.
+    Shape: x (N, C, H, W), grad (N, K, OH, OW) -> (K, C, 3, 3)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], K = grad.shape[1]
+    _check_fused("winograd_fused_weight_grad", (N, C, H, W), window)
+    if grad.shape[0] != N or grad.shape[2] != window.oh or grad.shape[3] != window.ow:
+        raise ValueError(f"winograd_fused_weight_grad: output gradient {tuple(grad.shape)[:4]} does not fit input "
+                         f"{tuple(x.shape)[:4]} and {window}")
+    dtype = np.float32 if real is float else np.float64
+    out_arr = np.empty((K, C, 3, 3), dtype=dtype) if out is None else out
+    sums_arr = np.zeros(K, dtype=np.float64) if bias_out is None else bias_out
+    sums_arr[...] = 0
+    cdef Py_ssize_t OH = window.oh, OW = window.ow
+    if N == 0 or K == 0 or C == 0 or OH <= 0 or OW <= 0:
+        out_arr[...] = 0
+        if C == 0 and N > 0 and K > 0:
+            sums_arr[...] = np.asarray(grad).sum(axis=(0, 2, 3), dtype=np.float64)
+        return out_arr
+    cdef Py_ssize_t th, tw
+    th, tw = tiles(window)
+    cdef Py_ssize_t panel = _PANEL_BYTES // x.itemsize
+    cdef Py_ssize_t Cp = (C + panel - 1) // panel * panel
+    cdef Py_ssize_t rows = max(1, min(N * th, FUSED_BLOCK_TILES // tw))
+    cdef Py_ssize_t depth = rows * tw
+    cdef Py_ssize_t vt_stride = Cp * depth + _PLANE_GAP, dm_stride = K * depth + _PLANE_GAP
+    hwc_arr = np.empty((2 * th + 2) * (2 * tw + 2) * Cp, dtype=dtype)
+    vt_arr = np.empty(16 * vt_stride, dtype=dtype)
+    dm_arr = np.empty(16 * dm_stride, dtype=dtype)
+    du_arr = np.zeros(16 * K * C, dtype=dtype)
+    cdef real[::1] hwc = hwc_arr, vt = vt_arr, dm = dm_arr, du = du_arr
+    cdef real[:, :, :, ::1] dw = out_arr
+    cdef double[::1] sums = sums_arr
+    cdef Py_ssize_t ph = window.ph, pw = window.pw
+    with nogil:
+        if real is float:
+            winograd_fused_weight_grad_float(&x[0, 0, 0, 0], N, C, H, W, ph, pw, &grad[0, 0, 0, 0], K, OH, OW, rows,
+                                             &hwc[0], &vt[0], vt_stride, &dm[0], dm_stride, depth, &du[0], &sums[0])
+            winograd_filter_grad_float(&du[0], K, C, &dw[0, 0, 0, 0])
+        else:
+            winograd_fused_weight_grad_double(&x[0, 0, 0, 0], N, C, H, W, ph, pw, &grad[0, 0, 0, 0], K, OH, OW, rows,
+                                              &hwc[0], &vt[0], vt_stride, &dm[0], dm_stride, depth, &du[0], &sums[0])
+            winograd_filter_grad_double(&du[0], K, C, &dw[0, 0, 0, 0])
     return out_arr

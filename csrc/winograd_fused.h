@@ -21,6 +21,7 @@
 
 #include "direct_conv.h"
 #include "isa.h"
+#include "small_gemm.h"
 
 /* tiles a transform handles per pass through its local buffer */
 #define WINOGRAD_SPAN 64
@@ -125,8 +126,93 @@
         }                                                                                                        \
     }
 
+/* The weight gradient, dU[p] (K x C) = sum over tiles of dM[p] (K x tiles) @ V[p]^T, reduces over
+ * tiles; small_gemm.h's kernel does that with the tiles as its depth, reading V^T packed in
+ * panels of channels. So for it the input goes channels-last and its transform is vectorised
+ * across a panel of channels, while dM's is vectorised along a row of tiles as above. */
+
+/* tiles_in_cl(hwc, Wp, Cp, ty, tw, t_first, depth, vt, p_stride): V for the tw tiles of tile row
+ * ty, from one padded image laid out (Hp, Wp, Cp) channels-last; position p of tile tx and
+ * channel c goes to vt[p*p_stride + (c/PANEL)*depth*PANEL + (t_first + tx)*PANEL + c%PANEL]:
+ * small_gemm.h's packed operand of `depth` rows. */
+#define WINOGRAD_TILES_IN_CL(LEVEL, ATTR, T)                                                                      \
+    ATTR static void winograd_tiles_in_cl_##LEVEL##_##T(const T *MINIDL_RESTRICT hwc, ptrdiff_t Wp, ptrdiff_t Cp, \
+                                                        ptrdiff_t ty, ptrdiff_t tw, ptrdiff_t t_first,           \
+                                                        ptrdiff_t depth, T *MINIDL_RESTRICT vt, ptrdiff_t p_stride) { \
+        enum { PANEL = SMALL_GEMM_PANEL_BYTES / sizeof(T) };                                                     \
+        T out[16][PANEL];                                                                                        \
+        for (ptrdiff_t tx = 0; tx < tw; tx++)                                                                    \
+            for (ptrdiff_t q = 0; q < Cp / PANEL; q++) {                                                         \
+                const T *d = hwc + ((2 * ty) * Wp + 2 * tx) * Cp + q * PANEL;                                    \
+                ptrdiff_t row = Wp * Cp;                                                                         \
+                for (ptrdiff_t l = 0; l < PANEL; l++) {                                                          \
+                    T d00 = d[l], d01 = d[Cp + l], d02 = d[2 * Cp + l], d03 = d[3 * Cp + l];                     \
+                    T d10 = d[row + l], d11 = d[row + Cp + l], d12 = d[row + 2 * Cp + l], d13 = d[row + 3 * Cp + l]; \
+                    T d20 = d[2 * row + l], d21 = d[2 * row + Cp + l], d22 = d[2 * row + 2 * Cp + l];            \
+                    T d23 = d[2 * row + 3 * Cp + l], d30 = d[3 * row + l], d31 = d[3 * row + Cp + l];            \
+                    T d32 = d[3 * row + 2 * Cp + l], d33 = d[3 * row + 3 * Cp + l];                              \
+                    T r00 = d00 - d20, r01 = d01 - d21, r02 = d02 - d22, r03 = d03 - d23;                        \
+                    T r10 = d10 + d20, r11 = d11 + d21, r12 = d12 + d22, r13 = d13 + d23;                        \
+                    T r20 = d20 - d10, r21 = d21 - d11, r22 = d22 - d12, r23 = d23 - d13;                        \
+                    T r30 = d10 - d30, r31 = d11 - d31, r32 = d12 - d32, r33 = d13 - d33;                        \
+                    out[0][l] = r00 - r02; out[1][l] = r01 + r02; out[2][l] = r02 - r01; out[3][l] = r01 - r03;  \
+                    out[4][l] = r10 - r12; out[5][l] = r11 + r12; out[6][l] = r12 - r11; out[7][l] = r11 - r13;  \
+                    out[8][l] = r20 - r22; out[9][l] = r21 + r22; out[10][l] = r22 - r21; out[11][l] = r21 - r23; \
+                    out[12][l] = r30 - r32; out[13][l] = r31 + r32; out[14][l] = r32 - r31; out[15][l] = r31 - r33; \
+                }                                                                                                \
+                T *dst = vt + q * depth * PANEL + (t_first + tx) * PANEL;                                        \
+                for (int p = 0; p < 16; p++) memcpy(dst + p * p_stride, out[p], sizeof out[p]);                  \
+            }                                                                                                    \
+    }
+
+/* grad_row(g, OH, OW, ty, tw, dm, p_stride): dM = A dy A^T for the tw tiles of tile row ty of one
+ * output channel's gradient plane g (OH x OW; outside it, zero); position p of tile tx goes to
+ * dm[p*p_stride + tx]. Returns the sum of the gradient values it read (rows 2ty and 2ty + 1):
+ * over the tile rows, the channel's share of d bias. */
+#define WINOGRAD_GRAD_ROW(LEVEL, ATTR, T)                                                                        \
+    ATTR static double winograd_grad_row_##LEVEL##_##T(const T *MINIDL_RESTRICT g, ptrdiff_t OH, ptrdiff_t OW,    \
+                                                       ptrdiff_t ty, ptrdiff_t tw, T *MINIDL_RESTRICT dm,        \
+                                                       ptrdiff_t p_stride) {                                     \
+        T even[2][WINOGRAD_SPAN], odd[2][WINOGRAD_SPAN], out[16][WINOGRAD_SPAN];                                 \
+        double sum = 0;                                                                                          \
+        for (ptrdiff_t t0 = 0; t0 < tw; t0 += WINOGRAD_SPAN) {                                                   \
+            ptrdiff_t n = tw - t0 < WINOGRAD_SPAN ? tw - t0 : WINOGRAD_SPAN;                                     \
+            ptrdiff_t pairs = (OW - 2 * t0) / 2 < n ? (OW - 2 * t0) / 2 : n;                                     \
+            for (int r = 0; r < 2; r++) {                                                                        \
+                if (2 * ty + r >= OH) {                                                                          \
+                    memset(even[r], 0, sizeof even[r]);                                                          \
+                    memset(odd[r], 0, sizeof odd[r]);                                                            \
+                    continue;                                                                                    \
+                }                                                                                                \
+                const T *src = g + (2 * ty + r) * OW + 2 * t0;                                                   \
+                for (ptrdiff_t i = 0; i < pairs; i++) {                                                          \
+                    even[r][i] = src[2 * i];                                                                     \
+                    odd[r][i] = src[2 * i + 1];                                                                  \
+                }                                                                                                \
+                if (pairs < n) { /* an odd last column */                                                        \
+                    even[r][pairs] = src[2 * pairs];                                                             \
+                    odd[r][pairs] = 0;                                                                           \
+                }                                                                                                \
+            }                                                                                                    \
+            MINIDL_SIMD_SUM(sum)                                                                                 \
+            for (ptrdiff_t i = 0; i < n; i++) sum += (double)even[0][i] + odd[0][i] + even[1][i] + odd[1][i];      \
+            for (ptrdiff_t i = 0; i < n; i++) { /* A down the tile's columns, then along its rows */             \
+                T a0 = even[0][i], a1 = odd[0][i], b0 = even[1][i], b1 = odd[1][i];                              \
+                T r00 = a0, r01 = a1, r10 = a0 + b0, r11 = a1 + b1, r20 = a0 - b0, r21 = a1 - b1;                \
+                T r30 = -b0, r31 = -b1;                                                                          \
+                out[0][i] = r00; out[1][i] = r00 + r01; out[2][i] = r00 - r01; out[3][i] = -r01;                 \
+                out[4][i] = r10; out[5][i] = r10 + r11; out[6][i] = r10 - r11; out[7][i] = -r11;                 \
+                out[8][i] = r20; out[9][i] = r20 + r21; out[10][i] = r20 - r21; out[11][i] = -r21;               \
+                out[12][i] = r30; out[13][i] = r30 + r31; out[14][i] = r30 - r31; out[15][i] = -r31;             \
+            }                                                                                                    \
+            for (int p = 0; p < 16; p++) memcpy(dm + p * p_stride + t0, out[p], n * sizeof(T));                 \
+        }                                                                                                        \
+        return sum;                                                                                              \
+    }
+
 #define WINOGRAD_FUSED_KERNELS(LEVEL, ATTR, T) \
-    WINOGRAD_SPLIT(LEVEL, ATTR, T) WINOGRAD_ROW_IN(LEVEL, ATTR, T) WINOGRAD_PAIRS(LEVEL, ATTR, T) WINOGRAD_ROW_OUT(LEVEL, ATTR, T)
+    WINOGRAD_SPLIT(LEVEL, ATTR, T) WINOGRAD_ROW_IN(LEVEL, ATTR, T) WINOGRAD_PAIRS(LEVEL, ATTR, T) WINOGRAD_ROW_OUT(LEVEL, ATTR, T) \
+    WINOGRAD_TILES_IN_CL(LEVEL, ATTR, T) WINOGRAD_GRAD_ROW(LEVEL, ATTR, T)
 
 /* fused(x, N, C, H, W, ph, pw, packed, K, bias, out, OH, OW, rows, scratch...): the convolution
  * of N images x (N, C, H, W) into out (N, K, OH, OW), bias optional (NULL). packed is U
@@ -135,8 +221,61 @@
  * the scratch: halves (C*Hp*2*(tw + 1)), row (Wp), v (16 planes of C rows, v_stride apart) and
  * m (16 planes of K4 rows, m_stride apart), each plane's rows `positions` long: rows*tw rounded
  * up to the micro-kernel's tile width. */
+/* pack_filter(weight, K, C, packed): U = G g G^T for every 3x3 filter g of weight (K, C, 3, 3),
+ * laid out for the micro-kernel: packed[((p*K4/4 + k/4)*C + c)*4 + k%4], K4 = K rounded up to 4
+ * with zero filters. Here and not as a BLAS product: a small threaded GEMM between these
+ * kernels leaves OpenBLAS's workers spinning on the cores that the two halves of a batch use. */
+#define WINOGRAD_PACK_FILTER(T)                                                                                  \
+    static void winograd_pack_filter_##T(const T *MINIDL_RESTRICT weight, ptrdiff_t K, ptrdiff_t C,              \
+                                         T *MINIDL_RESTRICT packed) {                                            \
+        ptrdiff_t K4 = (K + 3) / 4 * 4;                                                                          \
+        memset(packed, 0, 16 * K4 * C * sizeof(T));                                                              \
+        for (ptrdiff_t k = 0; k < K; k++)                                                                        \
+            for (ptrdiff_t c = 0; c < C; c++) {                                                                  \
+                const T *g = weight + (k * C + c) * 9;                                                           \
+                T t[4][3], u[4][4];                                                                              \
+                for (int j = 0; j < 3; j++) { /* G down the columns */                                           \
+                    t[0][j] = g[j];                                                                              \
+                    t[1][j] = (g[j] + g[3 + j] + g[6 + j]) / 2;                                                  \
+                    t[2][j] = (g[j] - g[3 + j] + g[6 + j]) / 2;                                                  \
+                    t[3][j] = g[6 + j];                                                                          \
+                }                                                                                                \
+                for (int i = 0; i < 4; i++) { /* and G^T along the rows */                                       \
+                    u[i][0] = t[i][0];                                                                           \
+                    u[i][1] = (t[i][0] + t[i][1] + t[i][2]) / 2;                                                 \
+                    u[i][2] = (t[i][0] - t[i][1] + t[i][2]) / 2;                                                 \
+                    u[i][3] = t[i][2];                                                                           \
+                }                                                                                                \
+                for (int p = 0; p < 16; p++) packed[((p * K4 / 4 + k / 4) * C + c) * 4 + k % 4] = u[p / 4][p % 4]; \
+            }                                                                                                    \
+    }
+
+/* filter_grad(du, K, C, weight_grad): d weight = G^T dU G, the adjoint of pack_filter's transform,
+ * for dU (16, K, C) into (K, C, 3, 3). */
+#define WINOGRAD_FILTER_GRAD(T)                                                                                  \
+    static void winograd_filter_grad_##T(const T *MINIDL_RESTRICT du, ptrdiff_t K, ptrdiff_t C,                  \
+                                         T *MINIDL_RESTRICT weight_grad) {                                       \
+        for (ptrdiff_t f = 0; f < K * C; f++) {                                                                  \
+            T d[4][4], t[3][4];                                                                                  \
+            for (int p = 0; p < 16; p++) d[p / 4][p % 4] = du[p * K * C + f];                                     \
+            for (int j = 0; j < 4; j++) { /* G^T down the columns */                                             \
+                t[0][j] = d[0][j] + (d[1][j] + d[2][j]) / 2;                                                     \
+                t[1][j] = (d[1][j] - d[2][j]) / 2;                                                               \
+                t[2][j] = (d[1][j] + d[2][j]) / 2 + d[3][j];                                                     \
+            }                                                                                                    \
+            T *w = weight_grad + f * 9;                                                                          \
+            for (int i = 0; i < 3; i++) { /* and G along the rows */                                             \
+                w[3 * i] = t[i][0] + (t[i][1] + t[i][2]) / 2;                                                    \
+                w[3 * i + 1] = (t[i][1] - t[i][2]) / 2;                                                          \
+                w[3 * i + 2] = (t[i][1] + t[i][2]) / 2 + t[i][3];                                                \
+            }                                                                                                    \
+        }                                                                                                        \
+    }
+
 #define WINOGRAD_FUSED(T)                                                                                         \
     MINIDL_EACH_LEVEL(WINOGRAD_FUSED_KERNELS, T)                                                                  \
+    WINOGRAD_PACK_FILTER(T)                                                                                       \
+    WINOGRAD_FILTER_GRAD(T)                                                                                       \
     static void winograd_fused_##T(const T *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t ph,  \
                                    ptrdiff_t pw, const T *packed, ptrdiff_t K, const T *bias, T *out, ptrdiff_t OH, \
                                    ptrdiff_t OW, ptrdiff_t rows, T *halves, T *row, T *v, ptrdiff_t v_stride, T *m,  \
@@ -165,7 +304,58 @@
         }                                                                                                        \
     }
 
+/* channels_last(x, C, H, W, ph, pw, Hp, Wp, Cp, out): one image (C, H, W), zero-padded by (ph, pw)
+ * and cut to Hp x Wp, as (Hp, Wp, Cp), channels past C zero. */
+#define WINOGRAD_CHANNELS_LAST(T)                                                                                \
+    static void winograd_channels_last_##T(const T *MINIDL_RESTRICT x, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,    \
+                                           ptrdiff_t ph, ptrdiff_t pw, ptrdiff_t Hp, ptrdiff_t Wp, ptrdiff_t Cp, \
+                                           T *MINIDL_RESTRICT out) {                                             \
+        memset(out, 0, Hp * Wp * Cp * sizeof(T));                                                                \
+        ptrdiff_t rows = H < Hp - ph ? H : Hp - ph, cols = W < Wp - pw ? W : Wp - pw;                            \
+        for (ptrdiff_t c = 0; c < C; c++)                                                                        \
+            for (ptrdiff_t y = 0; y < rows; y++) {                                                               \
+                const T *src = x + (c * H + y) * W;                                                              \
+                T *dst = out + ((y + ph) * Wp + pw) * Cp + c;                                                    \
+                for (ptrdiff_t i = 0; i < cols; i++) dst[i * Cp] = src[i];                                       \
+            }                                                                                                    \
+    }
+
+/* fused_weight_grad(x, N, C, H, W, ph, pw, grad, K, OH, OW, rows, scratch..., du, sums): du (16, K, C)
+ * += dM[p] V[p]^T and sums (K, double) += each output channel's gradient, over the N images' tiles, x (N, C, H, W) and grad (N, K, OH, OW), a block of
+ * `rows` tile rows at a time. Scratch: hwc (Hp*Wp*Cp, Cp = C rounded up to small_gemm's panel),
+ * vt (16 planes, vt_stride apart, of Cp*rows*tw) and dm (16 planes, dm_stride apart, of K rows
+ * `depth` = rows*tw long). */
+#define WINOGRAD_FUSED_WEIGHT_GRAD(T)                                                                            \
+    WINOGRAD_CHANNELS_LAST(T)                                                                                    \
+    static void winograd_fused_weight_grad_##T(const T *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,    \
+                                               ptrdiff_t ph, ptrdiff_t pw, const T *grad, ptrdiff_t K,           \
+                                               ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t rows, T *hwc, T *vt,        \
+                                               ptrdiff_t vt_stride, T *dm, ptrdiff_t dm_stride, ptrdiff_t depth, \
+                                               T *du, double *sums) {                                            \
+        const ptrdiff_t PANEL = SMALL_GEMM_PANEL_BYTES / sizeof(T);                                              \
+        ptrdiff_t th = (OH + 1) / 2, tw = (OW + 1) / 2, Hp = 2 * th + 2, Wp = 2 * tw + 2;                        \
+        ptrdiff_t Cp = (C + PANEL - 1) / PANEL * PANEL, loaded = -1;                                             \
+        for (ptrdiff_t g0 = 0; g0 < N * th; g0 += rows) {                                                        \
+            ptrdiff_t R = N * th - g0 < rows ? N * th - g0 : rows;                                               \
+            for (ptrdiff_t r = 0; r < R; r++) {                                                                  \
+                ptrdiff_t n = (g0 + r) / th, ty = (g0 + r) % th;                                                 \
+                if (n != loaded) {                                                                               \
+                    winograd_channels_last_##T(x + n * C * H * W, C, H, W, ph, pw, Hp, Wp, Cp, hwc);             \
+                    loaded = n;                                                                                  \
+                }                                                                                                \
+                MINIDL_AT_LEVEL(winograd_tiles_in_cl, T, (hwc, Wp, Cp, ty, tw, r * tw, R * tw, vt, vt_stride));  \
+                for (ptrdiff_t k = 0; k < K; k++)                                                                \
+                    sums[k] += MINIDL_VALUE_AT_LEVEL(winograd_grad_row, T, (grad + (n * K + k) * OH * OW, OH, OW, ty, \
+                                                                            tw, dm + k * depth + r * tw, dm_stride)); \
+            }                                                                                                    \
+            for (int p = 0; p < 16; p++)                                                                         \
+                small_gemm_##T(dm + p * dm_stride, depth, K, R * tw, vt + p * vt_stride, C, du + p * K * C, C, 1); \
+        }                                                                                                        \
+    }
+
 WINOGRAD_FUSED(float)
 WINOGRAD_FUSED(double)
+WINOGRAD_FUSED_WEIGHT_GRAD(float)
+WINOGRAD_FUSED_WEIGHT_GRAD(double)
 
 #endif

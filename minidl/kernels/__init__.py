@@ -55,6 +55,7 @@ from .reference import (  # noqa: F401  every kernel's name, bound to its twin u
     sgd_step,
     tanh,
     winograd_fused,
+    winograd_fused_weight_grad,
     winograd_input,
     winograd_input_grad,
     winograd_output,
@@ -68,6 +69,7 @@ COMPILED = {
     "minidl.kernels._direct_conv": ("direct_conv", "direct_conv_weight_grad"),  # csrc/direct_conv.pyx and direct_conv.h
     "minidl.kernels._winograd": (  # csrc/winograd.pyx
         "winograd_input", "winograd_output", "winograd_output_grad", "winograd_input_grad", "winograd_fused",
+        "winograd_fused_weight_grad",
     ),
     "minidl.kernels._pool": (  # csrc/pool.pyx
         "max_pool2d_forward", "max_pool2d_backward", "max_pool2d_2x2_forward", "max_pool2d_2x2_backward",

@@ -10,6 +10,7 @@ import numpy as np
 from .window import Window2d
 from .winograd import (  # noqa: F401
     winograd_fused,
+    winograd_fused_weight_grad,
     winograd_input,
     winograd_input_grad,
     winograd_output,

@@ -159,10 +159,23 @@ def _b(v0, v1, v2, v3):
     return v0, v1 - v2 + v3, v1 + v2 - v0, -v3
 
 
-def winograd_fused(x, u, window, bias=None, out=None):
-    """The whole convolution by F(2x2, 3x3) with U = winograd_filter(weight): the twin of the
-    compiled kernel that fuses these three steps block by block (csrc/winograd_fused.h).
-    Shape: x (N, C, H, W), U (16, K, C), bias (K,) -> (N, K, OH, OW), into `out` when given."""
-    v = winograd_input(x, window)
-    return winograd_output(np.matmul(u, v), x.shape[0], window, bias, out)
+def winograd_fused(x, weight, window, bias=None, out=None):
+    """The whole convolution by F(2x2, 3x3): the twin of the compiled kernel that fuses these
+    steps block by block (csrc/winograd_fused.h). direct_conv's signature and result.
+    Shape: x (N, C, H, W), weight (K, C, 3, 3), bias (K,) -> (N, K, OH, OW), into `out` when given."""
+    m = np.matmul(winograd_filter(weight), winograd_input(x, window))
+    return winograd_output(m, x.shape[0], window, bias, out)
 
+
+def winograd_fused_weight_grad(x, grad, window, out=None, bias_out=None):
+    """d weight = G^T (dM V^T summed over every image's tiles) G, and with `bias_out` (K,),
+    float64, each output channel's gradient sum: the twin of the compiled kernel, with
+    direct_conv_weight_grad's signature and result. Shape: x (N, C, H, W), grad (N, K, OH, OW)
+    -> (K, C, 3, 3), into `out` when given (overwritten)."""
+    du = np.matmul(winograd_output_grad(grad, window), winograd_input(x, window).transpose(0, 2, 1))
+    if bias_out is not None:
+        bias_out[...] = grad.sum(axis=(0, 2, 3), dtype=np.float64)
+    if out is None:
+        return winograd_filter_grad(du)
+    out[...] = winograd_filter_grad(du)
+    return out

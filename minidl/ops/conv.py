@@ -55,10 +55,8 @@ class Conv2d(Function):
         self.algorithm = conv_algorithm.choose(c, k, window, groups, x.itemsize)
         if self.algorithm == "winograd":
             return self._winograd_forward(x, weight, bias[0] if bias else None)
-        if self.algorithm == "direct":
-            return self._direct_forward(x, weight, bias[0] if bias else None)
-        if self.algorithm == "winograd_fused":
-            return self._fused_forward(x, weight, bias[0] if bias else None)
+        if self.algorithm in ("direct", "winograd_fused"):
+            return self._stride_1_forward(x, weight, bias[0] if bias else None)
         self.weight = weight.reshape(groups, k // groups, cg * window.taps)
         pixels = window.oh * window.ow
         self.folded = (k // groups) * cg * window.taps * pixels < FOLD_BATCH_BELOW_MACS or pixels <= FOLD_BATCH_UP_TO_PIXELS
@@ -83,45 +81,37 @@ class Conv2d(Function):
                 m[:, :, a - lo : b - lo].reshape(16, m.shape[1], -1), b - a, self.window, bias, out=out[a:b]))
         return out
 
-    def _direct_forward(self, x, weight, bias):
+    def _stride_1_kernels(self):
+        """The forward and weight-gradient kernels of a stride-1 algorithm: the direct convolution,
+        or the fused Winograd one, which takes the same arguments and gives the same results."""
+        if self.algorithm == "winograd_fused":
+            return kernels.winograd_fused, kernels.winograd_fused_weight_grad
+        return kernels.direct_conv, kernels.direct_conv_weight_grad
+
+    def _stride_1_forward(self, x, weight, bias):
         """Two threads each convolve half the images. The layer keeps only its input and weight."""
         self.x, self.weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
         weight, bias = self.weight, None if bias is None else np.ascontiguousarray(bias)
+        conv = self._stride_1_kernels()[0]
         out = np.empty((x.shape[0], self.weight_shape[0], self.window.oh, self.window.ow), dtype=x.dtype)
-        self._image_halves(0, x.shape[0], out.size * weight[0].size, lambda a, b: kernels.direct_conv(
+        self._image_halves(0, x.shape[0], out.size * weight[0].size, lambda a, b: conv(
             self.x[a:b], weight, self.window, bias, out=out[a:b]))
-        return out
-
-    def _fused_forward(self, x, weight, bias):
-        """As _direct_forward, by the fused Winograd kernel: two threads each convolve half the images."""
-        self.x, self.weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
-        u = kernels.winograd_filter(self.weight)
-        bias = None if bias is None else np.ascontiguousarray(bias)
-        out = np.empty((x.shape[0], self.weight_shape[0], self.window.oh, self.window.ow), dtype=x.dtype)
-        self._image_halves(0, x.shape[0], out.size * self.weight[0].size, lambda a, b: kernels.winograd_fused(
-            self.x[a:b], u, self.window, bias, out=out[a:b]))
         return out
 
     def _stride_1_input_gradient(self, grad):
         """d x is the output gradient convolved, again at stride 1, with the filters flipped and
-        their channel axes swapped; its padding is what the forward's window reached beyond its own.
-        The forward's algorithm (direct or fused Winograd) computes it."""
+        their channel axes swapped; its padding is what the forward's window reached beyond its own."""
         g = self.window
         flipped = np.ascontiguousarray(self.weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         back = Window2d.over((g.oh, g.ow), (g.kh, g.kw), (1, 1),
                              ((g.kh - 1) * g.dh - g.ph, (g.kw - 1) * g.dw - g.pw), (g.dh, g.dw))
+        conv = self._stride_1_kernels()[0]
         grad_x = np.empty(self.input_shape, dtype=grad.dtype)
-        if self.algorithm == "winograd_fused":
-            u = kernels.winograd_filter(flipped)
-            part = lambda a, b: kernels.winograd_fused(grad[a:b], u, back, out=grad_x[a:b])  # noqa: E731
-        else:
-            part = lambda a, b: kernels.direct_conv(grad[a:b], flipped, back, out=grad_x[a:b])  # noqa: E731
-        self._image_halves(0, grad.shape[0], grad_x.size * flipped[0].size, part)
+        self._image_halves(0, grad.shape[0], grad_x.size * flipped[0].size, lambda a, b: conv(
+            grad[a:b], flipped, back, out=grad_x[a:b]))
         return grad_x
 
     def _stride_1_backward(self, grad, want_bias):
-        """d x by the forward's algorithm; d weight (and d bias) by the direct kernel, which reads
-        the input and the output gradient in place, for the fused Winograd layers too."""
         grad = np.ascontiguousarray(grad)
         grad_x = self._stride_1_input_gradient(grad) if self.needs_input_grad[0] else None
         grad_w = grad_b = None
@@ -129,8 +119,8 @@ class Conv2d(Function):
             # each thread sums its half of the batch into its own slot; the two are added after
             parts = np.zeros((2,) + self.weight_shape, dtype=grad.dtype)
             sums = np.zeros((2, self.weight_shape[0]))
-            n = grad.shape[0]
-            self._image_halves(0, n, grad.size * self.weight[0].size, lambda a, b: kernels.direct_conv_weight_grad(
+            n, weight_grad = grad.shape[0], self._stride_1_kernels()[1]
+            self._image_halves(0, n, grad.size * self.weight[0].size, lambda a, b: weight_grad(
                 self.x[a:b], grad[a:b], self.window, out=parts[int(a > 0)], bias_out=sums[int(a > 0)]))
             grad_w = parts[0] + parts[1] if self.needs_input_grad[1] else None
             grad_b = (sums[0] + sums[1]).astype(grad.dtype) if want_bias else None

@@ -5,16 +5,19 @@ input always takes the same path and gives the same output.
     winograd  F(2x2, 3x3): 3x3 windows at stride 1, no dilation, one group (kernels/winograd.py),
               BLAS over whole chunks of transformed tiles
     winograd_fused  the same, its transforms fused to the products a block of tiles at a time in
-              cache (csrc/winograd_fused.h), padding up to 2; its weight gradient is direct's
+              cache (csrc/winograd_fused.h), padding up to 2
     direct    stride 1, one group, padding up to the window's reach: no column buffer in the
               forward or the input gradient (csrc/direct_conv.h)
 
 The rule, from the measurements in docs/performance.md:
-  - direct where it applies, the window has at least 9 taps, each image has at least
+  - winograd_fused where it applies, the layer has at least FUSED_MIN_CHANNELS input channels
+    (with fewer, its tile transforms cost about what its products save) and either its
+    weights fit FUSED_MAX_WEIGHT_BYTES or each image has at least FUSED_MIN_PIXELS output
+    pixels (every block of tiles reads all the transformed weights: large weights need many
+    tiles per image to pay for that);
+  - else direct where it applies, the window has at least 9 taps, each image has at least
     DIRECT_MIN_PIXELS output pixels and the weights fit DIRECT_MAX_WEIGHT_BYTES (about a
-    core's L2 cache: each tile of outputs reads all of them); but winograd_fused there when
-    the window is 3x3 and the layer has at least FUSED_MIN_CHANNELS input channels (with
-    fewer, its tile transforms cost about what its products save);
+    core's L2 cache: each tile of outputs reads all of them);
   - else Winograd where it applies and the layer has at least WINOGRAD_MIN_CHANNELS input
     channels (with fewer, its tile transforms cost more than the multiplications it saves);
   - else im2col, whose one GEMM over the whole batch wins on small images and 1x1 windows.
@@ -29,6 +32,8 @@ DIRECT_MIN_TAPS = 9
 DIRECT_MIN_PIXELS = 256
 DIRECT_MAX_WEIGHT_BYTES = 512 << 10
 FUSED_MIN_CHANNELS = 32
+FUSED_MAX_WEIGHT_BYTES = 1 << 20
+FUSED_MIN_PIXELS = 256
 
 
 def winograd_applies(window, groups):
@@ -75,9 +80,13 @@ def choose(in_channels, out_channels, window, groups, itemsize=4):
     if algorithm is not None:
         return algorithm if applies(algorithm, window, groups) else "im2col"
     weight_bytes = out_channels * in_channels * window.taps * itemsize
+    pixels = window.oh * window.ow
+    if fused_applies(window, groups) and in_channels >= FUSED_MIN_CHANNELS and \
+            (weight_bytes <= FUSED_MAX_WEIGHT_BYTES or pixels >= FUSED_MIN_PIXELS):
+        return "winograd_fused"
     if direct_applies(window, groups) and window.taps >= DIRECT_MIN_TAPS and \
-            window.oh * window.ow >= DIRECT_MIN_PIXELS and weight_bytes <= DIRECT_MAX_WEIGHT_BYTES:
-        return "winograd_fused" if fused_applies(window, groups) and in_channels >= FUSED_MIN_CHANNELS else "direct"
+            pixels >= DIRECT_MIN_PIXELS and weight_bytes <= DIRECT_MAX_WEIGHT_BYTES:
+        return "direct"
     if winograd_applies(window, groups) and in_channels >= WINOGRAD_MIN_CHANNELS:
         return "winograd"
     return "im2col"

@@ -86,53 +86,90 @@ FUSED_SHAPES = SHAPES + [(3, 4, 6, 11, 7, 2), (2, 3, 5, 150, 5, 1), (5, 6, 9, 9,
 
 
 def _fused_case(shape, dtype, seed):
-    """x, weight, U = winograd_filter(weight), bias and the window."""
+    """x, weight, bias, an output gradient and the window."""
     n, c, h, w, k, p = shape
+    window = _window(shape)
     rng = np.random.default_rng(seed)
     x, weight = rng.standard_normal((n, c, h, w)).astype(dtype), rng.standard_normal((k, c, 3, 3)).astype(dtype)
-    return x, weight, kernels.winograd_filter(weight), rng.standard_normal(k).astype(dtype), _window(shape)
+    grad = rng.standard_normal((n, k, window.oh, window.ow)).astype(dtype)
+    return x, weight, rng.standard_normal(k).astype(dtype), grad, window
 
 
-def _fused_tolerance(dtype):
-    return dict(rtol=1e-5, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+def _fused_tolerance(dtype, scale=1.0):
+    """float32's to a result's scale: the weight gradient sums hundreds of tiles."""
+    return dict(rtol=1e-5, atol=1e-5 * scale) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12 * scale)
+
+
+def _check_fused_kernels(forward, weight_grad, shape, dtype, seed):
+    """Both kernels against their twins and against the direct convolution's twins."""
+    x, weight, bias, grad, window = _fused_case(shape, dtype, seed)
+    for b in (bias, None):
+        got = forward(x, weight, window, b)
+        np.testing.assert_allclose(got, reference.winograd_fused(x, weight, window, b), **_fused_tolerance(dtype))
+        np.testing.assert_allclose(got, reference.direct_conv(x, weight, window, b), **_fused_tolerance(dtype))
+    sums = np.full(weight.shape[0], 7.0)
+    dw = weight_grad(x, grad, window, bias_out=sums)
+    want = reference.winograd_fused_weight_grad(x, grad, window)
+    np.testing.assert_allclose(dw, want, **_fused_tolerance(dtype, np.abs(want).max()))
+    np.testing.assert_allclose(dw, reference.direct_conv_weight_grad(x, grad, window),
+                               **_fused_tolerance(dtype, np.abs(want).max()))
+    np.testing.assert_allclose(sums, grad.astype(np.float64).sum(axis=(0, 2, 3)), rtol=1e-12, atol=1e-10)
 
 
 @pytest.mark.parametrize("backend", kernels.available("winograd_fused"))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", FUSED_SHAPES)
 @pytest.mark.parametrize("block_tiles", [1, 48])
-def test_fused_kernel_matches_twin(backend, dtype, shape, block_tiles, monkeypatch):
+def test_fused_kernels_match_twins(backend, dtype, shape, block_tiles, monkeypatch):
     """Blocks of one tile row, and of the default size (which spans images on small ones)."""
     if backend == "compiled":
         from minidl.kernels import _winograd
 
         monkeypatch.setattr(_winograd, "FUSED_BLOCK_TILES", block_tiles)
-    x, weight, u, bias, window = _fused_case(shape, dtype, seed=5)
-    fused = kernels.implementation("winograd_fused", backend)
-    for b in (bias, None):
-        got = fused(x, u, window, b)
-        np.testing.assert_allclose(got, reference.winograd_fused(x, u, window, b), **_fused_tolerance(dtype))
-        np.testing.assert_allclose(got, reference.direct_conv(x, weight, window, b), **_fused_tolerance(dtype))
+    _check_fused_kernels(kernels.implementation("winograd_fused", backend),
+                         kernels.implementation("winograd_fused_weight_grad", backend), shape, dtype, seed=5)
 
 
 @pytest.mark.parametrize("backend", kernels.available("winograd_fused"))
-def test_fused_kernel_writes_one_batch_range_and_refuses_what_it_cannot_compute(backend):
-    x, _, u, bias, window = _fused_case((5, 3, 7, 6, 4, 1), np.float32, seed=6)
+def test_fused_kernels_write_one_batch_range_and_refuse_what_they_cannot_compute(backend):
+    x, weight, bias, grad, window = _fused_case((5, 3, 7, 6, 4, 1), np.float32, seed=6)
     fused = kernels.implementation("winograd_fused", backend)
+    weight_grad = kernels.implementation("winograd_fused_weight_grad", backend)
     out = np.full((5, 4, window.oh, window.ow), 7, np.float32)
-    fused(x[2:4], u, window, bias, out=out[2:4])
-    np.testing.assert_allclose(out[2:4], reference.winograd_fused(x, u, window, bias)[2:4], rtol=1e-5, atol=1e-5)
+    fused(x[2:4], weight, window, bias, out=out[2:4])
+    np.testing.assert_allclose(out[2:4], reference.winograd_fused(x, weight, window, bias)[2:4], rtol=1e-5, atol=1e-5)
     assert np.all(out[[0, 1, 4]] == 7)
-    if backend == "compiled":  # the twin computes whatever NumPy broadcasting lets it
-        with pytest.raises(ValueError, match=r"winograd_fused: U \(16, 4, 3\) does not fit 2 input channels"):
-            fused(np.ascontiguousarray(x[:, :2]), u, window)
+    dw = np.full((2, 4, 3, 3, 3), 7, np.float32)  # the weight gradient overwrites its out=
+    weight_grad(x[2:4], grad[2:4], window, out=dw[1])
+    np.testing.assert_allclose(dw[1], reference.direct_conv_weight_grad(x[2:4], grad[2:4], window), rtol=1e-5, atol=1e-4)
+    assert np.all(dw[0] == 7)
+    if backend == "compiled":  # the twins compute whatever NumPy broadcasting lets them
+        with pytest.raises(ValueError, match=r"winograd_fused: weight \(4, 3, 3, 3\) does not fit 2 channels"):
+            fused(np.ascontiguousarray(x[:, :2]), weight, window)
         with pytest.raises(ValueError, match="winograd_fused: only 3x3 windows at stride 1"):
-            fused(x, u, Window2d.over((7, 6), (3, 3), (2, 2), (1, 1)))
+            fused(x, weight, Window2d.over((7, 6), (3, 3), (2, 2), (1, 1)))
+        with pytest.raises(ValueError, match=r"winograd_fused_weight_grad: output gradient \(5, 4, 6, 5\) does not fit"):
+            weight_grad(x, grad[:, :, :6, :5].copy(), window)
+
+
+@pytest.mark.parametrize("backend", kernels.available("winograd_fused"))
+def test_fused_kernels_on_an_empty_batch_and_no_channels(backend):
+    fused = kernels.implementation("winograd_fused", backend)
+    weight_grad = kernels.implementation("winograd_fused_weight_grad", backend)
+    window = Window2d.over((5, 5), (3, 3), (1, 1), (1, 1))
+    bias = np.array([1.0, -2.0], np.float32)
+    assert fused(np.zeros((0, 3, 5, 5), np.float32), np.ones((2, 3, 3, 3), np.float32), window, bias).shape == (0, 2, 5, 5)
+    out = fused(np.zeros((1, 0, 5, 5), np.float32), np.ones((2, 0, 3, 3), np.float32), window, bias)
+    np.testing.assert_array_equal(out, np.broadcast_to(bias.reshape(1, 2, 1, 1), (1, 2, 5, 5)))
+    sums = np.zeros(2)
+    dw = weight_grad(np.zeros((1, 0, 5, 5), np.float32), np.ones((1, 2, 5, 5), np.float32), window, bias_out=sums)
+    assert dw.shape == (2, 0, 3, 3)
+    np.testing.assert_array_equal(sums, [25.0, 25.0])
 
 
 @pytest.mark.parametrize("isa", instruction_sets_of("minidl.kernels._winograd"))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fused_kernel_at_every_instruction_set_matches_twin(isa, dtype):
+def test_fused_kernels_at_every_instruction_set_match_twins(isa, dtype):
     """Each SIMD level has its own tile width, so each pads a block's columns differently."""
     from minidl.kernels import _winograd
 
@@ -140,9 +177,7 @@ def test_fused_kernel_at_every_instruction_set_matches_twin(isa, dtype):
     try:
         assert _winograd.instruction_set() == isa
         for shape in FUSED_SHAPES + [(2, 16, 32, 32, 32, 1)]:
-            x, _, u, bias, window = _fused_case(shape, dtype, seed=7)
-            np.testing.assert_allclose(_winograd.winograd_fused(x, u, window, bias),
-                                       reference.winograd_fused(x, u, window, bias), **_fused_tolerance(dtype))
+            _check_fused_kernels(_winograd.winograd_fused, _winograd.winograd_fused_weight_grad, shape, dtype, seed=7)
     finally:
         _winograd.limit_instruction_set(previous)
 
@@ -229,12 +264,15 @@ def test_rule_chooses_by_geometry_channels_and_size(monkeypatch):
     monkeypatch.delenv("MINIDL_CONV_ALGO", raising=False)
     choose = conv_algorithm.choose
     w3 = Window2d.over((16, 16), (3, 3), (1, 1), (1, 1))
-    w3_small = Window2d.over((8, 8), (3, 3), (1, 1), (1, 1))  # 64 output pixels: im2col's one GEMM wins
-    assert choose(64, 64, w3, 1) == "winograd_fused"  # 147 KB of weights, read from L2 by the direct's kernel
+    w3_small = Window2d.over((8, 8), (3, 3), (1, 1), (1, 1))  # 64 output pixels an image
+    assert choose(64, 64, w3, 1) == "winograd_fused"
     assert choose(conv_algorithm.FUSED_MIN_CHANNELS - 1, 64, w3, 1) == "direct"  # too few channels for Winograd
-    assert choose(128, 128, w3, 1) == "winograd"  # 590 KB: more than a core's L2
+    assert choose(3, 64, Window2d.over((32, 32), (3, 3), (1, 1), (1, 1)), 1) == "direct"  # a stem
+    assert choose(128, 128, w3, 1) == "winograd_fused"  # 590 KB of weights
+    assert choose(256, 256, w3, 1) == "winograd_fused"  # 2.4 MB, but 256 output pixels an image
+    assert choose(256, 256, w3_small, 1) == "winograd"  # 2.4 MB over 64 pixels: BLAS's GEMMs win
+    assert choose(128, 128, w3_small, 1) == "winograd_fused"
     assert choose(64, 64, w3, 1, itemsize=8) == "winograd_fused"
-    assert choose(64, 64, w3_small, 1) == "winograd"
     assert choose(conv_algorithm.WINOGRAD_MIN_CHANNELS - 1, 16, w3_small, 1) == "im2col"
     assert choose(64, 64, w3, 2) == "im2col"  # groups
     assert choose(64, 64, Window2d.over((16, 16), (3, 3), (2, 2), (1, 1)), 1) == "im2col"  # stride
