@@ -228,25 +228,29 @@
 #define WINOGRAD_PACK_FILTER(T)                                                                                  \
     static void winograd_pack_filter_##T(const T *MINIDL_RESTRICT weight, ptrdiff_t K, ptrdiff_t C,              \
                                          T *MINIDL_RESTRICT packed) {                                            \
-        ptrdiff_t K4 = (K + 3) / 4 * 4;                                                                          \
-        memset(packed, 0, 16 * K4 * C * sizeof(T));                                                              \
-        for (ptrdiff_t k = 0; k < K; k++)                                                                        \
+        ptrdiff_t K4 = (K + 3) / 4 * 4, plane = K4 * C;                                                          \
+        /* four output channels at a time, as the micro-kernel reads them: each of the 16 planes is */           \
+        /* written in order, 4 values at a time */                                                               \
+        for (ptrdiff_t k0 = 0; k0 < K4; k0 += 4)                                                                 \
             for (ptrdiff_t c = 0; c < C; c++) {                                                                  \
-                const T *g = weight + (k * C + c) * 9;                                                           \
-                T t[4][3], u[4][4];                                                                              \
-                for (int j = 0; j < 3; j++) { /* G down the columns */                                           \
-                    t[0][j] = g[j];                                                                              \
-                    t[1][j] = (g[j] + g[3 + j] + g[6 + j]) / 2;                                                  \
-                    t[2][j] = (g[j] - g[3 + j] + g[6 + j]) / 2;                                                  \
-                    t[3][j] = g[6 + j];                                                                          \
+                T u[16][4] = {{0}};                                                                              \
+                for (ptrdiff_t k = k0; k < k0 + 4 && k < K; k++) {                                               \
+                    const T *g = weight + (k * C + c) * 9;                                                       \
+                    T t[4][3];                                                                                   \
+                    for (int j = 0; j < 3; j++) { /* G down the columns */                                       \
+                        t[0][j] = g[j];                                                                          \
+                        t[1][j] = (g[j] + g[3 + j] + g[6 + j]) / 2;                                              \
+                        t[2][j] = (g[j] - g[3 + j] + g[6 + j]) / 2;                                              \
+                        t[3][j] = g[6 + j];                                                                      \
+                    }                                                                                            \
+                    for (int i = 0; i < 4; i++) { /* and G^T along the rows */                                   \
+                        u[4 * i][k - k0] = t[i][0];                                                              \
+                        u[4 * i + 1][k - k0] = (t[i][0] + t[i][1] + t[i][2]) / 2;                                \
+                        u[4 * i + 2][k - k0] = (t[i][0] - t[i][1] + t[i][2]) / 2;                                \
+                        u[4 * i + 3][k - k0] = t[i][2];                                                          \
+                    }                                                                                            \
                 }                                                                                                \
-                for (int i = 0; i < 4; i++) { /* and G^T along the rows */                                       \
-                    u[i][0] = t[i][0];                                                                           \
-                    u[i][1] = (t[i][0] + t[i][1] + t[i][2]) / 2;                                                 \
-                    u[i][2] = (t[i][0] - t[i][1] + t[i][2]) / 2;                                                 \
-                    u[i][3] = t[i][2];                                                                           \
-                }                                                                                                \
-                for (int p = 0; p < 16; p++) packed[((p * K4 / 4 + k / 4) * C + c) * 4 + k % 4] = u[p / 4][p % 4]; \
+                for (int p = 0; p < 16; p++) memcpy(packed + p * plane + k0 * C + 4 * c, u[p], sizeof u[p]);     \
             }                                                                                                    \
     }
 
