@@ -198,6 +198,7 @@ def _input_grad(const real[:, :, :, :, :] dv, Py_ssize_t H, Py_ssize_t W, Py_ssi
 
 
 cdef extern from "winograd_fused.h" nogil:
+    const int SMALL_GEMM_PANEL_BYTES  # the weight gradient's channels-last input is padded to whole panels
     Py_ssize_t direct_conv_tile_float()
     Py_ssize_t direct_conv_tile_double()
     void winograd_pack_filter_float(const float* weight, Py_ssize_t K, Py_ssize_t C, float* packed)
@@ -227,9 +228,6 @@ cdef extern from "winograd_fused.h" nogil:
 FUSED_BLOCK_TILES = 48
 # Gap between the 16 planes of a block's buffers, in elements (see STAGGER in winograd.py).
 _PLANE_GAP = 16
-# small_gemm.h's panel of columns, in bytes: the weight gradient's channels-last input is
-# padded to whole panels
-_PANEL_BYTES = 128
 
 
 cdef _check_fused(str kernel, tuple x_shape, window):
@@ -310,7 +308,7 @@ def winograd_fused_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, :
         return out_arr
     cdef Py_ssize_t th, tw
     th, tw = tiles(window)
-    cdef Py_ssize_t panel = _PANEL_BYTES // x.itemsize
+    cdef Py_ssize_t panel = SMALL_GEMM_PANEL_BYTES // x.itemsize
     cdef Py_ssize_t Cp = (C + panel - 1) // panel * panel
     cdef Py_ssize_t rows = max(1, min(N * th, FUSED_BLOCK_TILES // tw))
     cdef Py_ssize_t depth = rows * tw
