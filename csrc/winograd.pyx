@@ -1,8 +1,10 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, nonecheck=False
-"""The four tile transforms of Winograd's F(2x2, 3x3) convolution, one pass each.
+"""Winograd's F(2x2, 3x3) convolution: the four tile transforms of the BLAS path, one pass
+each, and the fused kernels (winograd_fused.h) that run the whole forward or weight gradient
+a block of tiles at a time, with direct_conv's signatures.
 
 Same signatures and results as the NumPy twins in minidl/kernels/winograd.py, which say
-what each computes; layouts, with P = N*th*tw tiles (th x tw per image):
+what each computes; the transforms' layouts, with P = N*th*tw tiles (th x tw per image):
     V, dV  (16, C, N, th, tw)     M, dM  (16, K, N, th, tw)
 Each (image, channel) plane goes through a zero-padded copy of its tiles' extent, so the
 tile loops have no bounds logic; each tile reads 16 (or 4) values and writes 16 (or 4).

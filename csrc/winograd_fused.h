@@ -7,7 +7,8 @@
  * Here a block of tile rows is transformed into buffers that stay in the core's cache,
  * multiplied there by the direct convolution's micro-kernel (direct_conv.h with one tap:
  * for each of the 16 positions of a 4x4 tile, M[p] (K x tiles) = U[p] (K x C) @ V[p] (C x tiles)),
- * and transformed straight into the output.
+ * and transformed straight into the output. The weight gradient goes block by block the same
+ * way, with small_gemm.h's kernel (below).
  *
  * The transforms are vectorised along a row of tiles. Each channel plane is padded to the
  * tiles' extent and split into its even and odd columns ("half-rows"), so tile tx reads
