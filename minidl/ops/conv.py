@@ -39,6 +39,9 @@ KEEP_COLUMNS_UP_TO_INPUTS = 1
 KEEP_COLUMNS_UP_TO_BYTES = 1 << 20
 # Winograd transforms this many bytes of tiles at a time (see Conv2d._winograd_chunks).
 WINOGRAD_CHUNK_BYTES = 8 << 20
+# The fused Winograd weight gradient packs input channels in panels of 32 (small_gemm.h); with
+# fewer channels most of each panel is zeros, and the direct kernel computes it faster.
+FUSED_WEIGHT_GRAD_MIN_CHANNELS = 32
 
 
 class Conv2d(Function):
@@ -84,9 +87,11 @@ class Conv2d(Function):
     def _stride_1_kernels(self):
         """The forward and weight-gradient kernels of a stride-1 algorithm: the direct convolution,
         or the fused Winograd one, which takes the same arguments and gives the same results."""
-        if self.algorithm == "winograd_fused":
-            return kernels.winograd_fused, kernels.winograd_fused_weight_grad
-        return kernels.direct_conv, kernels.direct_conv_weight_grad
+        if self.algorithm != "winograd_fused":
+            return kernels.direct_conv, kernels.direct_conv_weight_grad
+        if self.input_shape[1] < FUSED_WEIGHT_GRAD_MIN_CHANNELS:
+            return kernels.winograd_fused, kernels.direct_conv_weight_grad
+        return kernels.winograd_fused, kernels.winograd_fused_weight_grad
 
     def _stride_1_forward(self, x, weight, bias):
         """Two threads each convolve half the images. The layer keeps only its input and weight."""

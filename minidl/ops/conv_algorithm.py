@@ -11,10 +11,11 @@ input always takes the same path and gives the same output.
 
 The rule, from the measurements in docs/performance.md:
   - winograd_fused where it applies, the layer has at least FUSED_MIN_CHANNELS input channels
-    (with fewer, its tile transforms cost about what its products save) and either its
-    weights fit FUSED_MAX_WEIGHT_BYTES or each image has at least FUSED_MIN_PIXELS output
-    pixels (every block of tiles reads all the transformed weights: large weights need many
-    tiles per image to pay for that);
+    (with fewer, its tile transforms cost about what its products save), each image has at
+    least FUSED_MIN_PIXELS output pixels (its transforms are vectorised along a row of tiles:
+    a 4x4 image's rows are 2 tiles long), and either its weights fit FUSED_MAX_WEIGHT_BYTES or
+    each image has at least FUSED_LARGE_WEIGHTS_MIN_PIXELS (every block of tiles reads all the
+    transformed weights: large weights need many tiles per image to pay for that);
   - else direct where it applies, the window has at least 9 taps, each image has at least
     DIRECT_MIN_PIXELS output pixels and the weights fit DIRECT_MAX_WEIGHT_BYTES (about a
     core's L2 cache: each tile of outputs reads all of them);
@@ -31,9 +32,10 @@ WINOGRAD_MIN_CHANNELS = 32
 DIRECT_MIN_TAPS = 9
 DIRECT_MIN_PIXELS = 256
 DIRECT_MAX_WEIGHT_BYTES = 512 << 10
-FUSED_MIN_CHANNELS = 32
+FUSED_MIN_CHANNELS = 16
+FUSED_MIN_PIXELS = 64
 FUSED_MAX_WEIGHT_BYTES = 1 << 20
-FUSED_MIN_PIXELS = 256
+FUSED_LARGE_WEIGHTS_MIN_PIXELS = 256
 
 
 def winograd_applies(window, groups):
@@ -81,8 +83,8 @@ def choose(in_channels, out_channels, window, groups, itemsize=4):
         return algorithm if applies(algorithm, window, groups) else "im2col"
     weight_bytes = out_channels * in_channels * window.taps * itemsize
     pixels = window.oh * window.ow
-    if fused_applies(window, groups) and in_channels >= FUSED_MIN_CHANNELS and \
-            (weight_bytes <= FUSED_MAX_WEIGHT_BYTES or pixels >= FUSED_MIN_PIXELS):
+    if fused_applies(window, groups) and in_channels >= FUSED_MIN_CHANNELS and pixels >= FUSED_MIN_PIXELS and \
+            (weight_bytes <= FUSED_MAX_WEIGHT_BYTES or pixels >= FUSED_LARGE_WEIGHTS_MIN_PIXELS):
         return "winograd_fused"
     if direct_applies(window, groups) and window.taps >= DIRECT_MIN_TAPS and \
             pixels >= DIRECT_MIN_PIXELS and weight_bytes <= DIRECT_MAX_WEIGHT_BYTES:

@@ -225,14 +225,19 @@ def test_winograd_in_chunks_and_halves_matches_pytorch(threads, monkeypatch):
 
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_fused_layer_in_halves_matches_pytorch(threads, monkeypatch):
-    """The forward and the input gradient each split an odd batch over two threads."""
+    """Each pass splits an odd batch over two threads; with 5 input channels the weight gradient
+    is the direct kernel's, with 33 the fused one's (its channel panels, 32 wide, part empty)."""
+    from minidl.ops import conv
+
     monkeypatch.setenv("MINIDL_THREADS", threads)
     rng = np.random.default_rng(8)
-    x, wt, b = rng.standard_normal((7, 5, 8, 7)), rng.standard_normal((6, 5, 3, 3)), rng.standard_normal(6)
-    for padding in (0, 1, 2):
-        got = _conv_and_grads(x, wt, b, padding, "winograd_fused", monkeypatch)
-        for g, e in zip(got, _torch_conv_and_grads(x, wt, b, padding)):
-            np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
+    for channels in (5, 33):
+        assert (channels >= conv.FUSED_WEIGHT_GRAD_MIN_CHANNELS) == (channels == 33)
+        x, wt, b = rng.standard_normal((7, channels, 8, 7)), rng.standard_normal((6, channels, 3, 3)), rng.standard_normal(6)
+        for padding in (0, 1, 2):
+            got = _conv_and_grads(x, wt, b, padding, "winograd_fused", monkeypatch)
+            for g, e in zip(got, _torch_conv_and_grads(x, wt, b, padding)):
+                np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("algorithm", conv_algorithm.ALGORITHMS)
@@ -265,15 +270,20 @@ def test_rule_chooses_by_geometry_channels_and_size(monkeypatch):
     choose = conv_algorithm.choose
     w3 = Window2d.over((16, 16), (3, 3), (1, 1), (1, 1))
     w3_small = Window2d.over((8, 8), (3, 3), (1, 1), (1, 1))  # 64 output pixels an image
+    w3_tiny = Window2d.over((4, 4), (3, 3), (1, 1), (1, 1))  # rows of 2 tiles
     assert choose(64, 64, w3, 1) == "winograd_fused"
+    assert choose(16, 32, Window2d.over((32, 32), (3, 3), (1, 1), (1, 1)), 1) == "winograd_fused"  # B1
     assert choose(conv_algorithm.FUSED_MIN_CHANNELS - 1, 64, w3, 1) == "direct"  # too few channels for Winograd
     assert choose(3, 64, Window2d.over((32, 32), (3, 3), (1, 1), (1, 1)), 1) == "direct"  # a stem
+    assert choose(16, 32, w3_tiny, 1) == "im2col"  # B8's second layer
+    assert choose(512, 512, w3_tiny, 1) == "winograd"  # C4
     assert choose(128, 128, w3, 1) == "winograd_fused"  # 590 KB of weights
     assert choose(256, 256, w3, 1) == "winograd_fused"  # 2.4 MB, but 256 output pixels an image
     assert choose(256, 256, w3_small, 1) == "winograd"  # 2.4 MB over 64 pixels: BLAS's GEMMs win
     assert choose(128, 128, w3_small, 1) == "winograd_fused"
     assert choose(64, 64, w3, 1, itemsize=8) == "winograd_fused"
-    assert choose(conv_algorithm.WINOGRAD_MIN_CHANNELS - 1, 16, w3_small, 1) == "im2col"
+    assert choose(conv_algorithm.FUSED_MIN_CHANNELS - 1, 16, w3_small, 1) == "im2col"  # neither Winograd, nor direct at 64 pixels
+    assert choose(conv_algorithm.WINOGRAD_MIN_CHANNELS - 1, 16, w3_small, 1) == "winograd_fused"
     assert choose(64, 64, w3, 2) == "im2col"  # groups
     assert choose(64, 64, Window2d.over((16, 16), (3, 3), (2, 2), (1, 1)), 1) == "im2col"  # stride
     assert choose(64, 64, Window2d.over((16, 16), (3, 3), (1, 1), (2, 2), (2, 2)), 1) == "direct"  # dilation
