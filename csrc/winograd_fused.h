@@ -31,12 +31,12 @@
  * to Hp = 2*th + 2 rows of Wp = 2*tw + 2 columns, each row stored as its even then its odd
  * columns: halves[((c*Hp + y)*2 + parity)*(tw + 1) + i] = padded[c][y][2*i + parity].
  * `row` is scratch for Wp values. */
-#define WINOGRAD_SPLIT(LEVEL, ATTR, T)                                                                          \
+#define WINOGRAD_SPLIT(LEVEL, ATTR, T)                                                                           \
     ATTR static void winograd_split_##LEVEL##_##T(const T *MINIDL_RESTRICT x, ptrdiff_t C, ptrdiff_t H,          \
                                                   ptrdiff_t W, ptrdiff_t ph, ptrdiff_t pw, ptrdiff_t th,         \
                                                   ptrdiff_t tw, T *MINIDL_RESTRICT row, T *MINIDL_RESTRICT halves) { \
-        ptrdiff_t Hp = 2 * th + 2, Wp = 2 * tw + 2, te = tw + 1;                                                  \
-        ptrdiff_t width = W < Wp - pw ? W : Wp - pw; /* columns of x inside the tiles' extent */                \
+        ptrdiff_t Hp = 2 * th + 2, Wp = 2 * tw + 2, te = tw + 1;                                                 \
+        ptrdiff_t width = W < Wp - pw ? W : Wp - pw; /* columns of x inside the tiles' extent */                 \
         for (ptrdiff_t c = 0; c < C; c++)                                                                        \
             for (ptrdiff_t y = 0; y < Hp; y++) {                                                                 \
                 T *even = halves + (c * Hp + y) * 2 * te, *odd = even + te;                                      \
@@ -86,7 +86,7 @@
  * inside row_out gcc no longer vectorises it. */
 #define WINOGRAD_PAIRS(LEVEL, ATTR, T)                                                                           \
     ATTR __attribute__((noinline)) static void winograd_pairs_##LEVEL##_##T(const T *MINIDL_RESTRICT left, const T *MINIDL_RESTRICT right, \
-                                                         ptrdiff_t n, T *MINIDL_RESTRICT dst) {                 \
+                                                         ptrdiff_t n, T *MINIDL_RESTRICT dst) {                  \
         for (ptrdiff_t i = 0; i < n; i++) {                                                                      \
             dst[2 * i] = left[i];                                                                                \
             dst[2 * i + 1] = right[i];                                                                           \
@@ -108,16 +108,16 @@
             T bias_k = bias ? bias[k] : 0;                                                                       \
             ptrdiff_t n = tw - t0 < WINOGRAD_SPAN ? tw - t0 : WINOGRAD_SPAN;                                     \
             const T *q = m + t0;                                                                                 \
-            for (ptrdiff_t i = 0; i < n; i++) { /* A^T down the tile's columns, then along its rows */             \
-                T m0 = q[i], m1 = q[p_stride + i], m2 = q[2 * p_stride + i], m3 = q[3 * p_stride + i];                \
+            for (ptrdiff_t i = 0; i < n; i++) { /* A^T down the tile's columns, then along its rows */           \
+                T m0 = q[i], m1 = q[p_stride + i], m2 = q[2 * p_stride + i], m3 = q[3 * p_stride + i];           \
                 T m4 = q[4 * p_stride + i], m5 = q[5 * p_stride + i], m6 = q[6 * p_stride + i], m7 = q[7 * p_stride + i]; \
-                T m8 = q[8 * p_stride + i], m9 = q[9 * p_stride + i], m10 = q[10 * p_stride + i];                     \
-                T m11 = q[11 * p_stride + i], m12 = q[12 * p_stride + i], m13 = q[13 * p_stride + i];                 \
-                T m14 = q[14 * p_stride + i], m15 = q[15 * p_stride + i];                                            \
-                T a0 = m0 + m4 + m8, a1 = m1 + m5 + m9, a2 = m2 + m6 + m10, a3 = m3 + m7 + m11;                      \
-                T b0 = m4 - m8 - m12, b1 = m5 - m9 - m13, b2 = m6 - m10 - m14, b3 = m7 - m11 - m15;                  \
-                out[0][i] = a0 + a1 + a2 + bias_k; out[1][i] = a1 - a2 - a3 + bias_k;                                    \
-                out[2][i] = b0 + b1 + b2 + bias_k; out[3][i] = b1 - b2 - b3 + bias_k;                                    \
+                T m8 = q[8 * p_stride + i], m9 = q[9 * p_stride + i], m10 = q[10 * p_stride + i];                \
+                T m11 = q[11 * p_stride + i], m12 = q[12 * p_stride + i], m13 = q[13 * p_stride + i];            \
+                T m14 = q[14 * p_stride + i], m15 = q[15 * p_stride + i];                                        \
+                T a0 = m0 + m4 + m8, a1 = m1 + m5 + m9, a2 = m2 + m6 + m10, a3 = m3 + m7 + m11;                  \
+                T b0 = m4 - m8 - m12, b1 = m5 - m9 - m13, b2 = m6 - m10 - m14, b3 = m7 - m11 - m15;              \
+                out[0][i] = a0 + a1 + a2 + bias_k; out[1][i] = a1 - a2 - a3 + bias_k;                            \
+                out[2][i] = b0 + b1 + b2 + bias_k; out[3][i] = b1 - b2 - b3 + bias_k;                            \
             }                                                                                                    \
             ptrdiff_t x0 = 2 * t0, pairs = (OW - x0) / 2 < n ? (OW - x0) / 2 : n;                                \
             for (int r = 0; r < 1 + two_rows; r++) {                                                             \
@@ -136,7 +136,7 @@
  * ty, from one padded image laid out (Hp, Wp, Cp) channels-last; position p of tile tx and
  * channel c goes to vt[p*p_stride + (c/PANEL)*depth*PANEL + (t_first + tx)*PANEL + c%PANEL]:
  * small_gemm.h's packed operand of `depth` rows. */
-#define WINOGRAD_TILES_IN_CL(LEVEL, ATTR, T)                                                                      \
+#define WINOGRAD_TILES_IN_CL(LEVEL, ATTR, T)                                                                     \
     ATTR static void winograd_tiles_in_cl_##LEVEL##_##T(const T *MINIDL_RESTRICT hwc, ptrdiff_t Wp, ptrdiff_t Cp, \
                                                         ptrdiff_t ty, ptrdiff_t tw, ptrdiff_t t_first,           \
                                                         ptrdiff_t depth, T *MINIDL_RESTRICT vt, ptrdiff_t p_stride) { \
@@ -171,7 +171,7 @@
  * dm[p*p_stride + tx]. Returns the sum of the gradient values it read (rows 2ty and 2ty + 1):
  * over the tile rows, the channel's share of d bias. */
 #define WINOGRAD_GRAD_ROW(LEVEL, ATTR, T)                                                                        \
-    ATTR static double winograd_grad_row_##LEVEL##_##T(const T *MINIDL_RESTRICT g, ptrdiff_t OH, ptrdiff_t OW,    \
+    ATTR static double winograd_grad_row_##LEVEL##_##T(const T *MINIDL_RESTRICT g, ptrdiff_t OH, ptrdiff_t OW,   \
                                                        ptrdiff_t ty, ptrdiff_t tw, T *MINIDL_RESTRICT dm,        \
                                                        ptrdiff_t p_stride) {                                     \
         T even[2][WINOGRAD_SPAN], odd[2][WINOGRAD_SPAN], out[16][WINOGRAD_SPAN];                                 \
@@ -196,7 +196,7 @@
                 }                                                                                                \
             }                                                                                                    \
             MINIDL_SIMD_SUM(sum)                                                                                 \
-            for (ptrdiff_t i = 0; i < n; i++) sum += (double)even[0][i] + odd[0][i] + even[1][i] + odd[1][i];      \
+            for (ptrdiff_t i = 0; i < n; i++) sum += (double)even[0][i] + odd[0][i] + even[1][i] + odd[1][i];    \
             for (ptrdiff_t i = 0; i < n; i++) { /* A down the tile's columns, then along its rows */             \
                 T a0 = even[0][i], a1 = odd[0][i], b0 = even[1][i], b1 = odd[1][i];                              \
                 T r00 = a0, r01 = a1, r10 = a0 + b0, r11 = a1 + b1, r20 = a0 - b0, r21 = a1 - b1;                \
@@ -206,12 +206,12 @@
                 out[8][i] = r20; out[9][i] = r20 + r21; out[10][i] = r20 - r21; out[11][i] = -r21;               \
                 out[12][i] = r30; out[13][i] = r30 + r31; out[14][i] = r30 - r31; out[15][i] = -r31;             \
             }                                                                                                    \
-            for (int p = 0; p < 16; p++) memcpy(dm + p * p_stride + t0, out[p], n * sizeof(T));                 \
+            for (int p = 0; p < 16; p++) memcpy(dm + p * p_stride + t0, out[p], n * sizeof(T));                  \
         }                                                                                                        \
         return sum;                                                                                              \
     }
 
-#define WINOGRAD_FUSED_KERNELS(LEVEL, ATTR, T) \
+#define WINOGRAD_FUSED_KERNELS(LEVEL, ATTR, T)                                                                   \
     WINOGRAD_SPLIT(LEVEL, ATTR, T) WINOGRAD_ROW_IN(LEVEL, ATTR, T) WINOGRAD_PAIRS(LEVEL, ATTR, T) WINOGRAD_ROW_OUT(LEVEL, ATTR, T) \
     WINOGRAD_TILES_IN_CL(LEVEL, ATTR, T) WINOGRAD_GRAD_ROW(LEVEL, ATTR, T)
 
@@ -262,7 +262,7 @@
                                          T *MINIDL_RESTRICT weight_grad) {                                       \
         for (ptrdiff_t f = 0; f < K * C; f++) {                                                                  \
             T d[4][4], t[3][4];                                                                                  \
-            for (int p = 0; p < 16; p++) d[p / 4][p % 4] = du[p * K * C + f];                                     \
+            for (int p = 0; p < 16; p++) d[p / 4][p % 4] = du[p * K * C + f];                                    \
             for (int j = 0; j < 4; j++) { /* G^T down the columns */                                             \
                 t[0][j] = d[0][j] + (d[1][j] + d[2][j]) / 2;                                                     \
                 t[1][j] = (d[1][j] - d[2][j]) / 2;                                                               \
@@ -277,14 +277,14 @@
         }                                                                                                        \
     }
 
-#define WINOGRAD_FUSED(T)                                                                                         \
-    MINIDL_EACH_LEVEL(WINOGRAD_FUSED_KERNELS, T)                                                                  \
-    WINOGRAD_PACK_FILTER(T)                                                                                       \
-    WINOGRAD_FILTER_GRAD(T)                                                                                       \
-    static void winograd_fused_##T(const T *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t ph,  \
+#define WINOGRAD_FUSED(T)                                                                                        \
+    MINIDL_EACH_LEVEL(WINOGRAD_FUSED_KERNELS, T)                                                                 \
+    WINOGRAD_PACK_FILTER(T)                                                                                      \
+    WINOGRAD_FILTER_GRAD(T)                                                                                      \
+    static void winograd_fused_##T(const T *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t ph, \
                                    ptrdiff_t pw, const T *packed, ptrdiff_t K, const T *bias, T *out, ptrdiff_t OH, \
-                                   ptrdiff_t OW, ptrdiff_t rows, T *halves, T *row, T *v, ptrdiff_t v_stride, T *m,  \
-                                   ptrdiff_t m_stride, ptrdiff_t positions) {                                       \
+                                   ptrdiff_t OW, ptrdiff_t rows, T *halves, T *row, T *v, ptrdiff_t v_stride, T *m, \
+                                   ptrdiff_t m_stride, ptrdiff_t positions) {                                    \
         ptrdiff_t th = (OH + 1) / 2, tw = (OW + 1) / 2, te = tw + 1, Hp = 2 * th + 2, K4 = (K + 3) / 4 * 4;      \
         ptrdiff_t tile = direct_conv_tile_##T(), zero = 0, loaded = -1;                                          \
         for (ptrdiff_t g0 = 0; g0 < N * th; g0 += rows) {                                                        \
@@ -332,7 +332,7 @@
  * `depth` = rows*tw long). */
 #define WINOGRAD_FUSED_WEIGHT_GRAD(T)                                                                            \
     WINOGRAD_CHANNELS_LAST(T)                                                                                    \
-    static void winograd_fused_weight_grad_##T(const T *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,    \
+    static void winograd_fused_weight_grad_##T(const T *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,   \
                                                ptrdiff_t ph, ptrdiff_t pw, const T *grad, ptrdiff_t K,           \
                                                ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t rows, T *hwc, T *vt,        \
                                                ptrdiff_t vt_stride, T *dm, ptrdiff_t dm_stride, ptrdiff_t depth, \
