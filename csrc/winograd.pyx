@@ -232,6 +232,11 @@ FUSED_BLOCK_TILES = 48
 _PLANE_GAP = 16
 
 
+cdef Py_ssize_t _block_rows(Py_ssize_t N, Py_ssize_t th, Py_ssize_t tw):
+    """Tile rows per block: about FUSED_BLOCK_TILES tiles, at least one row, at most the batch's."""
+    return max(1, min(N * th, FUSED_BLOCK_TILES // tw))
+
+
 cdef _check_fused(str kernel, tuple x_shape, window):
     check_window(window, x_shape[2], x_shape[3], kernel)
     if (window.kh, window.kw, window.sh, window.sw, window.dh, window.dw) != (3, 3, 1, 1, 1, 1):
@@ -259,7 +264,7 @@ def winograd_fused(const real[:, :, :, ::1] x, weight, window, bias=None, out=No
     cdef Py_ssize_t th, tw
     th, tw = tiles(window)
     cdef Py_ssize_t K4 = (K + 3) // 4 * 4, tile = direct_conv_tile_float() if real is float else direct_conv_tile_double()
-    cdef Py_ssize_t rows = max(1, min(N * th, FUSED_BLOCK_TILES // tw))
+    cdef Py_ssize_t rows = _block_rows(N, th, tw)
     cdef Py_ssize_t positions = (rows * tw + tile - 1) // tile * tile
     cdef Py_ssize_t v_stride = C * positions + _PLANE_GAP, m_stride = K4 * positions + _PLANE_GAP
     cdef const real[:, :, :, ::1] w = np.ascontiguousarray(weight, dtype=dtype)
@@ -312,7 +317,7 @@ def winograd_fused_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, :
     th, tw = tiles(window)
     cdef Py_ssize_t panel = SMALL_GEMM_PANEL_BYTES // x.itemsize
     cdef Py_ssize_t Cp = (C + panel - 1) // panel * panel
-    cdef Py_ssize_t rows = max(1, min(N * th, FUSED_BLOCK_TILES // tw))
+    cdef Py_ssize_t rows = _block_rows(N, th, tw)
     cdef Py_ssize_t depth = rows * tw
     cdef Py_ssize_t vt_stride = Cp * depth + _PLANE_GAP, dm_stride = K * depth + _PLANE_GAP
     hwc_arr = np.empty((2 * th + 2) * (2 * tw + 2) * Cp, dtype=dtype)

@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 
 from minidl.kernels import reference
+from tests.kernels import instruction_sets_of
 
 MODULES = ["minidl.kernels._relu", "minidl.kernels._batch_norm", "minidl.kernels._cross_entropy",
            "minidl.kernels._optim"]
 
 
 def _levels(module_name):
-    return [(module_name, isa) for isa in importlib.import_module(module_name).instruction_sets()]
+    return [(module_name, isa) for isa in instruction_sets_of(module_name)]
 
 
 @pytest.fixture
