@@ -38,8 +38,9 @@ def winograd_input(const real[:, :, :, ::1] x, window, out=None):
     cdef real* dst
     cdef const real* src
     with nogil:
-        for n in range(N):
-            for c in range(C):
+        # images innermost: each of the 16 positions is then written in order (V is (16, C, N, ...))
+        for c in range(C):
+            for n in range(N):
                 for y in range(H):  # the padding stays zero: only the interior is rewritten
                     for i in range(W):
                         plane[ph + y, pw + i] = x[n, c, y, i]
@@ -124,8 +125,8 @@ def winograd_output_grad(const real[:, :, :, ::1] grad, window, out=None):
     cdef real r[4][2]
     cdef real* dst
     with nogil:
-        for n in range(N):
-            for k in range(K):
+        for k in range(K):  # images innermost, as in winograd_input
+            for n in range(N):
                 for ty in range(th):
                     dst = &dm[0, k, n, ty, 0]
                     for tx in range(tw):
