@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import kernels
 from ..autograd.function import Function
+from ..kernels.blas_threads import stacked_matmul
 from ..kernels.threads import run_halves
 from ..kernels.window import Window2d
 from ..kernels.winograd import staggered, tiles
@@ -78,7 +79,7 @@ class Conv2d(Function):
         out = np.empty((x.shape[0], self.weight_shape[0], self.window.oh, self.window.ow), dtype=x.dtype)
         for lo, hi in self._winograd_chunks():
             v = self._tiles_of(self.x, lo, hi)
-            m = np.matmul(u, v, out=staggered((u.shape[1], v.shape[2]), v.dtype))
+            m = stacked_matmul(u, v, out=staggered((u.shape[1], v.shape[2]), v.dtype))
             m = m.reshape(m.shape[:2] + (hi - lo, -1))  # (16, K, images, tiles per image)
             self._image_halves(lo, hi, self._transform_work(hi - lo), lambda a, b: kernels.winograd_output(
                 m[:, :, a - lo : b - lo].reshape(16, m.shape[1], -1), b - a, self.window, bias, out=out[a:b]))
@@ -141,7 +142,7 @@ class Conv2d(Function):
         for index, (lo, hi) in enumerate(chunks):
             dm = self._tiles_of(grad, lo, hi, gradient=True)
             if grad_x is not None:
-                dv = np.matmul(u_t, dm, out=staggered((u_t.shape[1], dm.shape[2]), dm.dtype))
+                dv = stacked_matmul(u_t, dm, out=staggered((u_t.shape[1], dm.shape[2]), dm.dtype))
                 dv = dv.reshape(dv.shape[:2] + (hi - lo, -1))
                 self._image_halves(lo, hi, self._transform_work(hi - lo), lambda a, b: kernels.winograd_input_grad(
                     dv[:, :, a - lo : b - lo].reshape(16, dv.shape[1], -1), (b - a,) + self.input_shape[1:],
@@ -150,7 +151,8 @@ class Conv2d(Function):
                 if index == len(chunks) - 1:
                     u_t = None  # U (16/9 of the weight) goes before the last dU part: 16 MiB each at 512 channels
             if self.needs_input_grad[1]:
-                part = np.matmul(dm, self._tiles_of(self.x, lo, hi).transpose(0, 2, 1))
+                v_t = self._tiles_of(self.x, lo, hi).transpose(0, 2, 1)
+                part = stacked_matmul(dm, v_t, out=np.empty((16, dm.shape[1], v_t.shape[2]), dtype=dm.dtype))
                 du = part if du is None else np.add(du, part, out=du)
         grad_w = kernels.winograd_filter_grad(du) if self.needs_input_grad[1] else None
         grad_b = grad.sum(axis=(0, 2, 3)) if want_bias else None

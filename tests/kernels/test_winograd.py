@@ -211,16 +211,22 @@ def test_winograd_convolution_matches_im2col_and_pytorch_float64(algorithm, shap
 
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_winograd_in_chunks_and_halves_matches_pytorch(threads, monkeypatch):
-    """Several chunks, each split over two threads (an odd batch, so the halves differ)."""
+    """Several chunks, each split over two threads (an odd batch, so the halves differ), the
+    16 GEMMs of each pass too (the BLAS on one thread in each half; see kernels.blas_threads)."""
+    from minidl.kernels import blas_threads
     from minidl.ops import conv
 
     monkeypatch.setenv("MINIDL_THREADS", threads)
+    monkeypatch.setattr(blas_threads, "blas_spin_is_short", lambda: True)  # whatever imported NumPy first
+    monkeypatch.setattr(blas_threads, "_blas", blas_threads._UNSET)
     monkeypatch.setattr(conv, "WINOGRAD_CHUNK_BYTES", 16 * 6 * 4 * 4 * 8 * 3)  # three images a chunk
     rng = np.random.default_rng(4)
     x, wt, b = rng.standard_normal((7, 5, 8, 7)), rng.standard_normal((6, 5, 3, 3)), rng.standard_normal(6)
     got = _conv_and_grads(x, wt, b, 1, "winograd", monkeypatch)
+    assert (blas_threads._blas not in (None, blas_threads._UNSET)) == (threads == "2")
     for g, e in zip(got, _torch_conv_and_grads(x, wt, b, 1)):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
+    monkeypatch.setattr(blas_threads, "_blas", blas_threads._UNSET)
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])
