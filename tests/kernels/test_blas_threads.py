@@ -18,9 +18,7 @@ def split(monkeypatch):
     monkeypatch.setenv("MINIDL_THREADS", "2")
     monkeypatch.setattr(threads, "_CORES", 2)
     monkeypatch.setattr(blas_threads, "blas_spin_is_short", lambda: True)
-    monkeypatch.setattr(blas_threads, "_blas", blas_threads._UNSET)
-    yield
-    blas_threads._blas = blas_threads._UNSET
+    monkeypatch.setattr(blas_threads, "_blas", blas_threads._UNSET)  # monkeypatch puts the cached one back
 
 
 def _stack(shape_a, shape_b, dtype, seed=0):
@@ -68,4 +66,3 @@ def test_one_thread_or_a_long_blas_spin_runs_one_matmul(monkeypatch):
     monkeypatch.setattr(blas_threads, "_blas", blas_threads._UNSET)
     np.testing.assert_allclose(blas_threads.stacked_matmul(a, b, out=np.empty((16, 4, 4), np.float32)), a @ b, rtol=1e-6)
     assert calls == [] and blas_threads._blas is None
-    monkeypatch.setattr(blas_threads, "_blas", blas_threads._UNSET)

@@ -226,7 +226,6 @@ def test_winograd_in_chunks_and_halves_matches_pytorch(threads, monkeypatch):
     assert (blas_threads._blas not in (None, blas_threads._UNSET)) == (threads == "2")
     for g, e in zip(got, _torch_conv_and_grads(x, wt, b, 1)):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
-    monkeypatch.setattr(blas_threads, "_blas", blas_threads._UNSET)
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])
