@@ -68,13 +68,17 @@ def test_max_pool_gradient_goes_to_the_first_of_tied_maxima(torch_oracle):
 @pytest.mark.parametrize("fold", [True, False], ids=["batch_folded_into_one_gemm", "one_gemm_per_image"])
 @pytest.mark.parametrize("groups", [1, 2])
 @pytest.mark.parametrize("threads", ["1", "2"], ids=["one_thread", "batch_halves"])
-def test_conv2d_gemm_layouts_agree_with_pytorch(fold, groups, keep, threads, monkeypatch, torch_oracle):
+@pytest.mark.parametrize("transposed", [True, False], ids=["weight_grad_transposed", "weight_grad_direct"])
+def test_conv2d_gemm_layouts_agree_with_pytorch(fold, groups, keep, threads, transposed, monkeypatch, torch_oracle):
     """Small convolutions fold the batch into one GEMM, large ones run a GEMM per image; the
     backward uses the forward's columns or unfolds the input again; unfolding and folding back
-    run on one thread or in two halves of the batch (3 images: unequal halves): all are exact."""
+    run on one thread or in two halves of the batch (3 images: unequal halves); a folded layer's
+    weight gradient is grad @ cols^T or (cols @ grad^T)^T: all are exact."""
     import minidl.ops.conv as conv_op
 
     monkeypatch.setenv("MINIDL_THREADS", threads)
+    # 6 lies between the output channels per group (6 or 3) and the filter's values (24 or 12)
+    monkeypatch.setattr(conv_op, "WEIGHT_GRAD_TRANSPOSED_UP_TO", 6 if transposed else 1 << 40)
 
     monkeypatch.setattr(conv_op, "FOLD_BATCH_BELOW_MACS", 1 << 40 if fold else 0)
     monkeypatch.setattr(conv_op, "FOLD_BATCH_UP_TO_PIXELS", 1 << 40 if fold else 0)
