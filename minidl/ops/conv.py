@@ -238,8 +238,9 @@ class Conv2d(Function):
 
     def _weight_gradient(self, grad_groups):
         """d weight = grad @ cols^T summed over the batch, as one GEMM per group over all images'
-        columns (BLAS reads cols transposed in place). Per-image products summed afterwards held
-        a weight-sized array per image: 151 MB for one of ResNet-18's 512-channel layers."""
+        columns (BLAS reads cols transposed in place; with few output channels, (cols @ grad^T)^T).
+        Per-image products summed afterwards held a weight-sized array per image: 151 MB for one
+        of ResNet-18's 512-channel layers."""
         if self.folded:
             cols = self.cols if self.cols is not None else self._columns()
             kg, filter_values = grad_groups.shape[1], cols.shape[1]
