@@ -13,6 +13,7 @@ once, so the inner loop is a branch-free strided copy that gcc vectorises. F che
 arguments and passes C-contiguous arrays, so bounds checks are off here.
 """
 import numpy as np
+from libc.string cimport memset
 
 from window cimport check_window, real
 
@@ -198,6 +199,15 @@ cdef _columns_for(Py_ssize_t N, Py_ssize_t rows, Py_ssize_t length, bint batch_i
     return out
 
 
+cdef _images_for(shape, dtype, out, str kernel):
+    """A new (N, C, H, W) array for col2im's result, or `out` when it fits (one batch range of a larger one)."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if tuple(out.shape) != shape or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(f"{kernel}: out must be a contiguous {shape} array of the columns' dtype")
+    return out
+
+
 cdef _check_rows_contiguous(Py_ssize_t stride, Py_ssize_t itemsize):
     """The kernels walk each row of columns with a pointer: its elements must be adjacent."""
     if stride != itemsize:
@@ -310,12 +320,7 @@ def col2im(const real[:, :, :] cols, Py_ssize_t C, window, bint batch_in_columns
     if cols.size:
         _check_rows_contiguous(cols.strides[2], sizeof(real))
     dtype = np.float32 if real is float else np.float64
-    if out is None:
-        x_arr = np.empty((N, C, H, W), dtype=dtype)
-    elif tuple(out.shape) != (N, C, H, W) or out.dtype != dtype or not out.flags.c_contiguous:
-        raise ValueError(f"col2im: out must be a contiguous {(N, C, H, W)} array of the columns' dtype")
-    else:
-        x_arr = out
+    x_arr = _images_for((N, C, H, W), dtype, out, "col2im")
     if OW < SHORT_ROW:
         return _col2im_padded(cols, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, batch_in_columns, x_arr)
     x_arr[...] = 0
@@ -349,6 +354,54 @@ def col2im(const real[:, :, :] cols, Py_ssize_t C, window, bint batch_in_columns
                             else:
                                 for ox in range(lo, hi):
                                     dst[ox * sw + x_off] += src[ox]
+    return x_arr
+
+
+def col2im_pixels(const real[:, ::1] rows, Py_ssize_t C, window, out=None):
+    """col2im for columns laid out pixel by pixel: rows (N*OH*OW, kh*kw*C), row (n, oy, ox)
+    holding tap (i, j)'s C channels at (i*kw + j)*C; scatter-added back to x (N, C, H, W),
+    into `out` when given (overwritten), e.g. one batch range of a larger image array.
+
+    This is the layout of d out^T @ W with W's taps outermost, which BLAS computes faster
+    than W^T @ d out for a folded layer. Each image's sums build up channels-last in a
+    zero-padded scratch image, so every tap adds C adjacent values, then go to NCHW."""
+    cdef Py_ssize_t kh, kw, sh, sw, ph, pw, dh, dw, H, W, OH, OW
+    kh, kw, sh, sw, ph, pw, dh, dw, H, W, OH, OW = window
+    check_window(window, H, W, "col2im_pixels")
+    cdef Py_ssize_t L = OH * OW, taps_c = kh * kw * C
+    cdef Py_ssize_t N = rows.shape[0] // L if L > 0 else 0
+    if L == 0 or rows.shape[0] != N * L or rows.shape[1] != taps_c:
+        raise ValueError(f"col2im_pixels: columns of shape {tuple(rows.shape)} do not fit {C} channels and {window}")
+    dtype = np.float32 if real is float else np.float64
+    x_arr = _images_for((N, C, H, W), dtype, out, "col2im_pixels")
+    if x_arr.size == 0:
+        return x_arr
+    cdef Py_ssize_t Hp = H + 2 * ph, Wp = W + 2 * pw
+    scratch_arr = np.empty(Hp * Wp * C, dtype=dtype)
+    cdef real[::1] scratch = scratch_arr
+    cdef real[:, :, :, ::1] x = x_arr
+    cdef real* acc = &scratch[0]
+    cdef Py_ssize_t n, oy, ox, i, j, c, y, xx
+    cdef const real* src
+    cdef real* dst
+    cdef real* plane
+    with nogil:
+        for n in range(N):
+            memset(acc, 0, Hp * Wp * C * sizeof(real))
+            src = &rows[n * L, 0]
+            for oy in range(OH):
+                for ox in range(OW):
+                    for i in range(kh):
+                        for j in range(kw):
+                            dst = acc + ((oy * sh + i * dh) * Wp + ox * sw + j * dw) * C
+                            for c in range(C):
+                                dst[c] += src[c]
+                            src += C
+            for c in range(C):
+                plane = &x[n, c, 0, 0]
+                for y in range(H):
+                    for xx in range(W):
+                        plane[y * W + xx] = acc[((y + ph) * Wp + xx + pw) * C + c]
     return x_arr
 
 

@@ -22,7 +22,7 @@ def test_rows_for_each_primitive_pass_and_kernel_with_the_summarys_counts():
     rows = prof.rows
     assert rows[("Conv2d", "forward")].calls == 2 and rows[("Conv2d", "backward")].calls == 2
     # columns this small are kept from the forward: one unfolding per step
-    assert rows[("im2col", "kernel")].calls == 2 and rows[("col2im", "kernel")].calls == 2
+    assert rows[("im2col", "kernel")].calls == 2 and rows[("col2im_pixels", "kernel")].calls == 2
     counted = md.summary(model, input_size=(2, 1, 8, 8))
     conv_macs = next(r.macs for r in counted.rows if r.name.endswith("0"))
     assert rows[("Conv2d", "forward")].macs == 2 * conv_macs

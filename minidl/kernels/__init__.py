@@ -27,6 +27,7 @@ from .reference import (  # noqa: F401  every kernel's name, bound to its twin u
     batch_norm_forward,
     batch_to_gemm_rows,
     col2im,
+    col2im_pixels,
     cross_entropy_backward,
     cross_entropy_forward,
     direct_conv,
@@ -65,7 +66,7 @@ from .winograd import winograd_filter, winograd_filter_grad  # noqa: F401  small
 
 # The module that holds each kernel's compiled version, under the same name.
 COMPILED = {
-    "minidl.kernels._im2col": ("im2col", "col2im", "gemm_rows_to_batch", "batch_to_gemm_rows"),  # csrc/im2col.pyx
+    "minidl.kernels._im2col": ("im2col", "col2im", "col2im_pixels", "gemm_rows_to_batch", "batch_to_gemm_rows"),  # csrc/im2col.pyx
     "minidl.kernels._direct_conv": ("direct_conv", "direct_conv_weight_grad"),  # csrc/direct_conv.pyx and direct_conv.h
     "minidl.kernels._winograd": (  # csrc/winograd.pyx
         "winograd_input", "winograd_output", "winograd_output_grad", "winograd_input_grad", "winograd_fused",

@@ -89,6 +89,17 @@ def col2im(cols, c, window, batch_in_columns=False, out=None):
     return padded[:, :, g.ph : g.ph + g.h, g.pw : g.pw + g.w].copy()
 
 
+def col2im_pixels(rows, c, window, out=None):
+    """col2im for pixel-major columns: row (n, oy, ox) holds tap (i, j)'s c channels at (i*kw + j)*c.
+
+    Shape: rows (N*OH*OW, kh*kw*C) -> x (N, C, H, W); into `out` (overwritten) when given.
+    """
+    g = window
+    n = rows.shape[0] // (g.oh * g.ow)
+    cols = rows.reshape(n, g.oh, g.ow, g.kh, g.kw, c).transpose(0, 5, 3, 4, 1, 2)  # (N, C, kh, kw, OH, OW)
+    return col2im(cols.reshape(n, c * g.taps, g.oh * g.ow), c, window, out=out)
+
+
 def _padded_at_stride_one(x, g, kernel):
     """x zero-padded by window g's padding, after checking g fits x and has stride 1."""
     _check(g, x.shape[2], x.shape[3], kernel)

@@ -9,7 +9,8 @@ Shapes, with G groups, Cg = C/G input and Kg = K/G output channels per group, L 
     per image: x --im2col--> cols (N, G, Cg*kh*kw, L);  out = weight @ cols -> (N, G, Kg, L)
     folded:    x --im2col--> cols (G, Cg*kh*kw, N*L);  out = weight @ cols -> (G, Kg, N*L)
 Backward: d weight = grad @ cols^T (summed over the batch), d cols = weight^T @ grad, then
-col2im, the adjoint of im2col, gives d x. Large columns are not kept from the forward:
+col2im, the adjoint of im2col, gives d x; a folded one-group layer with a window larger than
+1x1 takes d cols by pixel, grad^T @ weight (taps outermost), and col2im from that layout. Large columns are not kept from the forward:
 they are kh*kw times the input, and a network's worth of them held until its backward was
 most of a training step's memory; the backward unfolds the input again (one im2col pass).
 Small ones are kept, where that pass would cost a noticeable share of the layer's time.
@@ -276,12 +277,28 @@ class Conv2d(Function):
     def _input_gradient(self, grad_groups):
         n, c = self.input_shape[:2]
         length = self.window.oh * self.window.ow
+        if self.folded and self.groups == 1 and self.window.taps > 1:
+            return self._input_gradient_by_pixel(grad_groups[0])
         grad_cols = np.matmul(self.weight.transpose(0, 2, 1), grad_groups)  # (G, CKK, N*L) or (N, G, CKK, L)
         grad_cols = grad_cols.reshape(-1, n, length) if self.folded else grad_cols.reshape(n, -1, length)
         grad_x = np.empty(self.input_shape, dtype=grad_cols.dtype)
         self._image_halves(0, n, grad_cols.size, lambda a, b: kernels.col2im(
             grad_cols[:, a:b] if self.folded else grad_cols[a:b], c, self.window,
             batch_in_columns=self.folded, out=grad_x[a:b]))
+        return grad_x
+
+    def _input_gradient_by_pixel(self, grad_rows):
+        """d x of a folded one-group layer: the columns' gradient as d out^T @ W, one row per
+        output pixel with the filter's taps outermost, then col2im from that layout.
+        BLAS runs this product faster than W^T @ d out (docs/performance.md)."""
+        n, c = self.input_shape[:2]
+        k, w = self.weight_shape[0], self.window
+        taps_first = np.ascontiguousarray(self.weight.reshape(k, c, w.taps).transpose(0, 2, 1)).reshape(k, -1)
+        grad_cols = np.matmul(grad_rows.T, taps_first)  # (N*L, kh*kw*C)
+        grad_x = np.empty(self.input_shape, dtype=grad_cols.dtype)
+        length = w.oh * w.ow
+        self._image_halves(0, n, grad_cols.size, lambda a, b: kernels.col2im_pixels(
+            grad_cols[a * length:b * length], c, w, out=grad_x[a:b]))
         return grad_x
 
     def macs(self, out, x, weight, *bias):

@@ -69,15 +69,17 @@ def test_max_pool_gradient_goes_to_the_first_of_tied_maxima(torch_oracle):
 @pytest.mark.parametrize("groups", [1, 2])
 @pytest.mark.parametrize("threads", ["1", "2"], ids=["one_thread", "batch_halves"])
 @pytest.mark.parametrize("transposed", [True, False], ids=["weight_grad_transposed", "weight_grad_direct"])
-def test_conv2d_gemm_layouts_agree_with_pytorch(fold, groups, keep, threads, transposed, monkeypatch, torch_oracle):
+@pytest.mark.parametrize("kernel", [(3, 2), (1, 1)], ids=["3x2", "1x1"])
+def test_conv2d_gemm_layouts_agree_with_pytorch(fold, groups, keep, threads, transposed, kernel, monkeypatch, torch_oracle):
     """Small convolutions fold the batch into one GEMM, large ones run a GEMM per image; the
     backward uses the forward's columns or unfolds the input again; unfolding and folding back
     run on one thread or in two halves of the batch (3 images: unequal halves); a folded layer's
-    weight gradient is grad @ cols^T or (cols @ grad^T)^T: all are exact."""
+    weight gradient is grad @ cols^T or (cols @ grad^T)^T, and its input gradient goes through
+    columns by pixel (one group, a window larger than 1x1) or by channel: all are exact."""
     import minidl.ops.conv as conv_op
 
     monkeypatch.setenv("MINIDL_THREADS", threads)
-    # 6 lies between the output channels per group (6 or 3) and the filter's values (24 or 12)
+    # 6 lies between the output channels per group (6 or 3) and the 3x2 filter's values (24 or 12)
     monkeypatch.setattr(conv_op, "WEIGHT_GRAD_TRANSPOSED_UP_TO", 6 if transposed else 1 << 40)
 
     monkeypatch.setattr(conv_op, "FOLD_BATCH_BELOW_MACS", 1 << 40 if fold else 0)
@@ -85,7 +87,7 @@ def test_conv2d_gemm_layouts_agree_with_pytorch(fold, groups, keep, threads, tra
     monkeypatch.setattr(conv_op, "KEEP_COLUMNS_UP_TO_INPUTS", 1 << 40 if keep else 0)
     monkeypatch.setattr(conv_op, "KEEP_COLUMNS_UP_TO_BYTES", 1 << 40 if keep else 0)
     rng = np.random.default_rng(0)
-    x, w, b = rng.standard_normal((3, 4, 7, 6)), rng.standard_normal((6, 4 // groups, 3, 2)), rng.standard_normal(6)
+    x, w, b = rng.standard_normal((3, 4, 7, 6)), rng.standard_normal((6, 4 // groups) + kernel), rng.standard_normal(6)
     mine = [md.tensor(a, requires_grad=True) for a in (x, w, b)]
     out = F.conv2d(*mine, stride=(2, 1), padding=1, groups=groups)
     assert mine[0].data.dtype == np.float64 and out._ctx.folded is fold

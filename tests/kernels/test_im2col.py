@@ -116,6 +116,59 @@ def test_reference_twin_matches_pytorch_unfold_and_fold(case, torch_oracle):
     np.testing.assert_allclose(reference.col2im(unfolded, c, _window(case)), folded, atol=1e-12)
 
 
+def _pixel_rows(case, dtype, seed=3):
+    """Columns pixel by pixel, taps outermost: (N*OH*OW, kh*kw*C)."""
+    n, c = case[:2]
+    oh, ow = _out_hw(case)
+    return np.random.default_rng(seed).standard_normal((n * oh * ow, case[4] * case[5] * c)).astype(dtype)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_col2im_pixels_matches_reference_twin(backend, dtype, case):
+    n, c, h, w = case[:4]
+    rows = _pixel_rows(case, dtype)
+    got = kernels.implementation("col2im_pixels", backend)(rows, c, _window(case))
+    expected = reference.col2im_pixels(rows, c, _window(case))
+    assert got.dtype == dtype and got.shape == (n, c, h, w) and got.flags.c_contiguous
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_col2im_pixels_is_the_adjoint_of_im2col_in_that_layout(case):
+    """<im2col(x) laid out pixel by pixel, r> == <x, col2im_pixels(r)>, with im2col's rows
+    (c, i, j) moved to (pixel, (i, j, c)) by hand: independent of the twin's own reshapes."""
+    n, c, h, w, kh, kw = case[:6]
+    oh, ow = _out_hw(case)
+    x, rows = _x(case, np.float64), _pixel_rows(case, np.float64)
+    cols = reference.im2col(x, _window(case)).reshape(n, c, kh, kw, oh, ow)
+    by_pixel = np.empty((n, oh, ow, kh, kw, c))
+    for ci in range(c):
+        for i in range(kh):
+            for j in range(kw):
+                by_pixel[:, :, :, i, j, ci] = cols[:, ci, i, j]
+    lhs = np.sum(by_pixel.reshape(rows.shape) * rows)
+    for backend in BACKENDS:
+        rhs = np.sum(x * kernels.implementation("col2im_pixels", backend)(rows, c, _window(case)))
+        assert lhs == pytest.approx(rhs, rel=1e-12), backend
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_col2im_pixels_fills_one_batch_range_and_refuses_bad_shapes(backend):
+    case = (5, 3, 6, 7, 3, 3, 2, 1, 1, 1, 1, 1)
+    window, (oh, ow), (a, b) = _window(case), _out_hw(case), (2, 4)
+    rows = _pixel_rows(case, np.float32)
+    col2im_pixels = kernels.implementation("col2im_pixels", backend)
+    images = np.full((5, 3, 6, 7), 7, np.float32)
+    col2im_pixels(rows[a * oh * ow:b * oh * ow], 3, window, out=images[a:b])
+    np.testing.assert_allclose(images[a:b], reference.col2im_pixels(rows, 3, window)[a:b], rtol=1e-6, atol=1e-6)
+    assert np.all(np.delete(images, np.arange(a, b), axis=0) == 7)
+    with pytest.raises(ValueError, match="col2im_pixels|do not fit|cannot reshape"):
+        col2im_pixels(np.ascontiguousarray(rows[:, 1:]), 3, window)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_window_made_for_another_input_is_refused(backend):
     window = Window2d.over((5, 5), (3, 3), (1, 1), (1, 1))
