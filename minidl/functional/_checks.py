@@ -26,5 +26,5 @@ def check_same_dtype(layer, x, weight, bias=None):
 
 def check_float32_or_64(op, x):
     """The compiled convolution and pooling kernels are built for float32 and float64 only."""
-    if x.dtype.name not in ("float32", "float64"):
+    if x.dtype.char not in ("f", "d"):  # not dtype.name: NumPy builds that string in Python on every call
         raise TypeError(f"{op}: input is {x.dtype} (shape {x.shape}); {op} supports float32 and float64")
