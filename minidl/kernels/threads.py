@@ -29,9 +29,23 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
+# os.environ.get encodes the name and decodes the value on every call, about a microsecond,
+# and every kernel launch asks (a small training step, dozens of times). On POSIX the bytes
+# mapping behind os.environ is read instead: os.environ's setters keep it current.
+_POSIX_ENVIRON = getattr(os.environ, "_data", None) if os.name == "posix" else None
+
+
+def environment(name, name_bytes):
+    """os.environ.get(name), fast where the platform allows; name_bytes is name encoded."""
+    if type(_POSIX_ENVIRON) is dict:
+        value = _POSIX_ENVIRON.get(name_bytes)
+        return None if value is None else os.fsdecode(value)
+    return os.environ.get(name)
+
+
 def forced():
     """1 or 2 when MINIDL_THREADS sets the number of threads, else None."""
-    value = os.environ.get("MINIDL_THREADS")
+    value = environment("MINIDL_THREADS", b"MINIDL_THREADS")
     if value in (None, "", "auto"):
         return None
     if value not in ("1", "2"):

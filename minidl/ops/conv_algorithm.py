@@ -25,7 +25,7 @@ The rule, from the measurements in docs/performance.md:
 MINIDL_CONV_ALGO=im2col, =winograd, =winograd_fused or =direct forces one; a layer it cannot
 compute still runs im2col.
 """
-import os
+from ..kernels.threads import environment
 
 ALGORITHMS = ("im2col", "winograd", "winograd_fused", "direct")
 WINOGRAD_MIN_CHANNELS = 32
@@ -67,7 +67,7 @@ def applies(algorithm, window, groups):
 
 def forced():
     """The algorithm MINIDL_CONV_ALGO names, or None."""
-    value = os.environ.get("MINIDL_CONV_ALGO", "")
+    value = environment("MINIDL_CONV_ALGO", b"MINIDL_CONV_ALGO") or ""
     if value in ("", "auto"):
         return None
     if value not in ALGORITHMS:

@@ -39,6 +39,25 @@ def test_the_environment_forces_a_way(monkeypatch, forced, macs, expected):
     assert sorted(calls) == expected
 
 
+@pytest.mark.parametrize("fast_path", [True, False], ids=["posix_mapping", "os_environ"])
+def test_settings_are_read_as_os_environ_holds_them_now(monkeypatch, fast_path):
+    """The fast read sees every change made through os.environ, as os.environ.get does."""
+    import os
+
+    if not fast_path:
+        monkeypatch.setattr(threads, "_POSIX_ENVIRON", None)
+    name, key = "MINIDL_TEST_SETTING", b"MINIDL_TEST_SETTING"
+    monkeypatch.delenv(name, raising=False)
+    assert threads.environment(name, key) is None
+    for value in ("2", "", "auto", "caf\u00e9"):
+        monkeypatch.setenv(name, value)
+        assert threads.environment(name, key) == os.environ.get(name) == value
+    os.environ[name] = "1"
+    assert threads.environment(name, key) == "1"
+    del os.environ[name]
+    assert threads.environment(name, key) is None
+
+
 def test_a_single_item_or_a_single_core_is_never_split(monkeypatch):
     calls = []
     threads.run_halves(1, _recording_part(calls), BIG)
