@@ -40,6 +40,7 @@ from .reference import (  # noqa: F401  every kernel's name, bound to its twin u
     gru_backward,
     gru_forward,
     im2col,
+    implicit_conv,
     layer_norm_backward,
     layer_norm_forward,
     lstm_backward,
@@ -68,6 +69,7 @@ from .winograd import winograd_filter, winograd_filter_grad  # noqa: F401  small
 COMPILED = {
     "minidl.kernels._im2col": ("im2col", "col2im", "col2im_pixels", "gemm_rows_to_batch", "batch_to_gemm_rows"),  # csrc/im2col.pyx
     "minidl.kernels._direct_conv": ("direct_conv", "direct_conv_weight_grad"),  # csrc/direct_conv.pyx and direct_conv.h
+    "minidl.kernels._implicit_conv": ("implicit_conv",),  # csrc/implicit_conv.pyx and implicit_gemm.h
     "minidl.kernels._winograd": (  # csrc/winograd.pyx
         "winograd_input", "winograd_output", "winograd_output_grad", "winograd_input_grad", "winograd_fused",
         "winograd_fused_weight_grad",

@@ -108,6 +108,16 @@ def _padded_at_stride_one(x, g, kernel):
     return np.pad(x, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
 
 
+def _biased_into(result, bias, out):
+    """result (N, K, OH, OW) plus bias[k] on channel k when given; copied into `out` when given."""
+    if bias is not None:
+        result += bias.reshape(-1, 1, 1)
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
 def direct_conv(x, weight, window, bias=None, out=None):
     """Convolution at stride 1 as one accumulating product per window tap: tap (i, j) multiplies
     the weights' (K, C) slice by the padded input shifted by (i*dh, j*dw), read in place, so no
@@ -122,12 +132,20 @@ def direct_conv(x, weight, window, bias=None, out=None):
     result = np.zeros((n, weight.shape[0], max(g.oh, 0), max(g.ow, 0)), dtype=x.dtype)
     for i, j, rows, cols in _taps(g):
         result += np.tensordot(weight[:, :, i, j], padded[:, :, rows, cols], axes=([1], [1])).transpose(1, 0, 2, 3)
-    if bias is not None:
-        result += bias.reshape(-1, 1, 1)
-    if out is None:
-        return result
-    out[...] = result
-    return out
+    return _biased_into(result, bias, out)
+
+
+def implicit_conv(x, weight, window, bias=None, out=None):
+    """Convolution at any stride, padding and dilation, one group, as the weights times im2col's
+    columns in one product (the compiled kernel never stores those columns). Into `out` when given.
+
+    Shape: x (N, C, H, W), weight (K, C, kh, kw), bias (K,) -> (N, K, OH, OW).
+    """
+    g, (n, c), k = window, x.shape[:2], weight.shape[0]
+    if weight.shape[1:] != (c, g.kh, g.kw):
+        raise ValueError(f"implicit_conv: weight {weight.shape} does not fit {c} channels and a {g.kh}x{g.kw} window")
+    result = np.matmul(weight.reshape(k, -1), im2col(x, window)).reshape(n, k, g.oh, g.ow)
+    return _biased_into(result, bias, out)
 
 
 def direct_conv_weight_grad(x, grad, window, out=None, bias_out=None):

@@ -71,10 +71,27 @@ class Conv2d(Function):
         self.folded = (k // groups) * cg * window.taps * pixels < FOLD_BATCH_BELOW_MACS or pixels <= FOLD_BATCH_UP_TO_PIXELS
         self.x = np.ascontiguousarray(x)  # for the backward's columns (usually an array the graph keeps anyway)
         b = np.ascontiguousarray(bias[0]) if bias else None
+        cols_bytes = n * c * window.taps * pixels * x.itemsize
+        keep = cols_bytes <= max(KEEP_COLUMNS_UP_TO_INPUTS * self.x.nbytes, KEEP_COLUMNS_UP_TO_BYTES)
+        self.cols = None
+        if self.algorithm == "im2col" and groups == 1 and not keep and conv_algorithm.forced() is None:
+            self.algorithm = "implicit"  # the rule's last step (ops/conv_algorithm.py)
+        if self.algorithm == "implicit":
+            return self._implicit_forward(weight, b)
         cols = self._columns()
-        small = cols.nbytes <= max(KEEP_COLUMNS_UP_TO_INPUTS * self.x.nbytes, KEEP_COLUMNS_UP_TO_BYTES)
-        self.cols = cols if small else None
+        self.cols = cols if keep else None
         return self._forward_folded(cols, b) if self.folded else self._forward_per_image(cols, b)
+
+    def _implicit_forward(self, weight, bias):
+        """The columns this layer would not keep are never stored whole: kernels.implicit_conv
+        unfolds them a panel at a time into its GEMM (csrc/implicit_gemm.h). Halves of the batch
+        on two threads."""
+        n, w = self.input_shape[0], self.window
+        weight = np.ascontiguousarray(weight)
+        out = np.empty((n, weight.shape[0], w.oh, w.ow), dtype=self.x.dtype)
+        self._image_halves(0, n, out.size * weight[0].size, lambda a, b: kernels.implicit_conv(
+            self.x[a:b], weight, w, bias, out=out[a:b]))
+        return out
 
     def _winograd_forward(self, x, weight, bias):
         """M = U @ V over the 16 tile positions. The layer keeps only its input and weight: U and

@@ -8,6 +8,8 @@ input always takes the same path and gives the same output.
               cache (csrc/winograd_fused.h), padding up to 2
     direct    stride 1, one group, padding up to the window's reach: no column buffer in the
               forward or the input gradient (csrc/direct_conv.h)
+    implicit  im2col's forward as one GEMM whose columns are unfolded a panel at a time and
+              never stored (csrc/implicit_gemm.h); one group; the backward is im2col's
 
 The rule, from the measurements in docs/performance.md:
   - winograd_fused where it applies, the layer has at least FUSED_MIN_CHANNELS input channels
@@ -21,13 +23,16 @@ The rule, from the measurements in docs/performance.md:
     core's L2 cache: each tile of outputs reads all of them);
   - else Winograd where it applies and the layer has at least WINOGRAD_MIN_CHANNELS input
     channels (with fewer, its tile transforms cost more than the multiplications it saves);
-  - else im2col, whose one GEMM over the whole batch wins on small images and 1x1 windows.
-MINIDL_CONV_ALGO=im2col, =winograd, =winograd_fused or =direct forces one; a layer it cannot
-compute still runs im2col.
+  - else im2col, whose one GEMM over the whole batch wins on small images and 1x1 windows;
+    its forward runs as the implicit GEMM (one group) when the columns would not be kept for
+    the backward anyway (ops/conv.py's KEEP_COLUMNS limits): ResNet's stride-2 3x3 layers.
+    That step needs the batch, so ops/conv.py takes it.
+MINIDL_CONV_ALGO=im2col, =implicit, =winograd, =winograd_fused or =direct forces one; a layer it
+cannot compute still runs im2col.
 """
 from ..kernels.threads import environment
 
-ALGORITHMS = ("im2col", "winograd", "winograd_fused", "direct")
+ALGORITHMS = ("im2col", "implicit", "winograd", "winograd_fused", "direct")
 WINOGRAD_MIN_CHANNELS = 32
 DIRECT_MIN_TAPS = 9
 DIRECT_MIN_PIXELS = 256
@@ -62,6 +67,8 @@ def applies(algorithm, window, groups):
         return fused_applies(window, groups)
     if algorithm == "direct":
         return direct_applies(window, groups)
+    if algorithm == "implicit":
+        return groups == 1
     return True
 
 
