@@ -22,11 +22,12 @@ cdef extern from "implicit_gemm.h" nogil:
     void implicit_gemm_phases_double(const double* x, const implicit_gemm_geometry* g, double* planes)
     Py_ssize_t implicit_gemm_panel_width_float()
     Py_ssize_t implicit_gemm_panel_width_double()
+    void implicit_gemm_tap_offsets(const implicit_gemm_geometry* g, Py_ssize_t* offsets)
     void implicit_gemm_forward_float(const float* planes, Py_ssize_t n_images, const implicit_gemm_geometry* g,
-                                     const float* a_packed, Py_ssize_t K, const float* bias, Py_ssize_t KC,
+                                     const Py_ssize_t* taps, const float* a_packed, Py_ssize_t K, const float* bias, Py_ssize_t KC,
                                      float* panel, float* out)
     void implicit_gemm_forward_double(const double* planes, Py_ssize_t n_images, const implicit_gemm_geometry* g,
-                                      const double* a_packed, Py_ssize_t K, const double* bias, Py_ssize_t KC,
+                                      const Py_ssize_t* taps, const double* a_packed, Py_ssize_t K, const double* bias, Py_ssize_t KC,
                                       double* panel, double* out)
 
 # Rows of W (and of the columns) per block: the weights' block, 6 channels by KC, is read from
@@ -59,6 +60,14 @@ def _pack_rows(const real[:, ::1] rows):
                         at += 1
             pc += block
     return packed_arr
+
+
+cdef _tap_offsets(implicit_gemm_geometry* g):
+    """Where each row of the columns starts in an image's phase planes (implicit_gemm_tap)."""
+    offsets_arr = np.empty(g.C * g.kh * g.kw, dtype=np.intp)
+    cdef Py_ssize_t[::1] offsets = offsets_arr
+    implicit_gemm_tap_offsets(g, &offsets[0])
+    return offsets_arr
 
 
 def implicit_conv(const real[:, :, :, ::1] x, weight, window, bias=None, out=None):
@@ -106,6 +115,7 @@ def implicit_conv(const real[:, :, :, ::1] x, weight, window, bias=None, out=Non
         b_ptr = &b[0]
     cdef real[:, :, :, ::1] y = out_arr
     cdef Py_ssize_t kc = ROWS_PER_BLOCK
+    cdef Py_ssize_t[::1] taps = _tap_offsets(&g)
     with nogil:
         for n in range(N):
             if real is float:
@@ -113,7 +123,8 @@ def implicit_conv(const real[:, :, :, ::1] x, weight, window, bias=None, out=Non
             else:
                 implicit_gemm_phases_double(&x[n, 0, 0, 0], &g, &planes[n * image_size])
         if real is float:
-            implicit_gemm_forward_float(&planes[0], N, &g, &a[0], K, b_ptr, kc, &panel[0], &y[0, 0, 0, 0])
+            implicit_gemm_forward_float(&planes[0], N, &g, &taps[0], &a[0], K, b_ptr, kc, &panel[0], &y[0, 0, 0, 0])
         else:
-            implicit_gemm_forward_double(&planes[0], N, &g, &a[0], K, b_ptr, kc, &panel[0], &y[0, 0, 0, 0])
+            implicit_gemm_forward_double(&planes[0], N, &g, &taps[0], &a[0], K, b_ptr, kc, &panel[0], &y[0, 0, 0, 0])
     return out_arr
+

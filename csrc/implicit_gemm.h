@@ -58,37 +58,63 @@ static MINIDL_UNUSED ptrdiff_t implicit_gemm_phase_cols(const implicit_gemm_geom
 IMPLICIT_GEMM_PHASES(implicit_gemm_phases_float, float)
 IMPLICIT_GEMM_PHASES(implicit_gemm_phases_double, double)
 
-/* Columns [col0, col0 + NR) of the thread's images (column j = image j / L, pixel j % L), rows
- * [r0, r0 + kc) of cols (row r = (c*kh + i)*kw + j), into panel[(r - r0)*NR + q], from the
- * images' phase planes (one image's after another); zero past the last column. The panel's
- * columns fall into runs along output rows, found once per panel. */
+/* The panel of columns [col0, col0 + NR) (column j = image j / L, pixel j % L; none past ncols)
+ * as runs along output rows: run k covers panel columns start[k] .. + length[k], image[k]'s
+ * pixels from pixel[k] on. Returns the number of runs. */
+static MINIDL_UNUSED ptrdiff_t implicit_gemm_runs(const implicit_gemm_geometry *g, ptrdiff_t NR, ptrdiff_t col0,
+                                                  ptrdiff_t ncols, ptrdiff_t *start, ptrdiff_t *length,
+                                                  ptrdiff_t *image, ptrdiff_t *pixel) {
+    const ptrdiff_t L = g->OH * g->OW, end = col0 + NR < ncols ? col0 + NR : ncols;
+    ptrdiff_t runs = 0;
+    for (ptrdiff_t j = col0; j < end; runs++) {
+        const ptrdiff_t p = j % L;
+        ptrdiff_t len = g->OW - p % g->OW;
+        if (len > end - j) len = end - j;
+        start[runs] = j - col0, length[runs] = len, image[runs] = j / L, pixel[runs] = p;
+        j += len;
+    }
+    return runs;
+}
+
+/* Where row r of cols (r = (c*kh + i)*kw + j) starts in an image's phase planes: tap (i, j)
+ * of channel c reads its phase at an offset of (i*dh / sh, j*dw / sw). */
+static MINIDL_UNUSED ptrdiff_t implicit_gemm_tap(const implicit_gemm_geometry *g, ptrdiff_t r) {
+    const ptrdiff_t taps = g->kh * g->kw, c = r / taps, ty = (r % taps) / g->kw * g->dh, tx = r % g->kw * g->dw;
+    const ptrdiff_t WQ = implicit_gemm_phase_cols(g);
+    return ((c * g->sh + ty % g->sh) * g->sw + tx % g->sw) * implicit_gemm_phase_rows(g) * WQ + (ty / g->sh) * WQ + tx / g->sw;
+}
+
+/* implicit_gemm_tap for every row of cols, once per call: the divisions are not free. */
+static MINIDL_UNUSED void implicit_gemm_tap_offsets(const implicit_gemm_geometry *g, ptrdiff_t *offsets) {
+    for (ptrdiff_t r = 0; r < g->C * g->kh * g->kw; r++) offsets[r] = implicit_gemm_tap(g, r);
+}
+
+/* Where a run's first pixel is in its image's phase planes, the tap's offset aside. */
+static MINIDL_UNUSED ptrdiff_t implicit_gemm_run_source(const implicit_gemm_geometry *g, ptrdiff_t image, ptrdiff_t pixel) {
+    const ptrdiff_t WQ = implicit_gemm_phase_cols(g);
+    return image * g->C * g->sh * g->sw * implicit_gemm_phase_rows(g) * WQ + pixel / g->OW * WQ + pixel % g->OW;
+}
+
+/* Rows [r0, r0 + kc) of cols for columns [col0, col0 + NR) of the thread's images, into
+ * panel[(r - r0)*NR + q], from the images' phase planes (one image's after another; taps holds
+ * implicit_gemm_tap of every row); zero past the last column. */
 #define IMPLICIT_GEMM_PACK(NAME, ATTR, T)                                                               \
-    ATTR static void NAME(const T *planes, const implicit_gemm_geometry *g, ptrdiff_t NR, ptrdiff_t col0, \
-                          ptrdiff_t ncols, ptrdiff_t r0, ptrdiff_t kc, T *MINIDL_RESTRICT panel) {      \
-        const ptrdiff_t L = g->OH * g->OW, HQ = implicit_gemm_phase_rows(g), WQ = implicit_gemm_phase_cols(g); \
-        const ptrdiff_t phase_size = HQ * WQ, image_size = g->C * g->sh * g->sw * phase_size;          \
-        const ptrdiff_t taps = g->kh * g->kw;                                                          \
-        ptrdiff_t start[IMPLICIT_GEMM_MAX_NR], length[IMPLICIT_GEMM_MAX_NR], source[IMPLICIT_GEMM_MAX_NR]; \
-        ptrdiff_t runs = 0, end = col0 + NR < ncols ? col0 + NR : ncols;                               \
-        for (ptrdiff_t j = col0; j < end; runs++) {                                                    \
-            const ptrdiff_t p = j % L, oy = p / g->OW, ox = p % g->OW;                                 \
-            ptrdiff_t len = g->OW - ox;                                                                \
-            if (len > end - j) len = end - j;                                                          \
-            start[runs] = j - col0, length[runs] = len;                                                \
-            source[runs] = (j / L) * image_size + oy * WQ + ox;                                        \
-            j += len;                                                                                  \
-        }                                                                                              \
+    ATTR static void NAME(const T *planes, const implicit_gemm_geometry *g, const ptrdiff_t *taps,      \
+                          ptrdiff_t NR, ptrdiff_t col0, ptrdiff_t ncols, ptrdiff_t r0, ptrdiff_t kc,   \
+                          T *MINIDL_RESTRICT panel) {                                                  \
+        ptrdiff_t start[IMPLICIT_GEMM_MAX_NR], length[IMPLICIT_GEMM_MAX_NR], image[IMPLICIT_GEMM_MAX_NR]; \
+        ptrdiff_t source[IMPLICIT_GEMM_MAX_NR];                                                        \
+        const ptrdiff_t runs = implicit_gemm_runs(g, NR, col0, ncols, start, length, image, source);   \
+        const ptrdiff_t filled = start[runs - 1] + length[runs - 1];                                   \
+        for (ptrdiff_t k = 0; k < runs; k++) source[k] = implicit_gemm_run_source(g, image[k], source[k]); \
         for (ptrdiff_t r = r0; r < r0 + kc; r++, panel += NR) {                                        \
-            const ptrdiff_t c = r / taps, i = (r % taps) / g->kw, jj = r % g->kw;                       \
-            const ptrdiff_t ty = i * g->dh, tx = jj * g->dw;                                           \
-            const T *tap = planes + ((c * g->sh + ty % g->sh) * g->sw + tx % g->sw) * phase_size       \
-                           + (ty / g->sh) * WQ + tx / g->sw;                                           \
+            const T *tap = planes + taps[r];                                                           \
             for (ptrdiff_t k = 0; k < runs; k++) {                                                     \
                 const T *src = tap + source[k];                                                        \
                 T *dst = panel + start[k];                                                             \
                 for (ptrdiff_t q = 0; q < length[k]; q++) dst[q] = src[q];                             \
             }                                                                                          \
-            for (ptrdiff_t q = end - col0; q < NR; q++) panel[q] = 0;                                  \
+            for (ptrdiff_t q = filled; q < NR; q++) panel[q] = 0;                                      \
         }                                                                                              \
     }
 
@@ -117,8 +143,8 @@ IMPLICIT_GEMM_PHASES(implicit_gemm_phases_double, double)
     IMPLICIT_GEMM_PACK(implicit_gemm_pack_##LEVEL##_##T, ATTR, T)                                      \
     IMPLICIT_GEMM_TILE(implicit_gemm_tile_##LEVEL##_##T, ATTR, T, V, VW)                               \
     ATTR static void implicit_gemm_forward_##LEVEL##_##T(                                              \
-        const T *planes, ptrdiff_t n_images, const implicit_gemm_geometry *g, const T *a_packed,       \
-        ptrdiff_t K, const T *bias, ptrdiff_t KC, T *panel, T *out) {                                  \
+        const T *planes, ptrdiff_t n_images, const implicit_gemm_geometry *g, const ptrdiff_t *taps,   \
+        const T *a_packed, ptrdiff_t K, const T *bias, ptrdiff_t KC, T *panel, T *out) {               \
         const ptrdiff_t NR = 2 * (VW), MR = IMPLICIT_GEMM_MR, L = g->OH * g->OW;                      \
         const ptrdiff_t R = g->C * g->kh * g->kw, ncols = n_images * L;                                \
         const ptrdiff_t Kp = (K + MR - 1) / MR * MR;                                                   \
@@ -129,7 +155,7 @@ IMPLICIT_GEMM_PHASES(implicit_gemm_phases_double, double)
             const T *a_block = a_packed + pc * Kp;                                                     \
             for (ptrdiff_t j0 = 0; j0 < ncols; j0 += NR) {                                             \
                 const ptrdiff_t cols = ncols - j0 < NR ? ncols - j0 : NR;                              \
-                implicit_gemm_pack_##LEVEL##_##T(planes, g, NR, j0, ncols, pc, kc, panel);                  \
+                implicit_gemm_pack_##LEVEL##_##T(planes, g, taps, NR, j0, ncols, pc, kc, panel);                  \
                 int within_image = (j0 % L) + cols <= L;                                               \
                 for (ptrdiff_t q = 0; q < cols; q++)                                                   \
                     offset[q] = ((j0 + q) / L) * K * L + (j0 + q) % L;                                 \
@@ -176,14 +202,14 @@ static MINIDL_UNUSED ptrdiff_t implicit_gemm_panel_width_float(void) { return 2 
 static MINIDL_UNUSED ptrdiff_t implicit_gemm_panel_width_double(void) { return 2 * IMPLICIT_GEMM_LANES(double); }
 
 static MINIDL_UNUSED void implicit_gemm_forward_float(const float *planes, ptrdiff_t n_images, const implicit_gemm_geometry *g,
-                                                      const float *a_packed, ptrdiff_t K, const float *bias, ptrdiff_t KC,
+                                                      const ptrdiff_t *taps, const float *a_packed, ptrdiff_t K, const float *bias, ptrdiff_t KC,
                                                       float *panel, float *out) {
-    MINIDL_AT_LEVEL(implicit_gemm_forward, float, (planes, n_images, g, a_packed, K, bias, KC, panel, out));
+    MINIDL_AT_LEVEL(implicit_gemm_forward, float, (planes, n_images, g, taps, a_packed, K, bias, KC, panel, out));
 }
 static MINIDL_UNUSED void implicit_gemm_forward_double(const double *planes, ptrdiff_t n_images, const implicit_gemm_geometry *g,
-                                                       const double *a_packed, ptrdiff_t K, const double *bias, ptrdiff_t KC,
+                                                       const ptrdiff_t *taps, const double *a_packed, ptrdiff_t K, const double *bias, ptrdiff_t KC,
                                                        double *panel, double *out) {
-    MINIDL_AT_LEVEL(implicit_gemm_forward, double, (planes, n_images, g, a_packed, K, bias, KC, panel, out));
+    MINIDL_AT_LEVEL(implicit_gemm_forward, double, (planes, n_images, g, taps, a_packed, K, bias, KC, panel, out));
 }
 
 #endif
