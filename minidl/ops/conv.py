@@ -10,10 +10,12 @@ Shapes, with G groups, Cg = C/G input and Kg = K/G output channels per group, L 
     folded:    x --im2col--> cols (G, Cg*kh*kw, N*L);  out = weight @ cols -> (G, Kg, N*L)
 Backward: d weight = grad @ cols^T (summed over the batch), d cols = weight^T @ grad, then
 col2im, the adjoint of im2col, gives d x; a folded one-group layer with a window larger than
-1x1 takes d cols by pixel, grad^T @ weight (taps outermost), and col2im from that layout. Large columns are not kept from the forward:
-they are kh*kw times the input, and a network's worth of them held until its backward was
-most of a training step's memory; the backward unfolds the input again (one im2col pass).
-Small ones are kept, where that pass would cost a noticeable share of the layer's time.
+1x1 takes d cols by pixel, grad^T @ weight (taps outermost), and col2im from that layout.
+Large columns are not kept from the forward: they are kh*kw times the input, and a
+network's worth of them held until its backward was most of a training step's memory; the
+backward unfolds the input again (one im2col pass), and the forward of such a one-group
+layer never stores them either (the implicit GEMM, kernels.implicit_conv). Small ones are
+kept, where that pass would cost a noticeable share of the layer's time.
 """
 import numpy as np
 
