@@ -155,7 +155,7 @@ static MINIDL_UNUSED ptrdiff_t implicit_gemm_run_source(const implicit_gemm_geom
             const T *a_block = a_packed + pc * Kp;                                                     \
             for (ptrdiff_t j0 = 0; j0 < ncols; j0 += NR) {                                             \
                 const ptrdiff_t cols = ncols - j0 < NR ? ncols - j0 : NR;                              \
-                implicit_gemm_pack_##LEVEL##_##T(planes, g, taps, NR, j0, ncols, pc, kc, panel);                  \
+                implicit_gemm_pack_##LEVEL##_##T(planes, g, taps, NR, j0, ncols, pc, kc, panel);       \
                 int within_image = (j0 % L) + cols <= L;                                               \
                 for (ptrdiff_t q = 0; q < cols; q++)                                                   \
                     offset[q] = ((j0 + q) / L) * K * L + (j0 + q) % L;                                 \
