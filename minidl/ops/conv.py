@@ -63,21 +63,19 @@ class Conv2d(Function):
         self.weight_shape, self.has_bias = weight.shape, bool(bias)
         if n == 0:  # as PyTorch: an empty output, and zero gradients for weight and bias
             return np.zeros((0, k, window.oh, window.ow), dtype=x.dtype)
-        self.algorithm = conv_algorithm.choose(c, k, window, groups, x.itemsize)
+        pixels = window.oh * window.ow
+        keep = n * c * window.taps * pixels * x.itemsize <= max(KEEP_COLUMNS_UP_TO_INPUTS * x.nbytes,
+                                                                  KEEP_COLUMNS_UP_TO_BYTES)
+        self.algorithm = conv_algorithm.choose(c, k, window, groups, x.itemsize, keeps_columns=keep)
         if self.algorithm == "winograd":
             return self._winograd_forward(x, weight, bias[0] if bias else None)
         if self.algorithm in ("direct", "winograd_fused"):
             return self._stride_1_forward(x, weight, bias[0] if bias else None)
         self.weight = weight.reshape(groups, k // groups, cg * window.taps)
-        pixels = window.oh * window.ow
         self.folded = (k // groups) * cg * window.taps * pixels < FOLD_BATCH_BELOW_MACS or pixels <= FOLD_BATCH_UP_TO_PIXELS
         self.x = np.ascontiguousarray(x)  # for the backward's columns (usually an array the graph keeps anyway)
         b = np.ascontiguousarray(bias[0]) if bias else None
-        cols_bytes = n * c * window.taps * pixels * x.itemsize
-        keep = cols_bytes <= max(KEEP_COLUMNS_UP_TO_INPUTS * self.x.nbytes, KEEP_COLUMNS_UP_TO_BYTES)
         self.cols = None
-        if self.algorithm == "im2col" and groups == 1 and not keep and conv_algorithm.forced() is None:
-            self.algorithm = "implicit"  # the rule's last step (ops/conv_algorithm.py)
         if self.algorithm == "implicit":
             return self._implicit_forward(weight, b)
         cols = self._columns()

@@ -25,8 +25,8 @@ The rule, from the measurements in docs/performance.md:
     channels (with fewer, its tile transforms cost more than the multiplications it saves);
   - else im2col, whose one GEMM over the whole batch wins on small images and 1x1 windows;
     its forward runs as the implicit GEMM (one group) when the columns would not be kept for
-    the backward anyway (ops/conv.py's KEEP_COLUMNS limits): ResNet's stride-2 3x3 layers.
-    That step needs the batch, so ops/conv.py takes it.
+    the backward anyway (ops/conv.py's KEEP_COLUMNS limits, which need the batch, decide
+    keeps_columns): ResNet's stride-2 3x3 layers.
 MINIDL_CONV_ALGO=im2col, =implicit, =winograd, =winograd_fused or =direct forces one; a layer it
 cannot compute still runs im2col.
 """
@@ -82,9 +82,10 @@ def forced():
     return value
 
 
-def choose(in_channels, out_channels, window, groups, itemsize=4):
-    """'direct', 'winograd_fused', 'winograd' or 'im2col' for a convolution of this many
-    channels, geometry and element size (bytes)."""
+def choose(in_channels, out_channels, window, groups, itemsize=4, keeps_columns=True):
+    """'direct', 'winograd_fused', 'winograd', 'implicit' or 'im2col' for a convolution of this
+    many channels, geometry and element size (bytes); keeps_columns: whether im2col would keep
+    its columns for the backward (ops/conv.py decides that from the batch)."""
     algorithm = forced()
     if algorithm is not None:
         return algorithm if applies(algorithm, window, groups) else "im2col"
@@ -98,4 +99,4 @@ def choose(in_channels, out_channels, window, groups, itemsize=4):
         return "direct"
     if winograd_applies(window, groups) and in_channels >= WINOGRAD_MIN_CHANNELS:
         return "winograd"
-    return "im2col"
+    return "implicit" if groups == 1 and not keeps_columns else "im2col"
