@@ -18,17 +18,17 @@ def _arrays(*shapes):
 
 def conv_gemms():
     """B1's three GEMMs as ops.Conv2d's im2col path runs them (the batch folded into the
-    columns): out = W @ cols, d cols by pixel = d out^T @ W (its taps outermost), d W =
-    (cols @ d out^T)^T (few output channels: WEIGHT_GRAD_TRANSPOSED_UP_TO). (B1 itself now
-    runs the fused Winograd, which has no BLAS GEMM; this is the floor of the path it replaced.)"""
+    columns, laid out by pixel: rows (N*L, taps*C), W with its taps outermost): out^T =
+    rows @ W^T, d rows = d out @ W, d W = (rows^T @ d out)^T (few output channels:
+    WEIGHT_GRAD_TRANSPOSED_UP_TO). (B1 itself now runs the fused Winograd, which has no BLAS
+    GEMM; this is the floor of the path it replaced.)"""
     n, c, k, length, taps = 32, 16, 32, 32 * 32, 9
-    weight, cols, grad, taps_first = _arrays((1, k, c * taps), (1, c * taps, n * length), (1, k, n * length),
-                                             (k, taps * c))
+    rows, taps_first, grad = _arrays((n * length, taps * c), (k, taps * c), (n * length, k))
 
     def step():
-        np.matmul(weight, cols)
-        np.matmul(grad[0].T, taps_first)
-        np.matmul(cols, grad.swapaxes(-1, -2))
+        np.matmul(rows, taps_first.T)
+        np.matmul(grad, taps_first)
+        np.matmul(rows.T, grad)
 
     return step, 3 * k * c * taps * n * length
 

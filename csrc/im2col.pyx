@@ -357,6 +357,80 @@ def col2im(const real[:, :, :] cols, Py_ssize_t C, window, bint batch_in_columns
     return x_arr
 
 
+cdef extern from "transpose.h" nogil:
+    void transpose_float(const float* src, Py_ssize_t src_step, float* dst, Py_ssize_t dst_step,
+                         Py_ssize_t rows, Py_ssize_t cols)
+    void transpose_double(const double* src, Py_ssize_t src_step, double* dst, Py_ssize_t dst_step,
+                          Py_ssize_t rows, Py_ssize_t cols)
+
+
+cdef inline void transpose(const real* src, Py_ssize_t src_step, real* dst, Py_ssize_t dst_step,
+                           Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
+    """dst[c*dst_step + r] = src[r*src_step + c] (csrc/transpose.h)."""
+    if real is float:
+        transpose_float(src, src_step, dst, dst_step, rows, cols)
+    else:
+        transpose_double(src, src_step, dst, dst_step, rows, cols)
+
+
+cdef void pixel_runs(real* padded, real* rows, Py_ssize_t C, Py_ssize_t Wp, Py_ssize_t kh, Py_ssize_t kw,
+                     Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t OH, Py_ssize_t OW,
+                     bint to_rows) noexcept nogil:
+    """Between one image, channels-last and zero-padded (Hp, Wp, C), and its pixel rows
+    (OH*OW, kh*kw*C): copy every window's taps into the rows (to_rows), or add them back."""
+    # at dilation 1 a window row's taps are adjacent in the image: one run of kw*C values
+    cdef Py_ssize_t taps_per_run = kw if dw == 1 else 1, run = taps_per_run * C
+    cdef Py_ssize_t oy, ox, i, j, c
+    cdef real* pixels
+    for oy in range(OH):
+        for ox in range(OW):
+            for i in range(kh):
+                for j in range(0, kw // taps_per_run):
+                    pixels = padded + ((oy * sh + i * dh) * Wp + ox * sw + j * taps_per_run * dw) * C
+                    if to_rows:
+                        for c in range(run):
+                            rows[c] = pixels[c]
+                    else:
+                        for c in range(run):
+                            pixels[c] += rows[c]
+                    rows += run
+
+
+def im2col_pixels(const real[:, :, :, ::1] x, window, out=None):
+    """im2col laid out pixel by pixel: x (N, C, H, W) -> rows (N*OH*OW, kh*kw*C), row
+    (n, oy, ox) holding tap (i, j)'s C channels at (i*kw + j)*C; into `out` when given (one
+    batch range of a larger array). The adjoint of col2im_pixels.
+
+    With this layout a folded layer's three GEMMs take the shapes BLAS runs fastest
+    (docs/performance.md). Each image is first copied channels-last into a zero-padded
+    scratch image, so every tap copies C adjacent values."""
+    cdef Py_ssize_t kh, kw, sh, sw, ph, pw, dh, dw, H, W, OH, OW
+    kh, kw, sh, sw, ph, pw, dh, dw, H, W, OH, OW = window
+    check_window(window, x.shape[2], x.shape[3], "im2col_pixels")
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], L = OH * OW, taps_c = kh * kw * C
+    dtype = np.float32 if real is float else np.float64
+    if out is None:
+        rows_arr = np.empty((N * L, taps_c), dtype=dtype)
+    elif tuple(out.shape) != (N * L, taps_c) or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(f"im2col_pixels: out must be a contiguous {(N * L, taps_c)} array of x's dtype")
+    else:
+        rows_arr = out
+    if rows_arr.size == 0:
+        return rows_arr
+    cdef Py_ssize_t Hp = H + 2 * ph, Wp = W + 2 * pw
+    scratch_arr = np.zeros(Hp * Wp * C, dtype=dtype)  # the border stays zero for every image
+    cdef real[::1] scratch = scratch_arr
+    cdef real[:, ::1] rows = rows_arr
+    cdef real* padded = &scratch[0]
+    cdef Py_ssize_t n, y
+    with nogil:
+        for n in range(N):
+            for y in range(H):  # (C, W) rows of the image -> (W, C) rows of the scratch
+                transpose(&x[n, 0, y, 0], H * W, padded + ((y + ph) * Wp + pw) * C, C, C, W)
+            pixel_runs(padded, &rows[n * L, 0], C, Wp, kh, kw, sh, sw, dh, dw, OH, OW, True)
+    return rows_arr
+
+
 def col2im_pixels(const real[:, ::1] rows, Py_ssize_t C, window, out=None):
     """col2im for columns laid out pixel by pixel: rows (N*OH*OW, kh*kw*C), row (n, oy, ox)
     holding tap (i, j)'s C channels at (i*kw + j)*C; scatter-added back to x (N, C, H, W),
@@ -381,27 +455,13 @@ def col2im_pixels(const real[:, ::1] rows, Py_ssize_t C, window, out=None):
     cdef real[::1] scratch = scratch_arr
     cdef real[:, :, :, ::1] x = x_arr
     cdef real* acc = &scratch[0]
-    cdef Py_ssize_t n, oy, ox, i, j, c, y, xx
-    cdef const real* src
-    cdef real* dst
-    cdef real* plane
+    cdef Py_ssize_t n, y
     with nogil:
         for n in range(N):
             memset(acc, 0, Hp * Wp * C * sizeof(real))
-            src = &rows[n * L, 0]
-            for oy in range(OH):
-                for ox in range(OW):
-                    for i in range(kh):
-                        for j in range(kw):
-                            dst = acc + ((oy * sh + i * dh) * Wp + ox * sw + j * dw) * C
-                            for c in range(C):
-                                dst[c] += src[c]
-                            src += C
-            for c in range(C):
-                plane = &x[n, c, 0, 0]
-                for y in range(H):
-                    for xx in range(W):
-                        plane[y * W + xx] = acc[((y + ph) * Wp + xx + pw) * C + c]
+            pixel_runs(acc, <real*>&rows[n * L, 0], C, Wp, kh, kw, sh, sw, dh, dw, OH, OW, False)
+            for y in range(H):  # (W, C) rows of the scratch -> (C, W) rows of the image
+                transpose(acc + ((y + ph) * Wp + pw) * C, C, &x[n, 0, y, 0], H * W, W, C)
     return x_arr
 
 
@@ -412,13 +472,21 @@ def col2im_pixels(const real[:, ::1] rows, Py_ssize_t C, window, out=None):
 
 def gemm_rows_to_batch(const real[:, ::1] rows, Py_ssize_t N, bias=None):
     """(K, N*L) GEMM rows -> (N, K, L) images, plus bias[k] on channel k when given."""
-    cdef Py_ssize_t K = rows.shape[0], L = rows.shape[1] // N if N > 0 else 0
-    if N <= 0 or rows.shape[1] != N * L:
-        raise ValueError(f"gemm_rows_to_batch: rows of length {rows.shape[1]} are not {N} images of equal size")
+    return _rows_to_batch(rows, N, bias, False)
+
+
+cdef _rows_to_batch(const real[:, ::1] rows, Py_ssize_t N, bias, bint by_pixel):
+    """(K, N*L) GEMM rows, or (N*L, K) pixel rows by_pixel, -> (N, K, L) images plus the bias."""
+    kernel = "pixel_rows_to_batch" if by_pixel else "gemm_rows_to_batch"
+    cdef Py_ssize_t K = rows.shape[1] if by_pixel else rows.shape[0]
+    cdef Py_ssize_t pixels = rows.shape[0] if by_pixel else rows.shape[1]
+    if N <= 0 or pixels % N:
+        counted = f"{pixels} rows" if by_pixel else f"rows of length {pixels}"
+        raise ValueError(f"{kernel}: {counted} are not {N} images of equal size")
     if bias is not None and (bias.ndim != 1 or bias.shape[0] != K):
-        raise ValueError(f"gemm_rows_to_batch: bias of shape {bias.shape} for {K} channels")
-    dtype = np.float32 if real is float else np.float64
-    out_arr = np.empty((N, K, L), dtype=dtype)
+        raise ValueError(f"{kernel}: bias of shape {bias.shape} for {K} channels")
+    cdef Py_ssize_t L = pixels // N
+    out_arr = np.empty((N, K, L), dtype=np.float32 if real is float else np.float64)
     if out_arr.size == 0:
         return out_arr
     cdef real[:, :, ::1] out = out_arr
@@ -431,13 +499,23 @@ def gemm_rows_to_batch(const real[:, ::1] rows, Py_ssize_t N, bias=None):
     cdef real* dst
     cdef real shift
     with nogil:
-        for k in range(K):
-            shift = b[k] if has_bias else 0
+        if by_pixel:
             for n in range(N):
-                src = &rows[k, n * L]
-                dst = &out[n, k, 0]
-                for l in range(L):
-                    dst[l] = src[l] + shift
+                transpose(&rows[n * L, 0], K, &out[n, 0, 0], L, L, K)
+                if has_bias:
+                    for k in range(K):
+                        dst = &out[n, k, 0]
+                        shift = b[k]
+                        for l in range(L):
+                            dst[l] += shift
+        else:
+            for k in range(K):
+                shift = b[k] if has_bias else 0
+                for n in range(N):
+                    src = &rows[k, n * L]
+                    dst = &out[n, k, 0]
+                    for l in range(L):
+                        dst[l] = src[l] + shift
     return out_arr
 
 
@@ -481,4 +559,48 @@ def batch_to_gemm_rows(const real[:, :, ::1] images, bint with_sums=False):
                 total += (s0 + s1) + (s2 + s3)
             if with_sums:
                 sums[k] = <real>total
+    return rows_arr, sums_arr
+
+
+# A folded layer whose columns are laid out by pixel (im2col_pixels) has its GEMM result and
+# its output gradient as (N*L, K) pixel rows: these two move them to and from (N, K, L)
+# images, with the bias on the way, as the pair above does for (K, N*L) rows.
+
+def pixel_rows_to_batch(const real[:, ::1] rows, Py_ssize_t N, bias=None):
+    """(N*L, K) pixel rows -> (N, K, L) images, plus bias[k] on channel k when given."""
+    return _rows_to_batch(rows, N, bias, True)
+
+
+def batch_to_pixel_rows(const real[:, :, ::1] images, bint with_sums=False):
+    """(N, K, L) images -> ((N*L, K) pixel rows, each channel's sum or None). The sums (the
+    bias gradient) are accumulated per image in the working precision, then in double."""
+    cdef Py_ssize_t N = images.shape[0], K = images.shape[1], L = images.shape[2]
+    dtype = np.float32 if real is float else np.float64
+    rows_arr = np.empty((N * L, K), dtype=dtype)
+    sums_arr = np.zeros(K, dtype=dtype) if with_sums else None
+    if rows_arr.size == 0:
+        return rows_arr, sums_arr
+    totals_arr = np.zeros(K)
+    cdef double[::1] totals = totals_arr
+    cdef real[:, ::1] rows = rows_arr
+    cdef Py_ssize_t n, k, l, blocks = L // 4
+    cdef const real* src
+    cdef real s0, s1, s2, s3
+    with nogil:
+        for n in range(N):
+            transpose(&images[n, 0, 0], L, &rows[n * L, 0], K, K, L)
+            if with_sums:
+                for k in range(K):
+                    src = &images[n, k, 0]
+                    s0 = s1 = s2 = s3 = 0  # four running sums, as batch_to_gemm_rows
+                    for l in range(0, 4 * blocks, 4):
+                        s0 = s0 + src[l]
+                        s1 = s1 + src[l + 1]
+                        s2 = s2 + src[l + 2]
+                        s3 = s3 + src[l + 3]
+                    for l in range(4 * blocks, L):
+                        s0 = s0 + src[l]
+                    totals[k] += (s0 + s1) + (s2 + s3)
+    if with_sums:
+        sums_arr[...] = totals_arr
     return rows_arr, sums_arr

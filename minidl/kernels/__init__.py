@@ -26,6 +26,7 @@ from .reference import (  # noqa: F401  every kernel's name, bound to its twin u
     batch_norm_backward,
     batch_norm_forward,
     batch_to_gemm_rows,
+    batch_to_pixel_rows,
     col2im,
     col2im_pixels,
     cross_entropy_backward,
@@ -40,6 +41,7 @@ from .reference import (  # noqa: F401  every kernel's name, bound to its twin u
     gru_backward,
     gru_forward,
     im2col,
+    im2col_pixels,
     implicit_conv,
     layer_norm_backward,
     layer_norm_forward,
@@ -49,6 +51,7 @@ from .reference import (  # noqa: F401  every kernel's name, bound to its twin u
     max_pool2d_2x2_forward,
     max_pool2d_backward,
     max_pool2d_forward,
+    pixel_rows_to_batch,
     relu_backward,
     relu_forward,
     rnn_backward,
@@ -67,7 +70,10 @@ from .winograd import winograd_filter, winograd_filter_grad  # noqa: F401  small
 
 # The module that holds each kernel's compiled version, under the same name.
 COMPILED = {
-    "minidl.kernels._im2col": ("im2col", "col2im", "col2im_pixels", "gemm_rows_to_batch", "batch_to_gemm_rows"),  # csrc/im2col.pyx
+    "minidl.kernels._im2col": (
+        "im2col", "col2im", "im2col_pixels", "col2im_pixels", "gemm_rows_to_batch", "batch_to_gemm_rows",
+        "pixel_rows_to_batch", "batch_to_pixel_rows",
+    ),  # csrc/im2col.pyx
     "minidl.kernels._direct_conv": ("direct_conv", "direct_conv_weight_grad"),  # csrc/direct_conv.pyx and direct_conv.h
     "minidl.kernels._implicit_conv": ("implicit_conv",),  # csrc/implicit_conv.pyx and implicit_gemm.h
     "minidl.kernels._winograd": (  # csrc/winograd.pyx

@@ -100,6 +100,20 @@ def col2im_pixels(rows, c, window, out=None):
     return col2im(cols.reshape(n, c * g.taps, g.oh * g.ow), c, window, out=out)
 
 
+def im2col_pixels(x, window, out=None):
+    """im2col laid out pixel by pixel: row (n, oy, ox) holds tap (i, j)'s C channels at (i*kw + j)*C.
+
+    Shape: x (N, C, H, W) -> rows (N*OH*OW, kh*kw*C); into `out` when given.
+    """
+    g, (n, c) = window, x.shape[:2]
+    cols = im2col(x, window).reshape(n, c, g.taps, g.oh * g.ow)
+    rows = np.ascontiguousarray(cols.transpose(0, 3, 2, 1)).reshape(n * g.oh * g.ow, g.taps * c)
+    if out is None:
+        return rows
+    out[...] = rows
+    return out
+
+
 def _padded_at_stride_one(x, g, kernel):
     """x zero-padded by window g's padding, after checking g fits x and has stride 1."""
     _check(g, x.shape[2], x.shape[3], kernel)
@@ -191,6 +205,29 @@ def batch_to_gemm_rows(images, with_sums=False):
     """
     rows = np.ascontiguousarray(images.transpose(1, 0, 2)).reshape(images.shape[1], -1)
     return rows, (rows.sum(axis=1, dtype=np.float64).astype(images.dtype) if with_sums else None)
+
+
+def pixel_rows_to_batch(rows, n, bias=None):
+    """A folded convolution's GEMM result by pixel as images, plus the bias.
+
+    Shape: rows (N*L, K), bias (K,) or None -> (N, K, L).
+    """
+    k = rows.shape[1]
+    if n <= 0 or rows.shape[0] % n:
+        raise ValueError(f"pixel_rows_to_batch: {rows.shape[0]} rows are not {n} images of equal size")
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != k):
+        raise ValueError(f"pixel_rows_to_batch: bias of shape {bias.shape} for {k} channels")
+    images = rows.reshape(n, -1, k).transpose(0, 2, 1)
+    return np.ascontiguousarray(images if bias is None else images + bias[:, None])
+
+
+def batch_to_pixel_rows(images, with_sums=False):
+    """Images as pixel rows, and each channel's sum (the bias gradient).
+
+    Shape: images (N, K, L) -> (rows (N*L, K), sums (K,) or None).
+    """
+    rows = np.ascontiguousarray(images.transpose(0, 2, 1)).reshape(-1, images.shape[1])
+    return rows, (rows.sum(axis=0, dtype=np.float64).astype(images.dtype) if with_sums else None)
 
 
 def _pool_windows(x, g, fill):

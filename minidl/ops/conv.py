@@ -8,9 +8,13 @@ Shapes, with G groups, Cg = C/G input and Kg = K/G output channels per group, L 
     weight (K, Cg, kh, kw) viewed as (G, Kg, Cg*kh*kw)
     per image: x --im2col--> cols (N, G, Cg*kh*kw, L);  out = weight @ cols -> (N, G, Kg, L)
     folded:    x --im2col--> cols (G, Cg*kh*kw, N*L);  out = weight @ cols -> (G, Kg, N*L)
+    by pixel:  x --im2col_pixels--> rows (N*L, kh*kw*C);  out^T = rows @ weight^T -> (N*L, K)
+               (a folded one-group layer with a window larger than 1x1 and at least
+               PIXEL_ROWS_MIN_CHANNELS input channels; weight with its taps outermost)
 Backward: d weight = grad @ cols^T (summed over the batch), d cols = weight^T @ grad, then
-col2im, the adjoint of im2col, gives d x; a folded one-group layer with a window larger than
-1x1 takes d cols by pixel, grad^T @ weight (taps outermost), and col2im from that layout.
+col2im, the adjoint of im2col, gives d x. By pixel, with grad as (N*L, K) rows g: d rows =
+g @ weight, d weight = g^T @ rows, and col2im_pixels folds d rows back. Any other folded
+one-group layer with a window larger than 1x1 also takes d cols by pixel, and col2im_pixels.
 Large columns are not kept from the forward: they are kh*kw times the input, and a
 network's worth of them held until its backward was most of a training step's memory; the
 backward unfolds the input again (one im2col pass), and the forward of such a one-group
@@ -47,6 +51,10 @@ KEEP_COLUMNS_UP_TO_BYTES = 1 << 20
 WEIGHT_GRAD_TRANSPOSED_UP_TO = 64
 # Winograd transforms this many bytes of tiles at a time (see Conv2d._winograd_chunks).
 WINOGRAD_CHUNK_BYTES = 8 << 20
+# A folded one-group layer with a window larger than 1x1 and at least this many input channels
+# lays its columns out pixel by pixel, (N*L, kh*kw*C): BLAS runs all three of its GEMMs faster
+# in that orientation. With fewer channels the unfolding costs more than the GEMMs save.
+PIXEL_ROWS_MIN_CHANNELS = 8
 # The fused Winograd weight gradient packs input channels in panels of 32 (small_gemm.h); with
 # fewer channels most of each panel is zeros, and the direct kernel computes it faster.
 FUSED_WEIGHT_GRAD_MIN_CHANNELS = 32
@@ -73,11 +81,16 @@ class Conv2d(Function):
             return self._stride_1_forward(x, weight, bias[0] if bias else None)
         self.weight = weight.reshape(groups, k // groups, cg * window.taps)
         self.folded = (k // groups) * cg * window.taps * pixels < FOLD_BATCH_BELOW_MACS or pixels <= FOLD_BATCH_UP_TO_PIXELS
+        self.by_pixel = self.folded and groups == 1 and window.taps > 1 and c >= PIXEL_ROWS_MIN_CHANNELS
         self.x = np.ascontiguousarray(x)  # for the backward's columns (usually an array the graph keeps anyway)
         b = np.ascontiguousarray(bias[0]) if bias else None
         self.cols = None
         if self.algorithm == "implicit":
             return self._implicit_forward(weight, b)
+        if self.by_pixel:
+            rows = self._pixel_rows()
+            self.cols = rows if keep else None
+            return self._forward_by_pixel(rows, b)
         cols = self._columns()
         self.cols = cols if keep else None
         return self._forward_folded(cols, b) if self.folded else self._forward_per_image(cols, b)
@@ -215,6 +228,50 @@ class Conv2d(Function):
             self.x[a:b], w, batch_in_columns=self.folded, out=cols[:, a:b] if self.folded else cols[a:b]))
         return cols.reshape(g, -1, n * length) if self.folded else cols.reshape(n, g, -1, length)
 
+    def _pixel_rows(self):
+        """The input unfolded pixel by pixel (kernels.im2col_pixels), (N*L, kh*kw*C); two threads
+        each unfold half the images."""
+        n, w = self.input_shape[0], self.window
+        length = w.oh * w.ow
+        rows = np.empty((n * length, self.input_shape[1] * w.taps), dtype=self.x.dtype)
+        self._image_halves(0, n, rows.size, lambda a, b: kernels.im2col_pixels(
+            self.x[a:b], w, out=rows[a * length:b * length]))
+        return rows
+
+    def _taps_first_weight(self):
+        """The weight as (K, kh*kw*C), its taps outermost: the column order of pixel rows."""
+        k, c = self.weight_shape[:2]
+        return np.ascontiguousarray(self.weight.reshape(k, c, self.window.taps).transpose(0, 2, 1)).reshape(k, -1)
+
+    def _forward_by_pixel(self, rows, bias):
+        """out^T = rows @ W^T, (N*L, K), to (N, K, L) images with the bias in the same pass."""
+        n, k, w = self.input_shape[0], self.weight_shape[0], self.window
+        out = np.matmul(rows, self._taps_first_weight().T)
+        return kernels.pixel_rows_to_batch(out, n, bias).reshape(n, k, w.oh, w.ow)
+
+    def _backward_by_pixel(self, grad, want_bias):
+        """With the output gradient as pixel rows g (N*L, K): d cols = g @ W (taps outermost),
+        then col2im_pixels; d W = g^T @ rows, or (rows^T @ g)^T for few output channels."""
+        n, (k, c) = self.input_shape[0], self.weight_shape[:2]
+        w = self.window
+        length = w.oh * w.ow
+        g, grad_b = kernels.batch_to_pixel_rows(np.ascontiguousarray(grad).reshape(n, k, length), want_bias)
+        grad_x = grad_w = None
+        if self.needs_input_grad[0]:
+            grad_cols = np.matmul(g, self._taps_first_weight())  # (N*L, kh*kw*C)
+            grad_x = np.empty(self.input_shape, dtype=grad_cols.dtype)
+            self._image_halves(0, n, grad_cols.size, lambda a, b: kernels.col2im_pixels(
+                grad_cols[a * length:b * length], c, w, out=grad_x[a:b]))
+            del grad_cols
+        if self.needs_input_grad[1]:
+            rows = self.cols if self.cols is not None else self._pixel_rows()
+            if k <= WEIGHT_GRAD_TRANSPOSED_UP_TO <= rows.shape[1]:  # as _weight_gradient's rule
+                grad_w = np.matmul(rows.T, g).reshape(w.taps, c, k).transpose(2, 1, 0)
+            else:  # each filter's (taps, C) block to (C, taps): a transposed view of rows.T @ g took 4 ms here
+                grad_w = np.matmul(g.T, rows).reshape(k, w.taps, c).transpose(0, 2, 1)
+            grad_w = np.ascontiguousarray(grad_w).reshape(self.weight_shape)
+        return grad_x, grad_w, grad_b
+
     def _image_halves(self, lo, hi, work, part):
         """part(a, b) over images [lo, hi), in two halves on two threads when `work` is large
         (minidl.kernels.threads): the layout passes (im2col, col2im, Winograd's transforms) are
@@ -245,6 +302,8 @@ class Conv2d(Function):
             return self._winograd_backward(grad, want_bias)
         if self.algorithm in ("direct", "winograd_fused"):
             return self._stride_1_backward(grad, want_bias)
+        if self.by_pixel:
+            return self._backward_by_pixel(grad, want_bias)
         backward = self._backward_folded if self.folded else self._backward_per_image
         grad_groups, grad_b = backward(grad, want_bias)
         grad_x = grad_w = None

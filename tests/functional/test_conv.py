@@ -70,15 +70,20 @@ def test_max_pool_gradient_goes_to_the_first_of_tied_maxima(torch_oracle):
 @pytest.mark.parametrize("threads", ["1", "2"], ids=["one_thread", "batch_halves"])
 @pytest.mark.parametrize("transposed", [True, False], ids=["weight_grad_transposed", "weight_grad_direct"])
 @pytest.mark.parametrize("kernel", [(3, 2), (1, 1)], ids=["3x2", "1x1"])
-def test_conv2d_gemm_layouts_agree_with_pytorch(fold, groups, keep, threads, transposed, kernel, monkeypatch, torch_oracle):
+@pytest.mark.parametrize("pixel_rows", [True, False], ids=["columns_by_pixel", "columns_by_channel"])
+def test_conv2d_gemm_layouts_agree_with_pytorch(fold, groups, keep, threads, transposed, kernel, pixel_rows, monkeypatch,
+                                                torch_oracle):
     """Small convolutions fold the batch into one GEMM, large ones run a GEMM per image; the
     backward uses the forward's columns or unfolds the input again; unfolding and folding back
     run on one thread or in two halves of the batch (3 images: unequal halves); a folded layer's
     weight gradient is grad @ cols^T or (cols @ grad^T)^T, and its input gradient goes through
-    columns by pixel (one group, a window larger than 1x1) or by channel: all are exact."""
+    columns by pixel (one group, a window larger than 1x1) or by channel; a folded one-group
+    layer with enough channels lays all its columns out by pixel: all are exact."""
     import minidl.ops.conv as conv_op
 
     monkeypatch.setenv("MINIDL_THREADS", threads)
+    monkeypatch.setenv("MINIDL_CONV_ALGO", "im2col")
+    monkeypatch.setattr(conv_op, "PIXEL_ROWS_MIN_CHANNELS", 1 if pixel_rows else 1 << 40)
     # 6 lies between the output channels per group (6 or 3) and the 3x2 filter's values (24 or 12)
     monkeypatch.setattr(conv_op, "WEIGHT_GRAD_TRANSPOSED_UP_TO", 6 if transposed else 1 << 40)
 
@@ -91,6 +96,7 @@ def test_conv2d_gemm_layouts_agree_with_pytorch(fold, groups, keep, threads, tra
     mine = [md.tensor(a, requires_grad=True) for a in (x, w, b)]
     out = F.conv2d(*mine, stride=(2, 1), padding=1, groups=groups)
     assert mine[0].data.dtype == np.float64 and out._ctx.folded is fold
+    assert out._ctx.by_pixel is (pixel_rows and fold and groups == 1 and kernel != (1, 1))
     theirs = [torch_oracle.tensor(a, requires_grad=True) for a in (x, w, b)]
     expected = torch_oracle.nn.functional.conv2d(*theirs, stride=(2, 1), padding=1, groups=groups)
     g = rng.standard_normal(out.shape)
@@ -178,3 +184,16 @@ def test_batch_norm_in_training_keeps_one_array_of_the_input_size():
     out = F.batch_norm(x, None, None, md.ones(3, requires_grad=True), md.zeros(3, requires_grad=True), training=True)
     full = [v for v in vars(out._ctx).values() if isinstance(v, np.ndarray) and v.size == x.numel()]
     assert len(full) == 1
+
+
+def test_gradcheck_through_columns_by_pixel(monkeypatch):
+    import minidl.ops.conv as conv_op
+
+    monkeypatch.setattr(conv_op, "PIXEL_ROWS_MIN_CHANNELS", 1)
+    monkeypatch.setenv("MINIDL_CONV_ALGO", "im2col")
+    rng = np.random.default_rng(5)
+    x = md.tensor(rng.standard_normal((2, 3, 7, 6)), requires_grad=True)
+    w = md.tensor(rng.standard_normal((4, 3, 3, 2)), requires_grad=True)
+    b = md.tensor(rng.standard_normal(4), requires_grad=True)
+    assert F.conv2d(x, w, b, stride=(2, 1), padding=1)._ctx.by_pixel
+    assert md.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=1, dilation=(1, 2)), (x, w, b))

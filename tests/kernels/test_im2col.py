@@ -23,9 +23,10 @@ CASES = [
     # rows of 16+ outputs take the kernels' other path (short ones copy from a padded image)
     (1, 2, 6, 40, 3, 3, 1, 1, 1, 1, 1, 1),  # "same" 3x3 on a wide image
     (2, 1, 5, 50, 3, 2, 2, 3, 2, 1, 1, 2),  # wide, stride 3, dilation 2, padding 2 and 1
+    (2, 9, 6, 10, 3, 3, 2, 2, 1, 1, 1, 1),  # channels and rows past 4x4 transpose blocks, stride 2
 ]
 ids = ["same3x3", "stride2_nonsquare", "stride3_pad2", "dilation2", "1x1", "full_kernel", "big_padding", "rows_of_4",
-       "rows_of_11", "rows_of_8_stride_2x1", "wide_same", "wide_strided"]
+       "rows_of_11", "rows_of_8_stride_2x1", "wide_same", "wide_strided", "channels_of_9"]
 
 
 def _x(case, dtype, seed=0):
@@ -136,23 +137,59 @@ def test_col2im_pixels_matches_reference_twin(backend, dtype, case):
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("case", CASES, ids=ids)
-def test_col2im_pixels_is_the_adjoint_of_im2col_in_that_layout(case):
-    """<im2col(x) laid out pixel by pixel, r> == <x, col2im_pixels(r)>, with im2col's rows
-    (c, i, j) moved to (pixel, (i, j, c)) by hand: independent of the twin's own reshapes."""
+def _by_pixel_by_hand(cols, case):
+    """im2col's (N, C*kh*kw, L) columns moved to (N*L, kh*kw*C) rows one channel and tap at a time."""
     n, c, h, w, kh, kw = case[:6]
     oh, ow = _out_hw(case)
-    x, rows = _x(case, np.float64), _pixel_rows(case, np.float64)
-    cols = reference.im2col(x, _window(case)).reshape(n, c, kh, kw, oh, ow)
-    by_pixel = np.empty((n, oh, ow, kh, kw, c))
+    cols = cols.reshape(n, c, kh, kw, oh, ow)
+    by_pixel = np.empty((n, oh, ow, kh, kw, c), dtype=cols.dtype)
     for ci in range(c):
         for i in range(kh):
             for j in range(kw):
                 by_pixel[:, :, :, i, j, ci] = cols[:, ci, i, j]
-    lhs = np.sum(by_pixel.reshape(rows.shape) * rows)
+    return by_pixel.reshape(n * oh * ow, kh * kw * c)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_im2col_pixels_matches_twin_and_im2col_rearranged(backend, dtype, case):
+    x = _x(case, dtype)
+    rows = kernels.implementation("im2col_pixels", backend)(x, _window(case))
+    expected = _by_pixel_by_hand(reference.im2col(x, _window(case)), case)
+    assert rows.dtype == dtype and rows.shape == expected.shape and rows.flags.c_contiguous
+    np.testing.assert_array_equal(rows, expected)  # copies only: exact
+    np.testing.assert_array_equal(rows, reference.im2col_pixels(x, _window(case)))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_im2col_pixels_fills_one_batch_range_and_refuses_a_bad_out(backend):
+    case = (5, 3, 6, 7, 3, 3, 2, 1, 1, 1, 1, 1)
+    window, (oh, ow), (a, b) = _window(case), _out_hw(case), (2, 4)
+    x = _x(case, np.float32)
+    im2col_pixels = kernels.implementation("im2col_pixels", backend)
+    rows = np.full((5 * oh * ow, 27), 7, np.float32)
+    im2col_pixels(x[a:b], window, out=rows[a * oh * ow:b * oh * ow])
+    expected = reference.im2col_pixels(x, window)
+    np.testing.assert_array_equal(rows[a * oh * ow:b * oh * ow], expected[a * oh * ow:b * oh * ow])
+    assert np.all(np.delete(rows, np.arange(a * oh * ow, b * oh * ow), axis=0) == 7)
+    if backend == "compiled":  # the twin writes through NumPy's assignment, which raises its own errors
+        with pytest.raises(ValueError, match="im2col_pixels: out must be a contiguous"):
+            im2col_pixels(x, window, out=np.empty((5 * oh * ow, 26), np.float32))
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_col2im_pixels_is_the_adjoint_of_im2col_in_that_layout(case):
+    """<im2col(x) laid out pixel by pixel, r> == <x, col2im_pixels(r)>, with im2col's rows
+    (c, i, j) moved to (pixel, (i, j, c)) by hand: independent of the twin's own reshapes."""
+    c = case[1]
+    x, rows = _x(case, np.float64), _pixel_rows(case, np.float64)
+    lhs = np.sum(_by_pixel_by_hand(reference.im2col(x, _window(case)), case) * rows)
     for backend in BACKENDS:
         rhs = np.sum(x * kernels.implementation("col2im_pixels", backend)(rows, c, _window(case)))
         assert lhs == pytest.approx(rhs, rel=1e-12), backend
+        unfolded = kernels.implementation("im2col_pixels", backend)(x, _window(case))
+        assert np.sum(unfolded * rows) == pytest.approx(rhs, rel=1e-12), backend
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -188,52 +225,68 @@ def test_compiled_kernels_refuse_a_window_whose_output_does_not_fit():
 
 
 # (N, K, L): batch 1, one channel, one pixel, runs shorter than a block of 4 and with a remainder
-LAYOUT_CASES = [(64, 16, 64), (64, 32, 16), (1, 3, 5), (3, 1, 7), (2, 5, 1), (4, 2, 13)]
+# (the pixel-row kernels transpose in 4x4 blocks: (3, 7, 9) and (2, 8, 12) have whole blocks and remainders)
+LAYOUT_CASES = [(64, 16, 64), (64, 32, 16), (1, 3, 5), (3, 1, 7), (2, 5, 1), (4, 2, 13), (3, 7, 9), (2, 8, 12)]
 
 
+# each images kernel from rows, and the images by NumPy: from (K, N*L) GEMM rows or (N*L, K) pixel rows
+TO_IMAGES = {"gemm_rows_to_batch": (lambda n, k, length: (k, n * length), lambda rows, n: rows.reshape(rows.shape[0], n, -1).transpose(1, 0, 2)),
+             "pixel_rows_to_batch": (lambda n, k, length: (n * length, k), lambda rows, n: rows.reshape(n, -1, rows.shape[1]).transpose(0, 2, 1))}
+
+
+@pytest.mark.parametrize("kernel", TO_IMAGES)
 @pytest.mark.parametrize("backend", kernels.available("gemm_rows_to_batch"))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("with_bias", [True, False])
 @pytest.mark.parametrize("shape", LAYOUT_CASES)
-def test_gemm_rows_to_batch_matches_twin_and_a_transpose(backend, dtype, with_bias, shape):
+def test_rows_to_batch_matches_twin_and_a_transpose(kernel, backend, dtype, with_bias, shape):
     n, k, length = shape
+    rows_shape, as_images = TO_IMAGES[kernel]
     rng = np.random.default_rng(3)
-    rows = rng.standard_normal((k, n * length)).astype(dtype)
+    rows = rng.standard_normal(rows_shape(n, k, length)).astype(dtype)
     bias = rng.standard_normal(k).astype(dtype) if with_bias else None
-    out = kernels.implementation("gemm_rows_to_batch", backend)(rows, n, bias)
-    np.testing.assert_array_equal(out, reference.gemm_rows_to_batch(rows, n, bias))
-    expected = rows.reshape(k, n, length).transpose(1, 0, 2) + (0 if bias is None else bias[:, None])
+    out = kernels.implementation(kernel, backend)(rows, n, bias)
+    np.testing.assert_array_equal(out, getattr(reference, kernel)(rows, n, bias))
+    expected = as_images(rows, n) + (0 if bias is None else bias[:, None])
     np.testing.assert_array_equal(out, expected)  # one add per entry: exact
-    assert out.dtype == dtype and out.flags.c_contiguous
+    assert out.dtype == dtype and out.shape == (n, k, length) and out.flags.c_contiguous
 
 
+# each layout kernel from images, and the same layout by NumPy: (K, N*L) GEMM rows or (N*L, K) pixel rows
+TO_ROWS = {"batch_to_gemm_rows": lambda images: images.transpose(1, 0, 2).reshape(images.shape[1], -1),
+           "batch_to_pixel_rows": lambda images: images.transpose(0, 2, 1).reshape(-1, images.shape[1])}
+
+
+@pytest.mark.parametrize("kernel", TO_ROWS)
 @pytest.mark.parametrize("backend", kernels.available("batch_to_gemm_rows"))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", LAYOUT_CASES)
-def test_batch_to_gemm_rows_matches_twin_and_sums_each_channel(backend, dtype, shape):
+def test_batch_to_rows_matches_twin_and_sums_each_channel(kernel, backend, dtype, shape):
     n, k, length = shape
     images = np.random.default_rng(4).standard_normal(shape).astype(dtype)
-    rows, sums = kernels.implementation("batch_to_gemm_rows", backend)(images, True)
-    ref_rows, ref_sums = reference.batch_to_gemm_rows(images, True)
+    rows, sums = kernels.implementation(kernel, backend)(images, True)
+    ref_rows, ref_sums = getattr(reference, kernel)(images, True)
     np.testing.assert_array_equal(rows, ref_rows)
-    np.testing.assert_array_equal(rows, images.transpose(1, 0, 2).reshape(k, n * length))
+    np.testing.assert_array_equal(rows, TO_ROWS[kernel](images))
     exact = images.astype(np.float64).sum(axis=(0, 2))
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(sums, exact, rtol=tol, atol=tol * np.sqrt(n * length))
     np.testing.assert_allclose(ref_sums, exact, rtol=tol, atol=tol * np.sqrt(n * length))
     assert sums.dtype == dtype and rows.flags.c_contiguous
-    no_rows, no_sums = kernels.implementation("batch_to_gemm_rows", backend)(images, False)
+    no_rows, no_sums = kernels.implementation(kernel, backend)(images, False)
     assert no_sums is None
     np.testing.assert_array_equal(no_rows, rows)
 
 
+@pytest.mark.parametrize("kernel, rows, counted", [("gemm_rows_to_batch", (3, 10), "rows of length 10"),
+                                                   ("pixel_rows_to_batch", (10, 3), "10 rows")])
 @pytest.mark.parametrize("backend", kernels.available("gemm_rows_to_batch"))
-def test_gemm_rows_to_batch_names_bad_shapes(backend):
-    run = kernels.implementation("gemm_rows_to_batch", backend)
-    rows = np.zeros((3, 10), np.float32)
-    with pytest.raises(ValueError, match="rows of length 10 are not 3 images"):
+def test_rows_to_batch_names_bad_shapes(kernel, rows, counted, backend):
+    run = kernels.implementation(kernel, backend)
+    rows = np.zeros(rows, np.float32)
+    with pytest.raises(ValueError, match=f"{counted} are not 3 images"):
         run(rows, 3)
-    with pytest.raises(ValueError, match="rows of length 10 are not 0 images"):
+    with pytest.raises(ValueError, match=f"{counted} are not 0 images"):
         run(rows, 0)
     with pytest.raises(ValueError, match=r"bias of shape \(2,\) for 3 channels"):
         run(rows, 2, np.zeros(2, np.float32))
