@@ -12,7 +12,7 @@ cimport numpy as cnp
 
 from arrays cimport is_float32, item
 
-from minidl.kernels.threads import run_halves
+from minidl.kernels.threads import SPLIT_AT_MACS, forced, run_halves, ways
 
 include "isa.pxi"
 
@@ -124,3 +124,56 @@ def sgd_step(value, grad, buf, lr, momentum, dampening, weight_decay, nesterov, 
             bool(momentum), buf is None, bool(nesterov), bool(maximize))
     run_halves(value.size, lambda lo, hi: _sgd_range(*args, lo, hi), _work(value))
     return new_value, (new_buf if momentum else None)
+
+
+cdef bint _plain(value, grad, buf, int dtype_num):
+    """Whether one parameter's arrays can go straight to the loop: C-contiguous, of dtype_num, one shape."""
+    if type(value) is not np.ndarray or type(grad) is not np.ndarray:
+        return False
+    if buf is not None and type(buf) is not np.ndarray:
+        return False
+    for a in (value, grad) if buf is None else (value, grad, buf):
+        if cnp.PyArray_TYPE(a) != dtype_num or not cnp.PyArray_IS_C_CONTIGUOUS(a):
+            return False
+    return cnp.PyArray_SAMESHAPE(value, grad) and (buf is None or cnp.PyArray_SAMESHAPE(value, buf))
+
+
+def sgd_steps(values, grads, bufs, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """sgd_step for each parameter of a group, in one call -> (new values, new buffers or Nones).
+
+    A small network's step is mostly the per-parameter overhead of the Python calls; here a
+    parameter that runs on one thread goes to the loop directly.
+    Shape: values, grads, bufs: lists of arrays of each parameter's shape (bufs: None before the first step).
+    """
+    new_values, new_bufs = [], []
+    cdef bint has_momentum = bool(momentum), first, single
+    cdef int is_nesterov = bool(nesterov), is_maximize = bool(maximize)
+    cdef double keep = 1 - dampening, lr_ = lr, momentum_ = momentum, wd = weight_decay
+    cdef cnp.ndarray v, g, b, new_value, new_buf
+    cdef Py_ssize_t n
+    cdef bint always_split = forced() == 2  # read once: the threads rule is asked only where it may split
+    for value, grad, buf in zip(values, grads, bufs, strict=True):
+        single = type(value) is np.ndarray and cnp.PyArray_TYPE(value) == cnp.NPY_FLOAT32
+        if not _plain(value, grad, buf, cnp.NPY_FLOAT32 if single else cnp.NPY_FLOAT64) or (
+                (always_split or _work(value) >= SPLIT_AT_MACS) and ways(value.size, _work(value)) > 1):
+            new_value, new_buf = sgd_step(value, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize)
+            new_values.append(new_value)
+            new_bufs.append(new_buf)
+            continue
+        v, g, first = value, grad, buf is None
+        b = v if first else buf
+        n = cnp.PyArray_SIZE(v)
+        new_value = np.empty_like(v)
+        new_buf = np.empty_like(v) if has_momentum else new_value  # no momentum: never written
+        with nogil:
+            if single:  # the Python floats rounded once to float32, as NumPy rounds them
+                sgd_float(<float*>cnp.PyArray_DATA(v), <float*>cnp.PyArray_DATA(g), <float*>cnp.PyArray_DATA(b),
+                          <float*>cnp.PyArray_DATA(new_value), <float*>cnp.PyArray_DATA(new_buf), n, <float>lr_,
+                          <float>momentum_, <float>keep, <float>wd, has_momentum, first, is_nesterov, is_maximize)
+            else:
+                sgd_double(<double*>cnp.PyArray_DATA(v), <double*>cnp.PyArray_DATA(g), <double*>cnp.PyArray_DATA(b),
+                           <double*>cnp.PyArray_DATA(new_value), <double*>cnp.PyArray_DATA(new_buf), n, lr_,
+                           momentum_, keep, wd, has_momentum, first, is_nesterov, is_maximize)
+        new_values.append(new_value)
+        new_bufs.append(new_buf if has_momentum else None)
+    return new_values, new_bufs

@@ -58,6 +58,7 @@ from .reference import (  # noqa: F401  every kernel's name, bound to its twin u
     rnn_forward,
     scatter_add_rows,
     sgd_step,
+    sgd_steps,
     tanh,
     winograd_fused,
     winograd_fused_weight_grad,
@@ -86,7 +87,7 @@ COMPILED = {
     ),
     "minidl.kernels._relu": ("relu_forward", "relu_backward"),  # csrc/relu.pyx
     "minidl.kernels._batch_norm": ("batch_norm_forward", "batch_norm_backward"),  # csrc/batch_norm.pyx
-    "minidl.kernels._optim": ("adam_step", "sgd_step"),  # csrc/optim.pyx
+    "minidl.kernels._optim": ("adam_step", "sgd_step", "sgd_steps"),  # csrc/optim.pyx
     "minidl.kernels._cross_entropy": ("cross_entropy_forward", "cross_entropy_backward"),  # csrc/cross_entropy.pyx
     "minidl.kernels._recurrent_steps": (),  # csrc/recurrent_steps.pyx: the GEMM the recurrent loops call
     "minidl.kernels.numba.recurrent": ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward"),

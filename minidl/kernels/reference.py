@@ -558,6 +558,16 @@ def sgd_step(value, grad, buf, lr, momentum, dampening, weight_decay, nesterov, 
     return value - lr * g, new_buf
 
 
+def sgd_steps(values, grads, bufs, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """sgd_step for each parameter of a group -> (new values, new buffers or Nones).
+
+    Shape: values, grads, bufs: lists of arrays of each parameter's shape (bufs: None before the first step).
+    """
+    steps = [sgd_step(v, g, b, lr, momentum, dampening, weight_decay, nesterov, maximize)
+             for v, g, b in zip(values, grads, bufs, strict=True)]
+    return [value for value, _ in steps], [buf for _, buf in steps]
+
+
 def layer_norm_forward(x, weight, bias, eps):
     """Normalise each row of x, then scale and shift (weight/bias None: 1 and 0).
 

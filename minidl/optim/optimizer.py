@@ -36,19 +36,26 @@ class Optimizer:
         """Return (new parameter array, new state dict) without changing anything."""
         raise NotImplementedError
 
+    def _update_group(self, params, grads, states, group):
+        """(new values, new states) of one group's parameters, without changing anything: one
+        _update each, unless the optimizer updates a whole group in one kernel call."""
+        updates = [self._update(p, grad, state, group) for p, grad, state in zip(params, grads, states)]
+        return [value for value, _ in updates], [state for _, state in updates]
+
     def step(self):
         updates = []
         for group in self.param_groups:
+            params, grads = [], []
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 grad = p.grad.data
                 if grad.shape != p.shape:
                     raise ValueError(f"{type(self).__name__}.step: gradient of shape {grad.shape} for a parameter of shape {p.shape}")
-                grad = grad.astype(p.dtype, copy=False)
-                state = self.state.get(id(p), {})
-                new_value, new_state = self._update(p, grad, state, group)
-                updates.append((p, new_value, new_state))
+                params.append(p)
+                grads.append(grad.astype(p.dtype, copy=False))
+            states = [self.state.get(id(p), {}) for p in params]
+            updates.extend(zip(params, *self._update_group(params, grads, states, group)))
         for p, value, state in updates:  # nothing above wrote; now write everything
             p.data = value.astype(p.dtype, copy=False)
             self.state[id(p)] = state

@@ -15,9 +15,13 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov, maximize=maximize))
 
-    def _update(self, p, grad, state, group):  # one fused pass: minidl.kernels sgd_step
-        value, buf = kernels.sgd_step(
-            p.data, grad, state.get("momentum_buffer"), group["lr"], group["momentum"], group["dampening"],
-            group["weight_decay"], group["nesterov"], group["maximize"],
+    def _update(self, p, grad, state, group):
+        values, states = self._update_group([p], [grad], [state], group)
+        return values[0], states[0]
+
+    def _update_group(self, params, grads, states, group):  # one fused pass each, one call: minidl.kernels sgd_steps
+        values, bufs = kernels.sgd_steps(
+            [p.data for p in params], grads, [state.get("momentum_buffer") for state in states], group["lr"],
+            group["momentum"], group["dampening"], group["weight_decay"], group["nesterov"], group["maximize"],
         )
-        return value, ({} if buf is None else {"momentum_buffer": buf})
+        return values, [{} if buf is None else {"momentum_buffer": buf} for buf in bufs]

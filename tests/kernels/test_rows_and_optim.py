@@ -132,6 +132,37 @@ def test_sgd_step_matches_twin_exactly(backend, dtype, case):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("backend", kernels.available("sgd_steps"))
+@pytest.mark.parametrize("threads", ["1", "2", "auto"])
+@pytest.mark.parametrize("case", SGD_CASES, ids=["plain", "first", "dampening_wd", "nesterov", "maximize", "scalar"])
+def test_sgd_steps_update_a_group_as_sgd_step_does_each_parameter(backend, threads, case, monkeypatch):
+    """Float32 and float64 parameters, a strided gradient and a large parameter (the paths that
+    go through sgd_step's own checks and two-thread rule), each bit for bit as sgd_step."""
+    monkeypatch.setenv("MINIDL_THREADS", threads)
+    _, momentum, dampening, wd, nesterov, maximize, first = case
+    rng = np.random.default_rng(3)
+    shapes_and_dtypes = [((16, 1, 3, 3), np.float32), ((32,), np.float64), ((), np.float32), ((600, 1000), np.float32),
+                         ((5, 4), np.float32)]
+    values = [rng.standard_normal(shape).astype(dtype) for shape, dtype in shapes_and_dtypes]
+    grads = [rng.standard_normal(v.shape).astype(v.dtype) for v in values]
+    grads[-1] = np.asfortranarray(grads[-1])  # not C-contiguous
+    bufs = [None if first else rng.standard_normal(v.shape).astype(v.dtype) for v in values]
+    before = [np.copy(a) for a in values + grads + [b for b in bufs if b is not None]]
+    args = (0.05, momentum, dampening, wd, nesterov, maximize)
+    got_values, got_bufs = kernels.implementation("sgd_steps", backend)(values, grads, bufs, *args)
+    for value, grad, buf, got_value, got_buf in zip(values, grads, bufs, got_values, got_bufs, strict=True):
+        want_value, want_buf = reference.sgd_step(value, grad, buf, *args)
+        assert got_value.dtype == value.dtype and got_value.shape == value.shape
+        np.testing.assert_array_equal(got_value, want_value)
+        if momentum:
+            np.testing.assert_array_equal(got_buf, want_buf)
+            assert not np.shares_memory(got_buf, grad) and not np.shares_memory(got_buf, got_value)
+        else:
+            assert got_buf is None
+    for a, b in zip([a for a in values + grads + bufs if a is not None], before, strict=True):
+        np.testing.assert_array_equal(a, b)  # inputs untouched: the optimizer's step is all-or-nothing
+
+
 @pytest.mark.parametrize("backend", kernels.available("scatter_add_rows"))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1, 1, 3), (2048, 65, 64), (7, 5000, 2)], ids=["single", "many_repeats", "sparse"])
