@@ -103,7 +103,11 @@ class Module:
                 yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def modules(self):
-        return (m for _, m in self.named_modules())
+        """The modules of named_modules, in the same order, without building their names."""
+        yield self
+        for child in self._modules.values():
+            if child is not None:
+                yield from child.modules()
 
     def named_children(self):
         return ((n, m) for n, m in self._modules.items() if m is not None)
@@ -121,7 +125,13 @@ class Module:
                     yield (f"{module_prefix}.{name}" if module_prefix else name), p
 
     def parameters(self, recurse=True):
-        return (p for _, p in self.named_parameters(recurse=recurse))
+        """The parameters of named_parameters, in the same order, without building their names."""
+        seen = set()
+        for module in self.modules() if recurse else (self,):
+            for p in module._parameters.values():
+                if p is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    yield p
 
     def named_buffers(self, prefix=""):
         for module_prefix, module in self.named_modules(prefix):
@@ -229,6 +239,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        if not (self._forward_pre_hooks or self._forward_hooks):  # the usual case: no copies of empty hook lists
+            return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):
             replaced = hook(self, args)
             if replaced is not None:

@@ -35,6 +35,22 @@ def test_shared_parameters_are_listed_once():
     assert len(list(model.parameters())) == 2
 
 
+def test_parameters_and_modules_follow_their_named_lists(torch_oracle):
+    """parameters() and modules() skip building names: same items, same order as the named
+    lists, through nesting, a child set to None, a shared layer and recurse=False; and the
+    same parameter order as PyTorch for the same structure."""
+    shared = nn.Linear(3, 3)
+    outer = nn.Sequential(Block(), nn.Sequential(shared, nn.ReLU(), shared), nn.Linear(3, 2))
+    outer.gone = None
+    outer.own = nn.Parameter(md.ones(1))
+    assert [id(p) for p in outer.parameters()] == [id(p) for _, p in outer.named_parameters()]
+    assert [id(p) for p in outer.parameters(recurse=False)] == [id(p) for _, p in outer.named_parameters(recurse=False)]
+    assert [id(m) for m in outer.modules()] == [id(m) for _, m in outer.named_modules()]
+    theirs = torch_oracle.nn.Sequential(torch_oracle.nn.Linear(3, 3), torch_oracle.nn.Linear(3, 2))
+    mine = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 2))
+    assert [tuple(p.shape) for p in mine.parameters()] == [tuple(p.shape) for p in theirs.parameters()]
+
+
 def test_train_eval_reach_every_submodule_and_change_behaviour():
     model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
     x = md.ones(64, 4)
