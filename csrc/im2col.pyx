@@ -199,12 +199,12 @@ cdef _columns_for(Py_ssize_t N, Py_ssize_t rows, Py_ssize_t length, bint batch_i
     return out
 
 
-cdef _images_for(shape, dtype, out, str kernel):
-    """A new (N, C, H, W) array for col2im's result, or `out` when it fits (one batch range of a larger one)."""
+cdef _out_or_new(shape, dtype, out, str kernel, str source="the columns'"):
+    """A new array for a kernel's result, or `out` when it fits (one batch range of a larger one)."""
     if out is None:
         return np.empty(shape, dtype=dtype)
     if tuple(out.shape) != shape or out.dtype != dtype or not out.flags.c_contiguous:
-        raise ValueError(f"{kernel}: out must be a contiguous {shape} array of the columns' dtype")
+        raise ValueError(f"{kernel}: out must be a contiguous {shape} array of {source} dtype")
     return out
 
 
@@ -320,7 +320,7 @@ def col2im(const real[:, :, :] cols, Py_ssize_t C, window, bint batch_in_columns
     if cols.size:
         _check_rows_contiguous(cols.strides[2], sizeof(real))
     dtype = np.float32 if real is float else np.float64
-    x_arr = _images_for((N, C, H, W), dtype, out, "col2im")
+    x_arr = _out_or_new((N, C, H, W), dtype, out, "col2im")
     if OW < SHORT_ROW:
         return _col2im_padded(cols, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, batch_in_columns, x_arr)
     x_arr[...] = 0
@@ -409,12 +409,7 @@ def im2col_pixels(const real[:, :, :, ::1] x, window, out=None):
     check_window(window, x.shape[2], x.shape[3], "im2col_pixels")
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], L = OH * OW, taps_c = kh * kw * C
     dtype = np.float32 if real is float else np.float64
-    if out is None:
-        rows_arr = np.empty((N * L, taps_c), dtype=dtype)
-    elif tuple(out.shape) != (N * L, taps_c) or out.dtype != dtype or not out.flags.c_contiguous:
-        raise ValueError(f"im2col_pixels: out must be a contiguous {(N * L, taps_c)} array of x's dtype")
-    else:
-        rows_arr = out
+    rows_arr = _out_or_new((N * L, taps_c), dtype, out, "im2col_pixels", "x's")
     if rows_arr.size == 0:
         return rows_arr
     cdef Py_ssize_t Hp = H + 2 * ph, Wp = W + 2 * pw
@@ -447,7 +442,7 @@ def col2im_pixels(const real[:, ::1] rows, Py_ssize_t C, window, out=None):
     if L == 0 or rows.shape[0] != N * L or rows.shape[1] != taps_c:
         raise ValueError(f"col2im_pixels: columns of shape {tuple(rows.shape)} do not fit {C} channels and {window}")
     dtype = np.float32 if real is float else np.float64
-    x_arr = _images_for((N, C, H, W), dtype, out, "col2im_pixels")
+    x_arr = _out_or_new((N, C, H, W), dtype, out, "col2im_pixels")
     if x_arr.size == 0:
         return x_arr
     cdef Py_ssize_t Hp = H + 2 * ph, Wp = W + 2 * pw

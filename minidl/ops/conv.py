@@ -256,13 +256,8 @@ class Conv2d(Function):
         w = self.window
         length = w.oh * w.ow
         g, grad_b = kernels.batch_to_pixel_rows(np.ascontiguousarray(grad).reshape(n, k, length), want_bias)
-        grad_x = grad_w = None
-        if self.needs_input_grad[0]:
-            grad_cols = np.matmul(g, self._taps_first_weight())  # (N*L, kh*kw*C)
-            grad_x = np.empty(self.input_shape, dtype=grad_cols.dtype)
-            self._image_halves(0, n, grad_cols.size, lambda a, b: kernels.col2im_pixels(
-                grad_cols[a * length:b * length], c, w, out=grad_x[a:b]))
-            del grad_cols
+        grad_x = self._input_gradient_by_pixel(g) if self.needs_input_grad[0] else None
+        grad_w = None
         if self.needs_input_grad[1]:
             rows = self.cols if self.cols is not None else self._pixel_rows()
             if k <= WEIGHT_GRAD_TRANSPOSED_UP_TO <= rows.shape[1]:  # as _weight_gradient's rule
@@ -354,7 +349,7 @@ class Conv2d(Function):
         n, c = self.input_shape[:2]
         length = self.window.oh * self.window.ow
         if self.folded and self.groups == 1 and self.window.taps > 1:
-            return self._input_gradient_by_pixel(grad_groups[0])
+            return self._input_gradient_by_pixel(grad_groups[0].T)
         grad_cols = np.matmul(self.weight.transpose(0, 2, 1), grad_groups)  # (G, CKK, N*L) or (N, G, CKK, L)
         grad_cols = grad_cols.reshape(-1, n, length) if self.folded else grad_cols.reshape(n, -1, length)
         grad_x = np.empty(self.input_shape, dtype=grad_cols.dtype)
@@ -363,14 +358,14 @@ class Conv2d(Function):
             batch_in_columns=self.folded, out=grad_x[a:b]))
         return grad_x
 
-    def _input_gradient_by_pixel(self, grad_rows):
-        """d x of a folded one-group layer: the columns' gradient as d out^T @ W, one row per
-        output pixel with the filter's taps outermost, then col2im from that layout.
-        BLAS runs this product faster than W^T @ d out (docs/performance.md)."""
+    def _input_gradient_by_pixel(self, g):
+        """d x of a folded one-group layer from the output gradient as pixel rows g (N*L, K), or
+        a transposed view of its GEMM rows: the columns' gradient as g @ W, one row per output
+        pixel with the filter's taps outermost, then col2im from that layout. BLAS runs this
+        product faster than W^T @ d out (docs/performance.md)."""
         n, c = self.input_shape[:2]
-        k, w = self.weight_shape[0], self.window
-        taps_first = np.ascontiguousarray(self.weight.reshape(k, c, w.taps).transpose(0, 2, 1)).reshape(k, -1)
-        grad_cols = np.matmul(grad_rows.T, taps_first)  # (N*L, kh*kw*C)
+        w = self.window
+        grad_cols = np.matmul(g, self._taps_first_weight())  # (N*L, kh*kw*C)
         grad_x = np.empty(self.input_shape, dtype=grad_cols.dtype)
         length = w.oh * w.ow
         self._image_halves(0, n, grad_cols.size, lambda a, b: kernels.col2im_pixels(
