@@ -1,7 +1,7 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, nonecheck=False
-"""Convolution's forward as an implicit GEMM (implicit_gemm.h): out = W @ cols, with the
-columns unfolded a cache-sized panel at a time, from the images' phase planes, and never
-stored whole. Any stride, padding and dilation; one group. The NumPy twin is implicit_conv
+"""Convolution's forward as an implicit GEMM (implicit_gemm.h): out = W @ cols, with each
+column entry read from the (zero-padded) images as the register tiles need it; the columns
+are never stored. Any stride, padding and dilation; one group. The NumPy twin is implicit_conv
 in minidl/kernels/reference.py.
 """
 import numpy as np
@@ -15,55 +15,57 @@ include "isa.pxi"
 cdef extern from "implicit_gemm.h" nogil:
     ctypedef struct implicit_gemm_geometry:
         Py_ssize_t C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW
-    enum: IMPLICIT_GEMM_MR
-    Py_ssize_t implicit_gemm_phase_rows(const implicit_gemm_geometry* g)
-    Py_ssize_t implicit_gemm_phase_cols(const implicit_gemm_geometry* g)
-    void implicit_gemm_phases_float(const float* x, const implicit_gemm_geometry* g, float* planes)
-    void implicit_gemm_phases_double(const double* x, const implicit_gemm_geometry* g, double* planes)
-    Py_ssize_t implicit_gemm_panel_width_float()
-    Py_ssize_t implicit_gemm_panel_width_double()
+    bint implicit_gemm_reads_input(const implicit_gemm_geometry* g)
+    Py_ssize_t implicit_gemm_source_rows(const implicit_gemm_geometry* g)
+    Py_ssize_t implicit_gemm_source_cols(const implicit_gemm_geometry* g)
+    void implicit_gemm_padded_float(const float* x, const implicit_gemm_geometry* g, float* padded)
+    void implicit_gemm_padded_double(const double* x, const implicit_gemm_geometry* g, double* padded)
+    Py_ssize_t implicit_gemm_channel_block_float()
+    Py_ssize_t implicit_gemm_channel_block_double()
     void implicit_gemm_tap_offsets(const implicit_gemm_geometry* g, Py_ssize_t* offsets)
-    void implicit_gemm_forward_float(const float* planes, Py_ssize_t n_images, const implicit_gemm_geometry* g,
-                                     const Py_ssize_t* taps, const float* a_packed, Py_ssize_t K, const float* bias, Py_ssize_t KC,
-                                     float* panel, float* out)
-    void implicit_gemm_forward_double(const double* planes, Py_ssize_t n_images, const implicit_gemm_geometry* g,
-                                      const Py_ssize_t* taps, const double* a_packed, Py_ssize_t K, const double* bias, Py_ssize_t KC,
-                                      double* panel, double* out)
+    void implicit_gemm_forward_float(const float* images, Py_ssize_t n_images, const implicit_gemm_geometry* g,
+                                     const Py_ssize_t* taps, const float* w_packed, Py_ssize_t K, const float* bias, Py_ssize_t KC,
+                                     float* out)
+    void implicit_gemm_forward_double(const double* images, Py_ssize_t n_images, const implicit_gemm_geometry* g,
+                                      const Py_ssize_t* taps, const double* w_packed, Py_ssize_t K, const double* bias, Py_ssize_t KC,
+                                      double* out)
 
-# Rows of W (and of the columns) per block: the weights' block, 6 channels by KC, is read from
-# L1 for every tile, and a panel of KC rows by 2 vectors stays in L1 across all the channels.
-ROWS_PER_BLOCK = 384
+# Rows of W (and of the columns) per block: a block of output channels' weights, KC x 2
+# vectors, stays in L2 across a chunk of pixels (C5 and ResNet-18's stride-2 layers but the
+# last take all their rows at once; more rows would add nothing but the cache's misses).
+ROWS_PER_BLOCK = 1152
 
 
 def pack_weight(weight, dtype):
     """weight (K, C, kh, kw) in the order the tiles read it: for each block of ROWS_PER_BLOCK
-    rows of (C*kh*kw), each panel of 6 output channels, kc x 6, zero past the last channel."""
+    rows of (C*kh*kw), each block of 2 vectors of output channels (at the instruction set in
+    use), kc x 2 vectors, zero past the last channel."""
     rows_arr = np.ascontiguousarray(weight.reshape(weight.shape[0], -1), dtype=dtype)
     return _pack_rows(rows_arr)
 
 
 def _pack_rows(const real[:, ::1] rows):
-    cdef Py_ssize_t K = rows.shape[0], R = rows.shape[1], mr = IMPLICIT_GEMM_MR
-    cdef Py_ssize_t kp = (K + mr - 1) // mr * mr
-    packed_arr = np.zeros(kp * R, dtype=np.float32 if real is float else np.float64)
+    cdef Py_ssize_t K = rows.shape[0], R = rows.shape[1]
+    cdef Py_ssize_t nc = implicit_gemm_channel_block_float() if real is float else implicit_gemm_channel_block_double()
+    cdef Py_ssize_t kp = (K + nc - 1) // nc * nc
+    packed_arr = np.empty(kp * R, dtype=np.float32 if real is float else np.float64)
     cdef real[::1] packed = packed_arr
-    cdef Py_ssize_t block = ROWS_PER_BLOCK, pc = 0, kc, p, i0, k, i, at = 0
+    cdef Py_ssize_t block = ROWS_PER_BLOCK, pc = 0, kc, j, j0, k, c, at = 0
     with nogil:
         while pc < R:
             kc = min(block, R - pc)
-            for p in range(kp // mr):
-                i0 = p * mr
+            for j in range(kp // nc):
+                j0 = j * nc
                 for k in range(kc):
-                    for i in range(mr):
-                        if i0 + i < K:
-                            packed[at] = rows[i0 + i, pc + k]
-                        at += 1
+                    for c in range(nc):
+                        packed[at + c] = rows[j0 + c, pc + k] if j0 + c < K else 0
+                    at += nc
             pc += block
     return packed_arr
 
 
 cdef _tap_offsets(implicit_gemm_geometry* g):
-    """Where each row of the columns starts in an image's phase planes (implicit_gemm_tap)."""
+    """Where each row of the columns starts in an image's source (implicit_gemm_tap)."""
     offsets_arr = np.empty(g.C * g.kh * g.kw, dtype=np.intp)
     cdef Py_ssize_t[::1] offsets = offsets_arr
     implicit_gemm_tap_offsets(g, &offsets[0])
@@ -100,12 +102,11 @@ def implicit_conv(const real[:, :, :, ::1] x, weight, window, bias=None, out=Non
     packed_arr = pack_weight(weight, dtype)
     if bias is not None:
         bias = np.ascontiguousarray(bias, dtype=dtype)
-    cdef Py_ssize_t nr = implicit_gemm_panel_width_float() if real is float else implicit_gemm_panel_width_double()
-    panel_arr = np.empty(ROWS_PER_BLOCK * nr, dtype=dtype)
-    cdef real[::1] panel = panel_arr
-    cdef Py_ssize_t image_size = C * g.sh * g.sw * implicit_gemm_phase_rows(&g) * implicit_gemm_phase_cols(&g)
-    planes_arr = np.empty(N * image_size, dtype=dtype)
-    cdef real[::1] planes = planes_arr
+    cdef Py_ssize_t image_size = C * implicit_gemm_source_rows(&g) * implicit_gemm_source_cols(&g)
+    cdef bint copy = not implicit_gemm_reads_input(&g)
+    padded_arr = np.empty(N * image_size if copy else 1, dtype=dtype)
+    cdef real[::1] padded = padded_arr
+    cdef const real* images = &padded[0] if copy else &x[0, 0, 0, 0]
     cdef Py_ssize_t n
     cdef const real[::1] a = packed_arr
     cdef const real[::1] b
@@ -117,14 +118,14 @@ def implicit_conv(const real[:, :, :, ::1] x, weight, window, bias=None, out=Non
     cdef Py_ssize_t kc = ROWS_PER_BLOCK
     cdef Py_ssize_t[::1] taps = _tap_offsets(&g)
     with nogil:
-        for n in range(N):
+        for n in range(N if copy else 0):
             if real is float:
-                implicit_gemm_phases_float(&x[n, 0, 0, 0], &g, &planes[n * image_size])
+                implicit_gemm_padded_float(&x[n, 0, 0, 0], &g, &padded[n * image_size])
             else:
-                implicit_gemm_phases_double(&x[n, 0, 0, 0], &g, &planes[n * image_size])
+                implicit_gemm_padded_double(&x[n, 0, 0, 0], &g, &padded[n * image_size])
         if real is float:
-            implicit_gemm_forward_float(&planes[0], N, &g, &taps[0], &a[0], K, b_ptr, kc, &panel[0], &y[0, 0, 0, 0])
+            implicit_gemm_forward_float(images, N, &g, &taps[0], &a[0], K, b_ptr, kc, &y[0, 0, 0, 0])
         else:
-            implicit_gemm_forward_double(&planes[0], N, &g, &taps[0], &a[0], K, b_ptr, kc, &panel[0], &y[0, 0, 0, 0])
+            implicit_gemm_forward_double(images, N, &g, &taps[0], &a[0], K, b_ptr, kc, &y[0, 0, 0, 0])
     return out_arr
 

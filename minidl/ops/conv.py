@@ -96,9 +96,9 @@ class Conv2d(Function):
         return self._forward_folded(cols, b) if self.folded else self._forward_per_image(cols, b)
 
     def _implicit_forward(self, weight, bias):
-        """The columns this layer would not keep are never stored whole: kernels.implicit_conv
-        unfolds them a panel at a time into its GEMM (csrc/implicit_gemm.h). Halves of the batch
-        on two threads."""
+        """The columns this layer would not keep are never stored: kernels.implicit_conv reads
+        them from the padded images as its register tiles need them (csrc/implicit_gemm.h).
+        Halves of the batch on two threads."""
         n, w = self.input_shape[0], self.window
         weight = np.ascontiguousarray(weight)
         out = np.empty((n, weight.shape[0], w.oh, w.ow), dtype=self.x.dtype)

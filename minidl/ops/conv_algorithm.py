@@ -8,8 +8,9 @@ input always takes the same path and gives the same output.
               cache (csrc/winograd_fused.h), padding up to 2
     direct    stride 1, one group, padding up to the window's reach: no column buffer in the
               forward or the input gradient (csrc/direct_conv.h)
-    implicit  im2col's forward as one GEMM whose columns are unfolded a panel at a time and
-              never stored (csrc/implicit_gemm.h); one group; the backward is im2col's
+    implicit  im2col's forward as one GEMM whose column entries are read from the padded image
+              as its register tiles need them, never stored (csrc/implicit_gemm.h); one
+              group; the backward is im2col's
 
 The rule, from the measurements in docs/performance.md:
   - winograd_fused where it applies, the layer has at least FUSED_MIN_CHANNELS input channels

@@ -11,9 +11,10 @@ from minidl import kernels
 from minidl.kernels.window import Window2d
 from tests.kernels import instruction_sets_of
 
-# (N, C, H, W, K, (kh, kw), (sh, sw), (ph, pw), (dh, dw)): K not a multiple of the 6-channel
-# panels, output rows shorter and longer than a panel, panels across images, stride 2 and 3,
-# dilation, 1x1 and full-image windows, one channel, batch 1
+# (N, C, H, W, K, (kh, kw), (sh, sw), (ph, pw), (dh, dw)): K not a multiple of the channel
+# blocks (2 vectors: 4 to 32 channels by instruction set), tiles of pixels across output rows
+# and images, chunks of pixels with a short last tile, two blocks of rows (R over 1152),
+# stride 2 and 3, dilation, 1x1 and full-image windows, one channel, batch 1
 CASES = [
     (2, 3, 7, 5, 5, (3, 3), (2, 2), (1, 1), (1, 1)),
     (1, 1, 1, 1, 1, (1, 1), (1, 1), (0, 0), (1, 1)),
@@ -23,6 +24,8 @@ CASES = [
     (2, 7, 16, 16, 12, (3, 3), (2, 2), (1, 1), (1, 1)),
     (3, 6, 13, 40, 9, (5, 3), (1, 2), (2, 1), (1, 2)),
     (4, 17, 8, 8, 32, (3, 3), (1, 1), (1, 1), (1, 1)),
+    (3, 4, 13, 13, 37, (3, 3), (2, 2), (1, 1), (1, 1)),
+    (2, 130, 5, 6, 35, (3, 3), (2, 2), (1, 1), (1, 1)),
 ]
 
 
@@ -44,8 +47,9 @@ def _torch_conv(x, weight, bias, window):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES)
 def test_every_instruction_set_matches_the_twin_and_pytorch(isa, dtype, case):
-    """Each SIMD level has its own panel width (32 floats at AVX-512, 4 doubles at SSE2), so
-    each splits the columns into panels, and panels across images, differently."""
+    """Each SIMD level has its own tile (8 pixels by 32 floats at AVX-512, 6 pixels by 4
+    doubles at SSE2), so each splits the channels into blocks, and the pixels into tiles
+    across rows and images, differently."""
     from minidl.kernels import _implicit_conv
 
     previous = _implicit_conv.limit_instruction_set(isa)
