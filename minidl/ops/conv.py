@@ -251,16 +251,24 @@ class Conv2d(Function):
 
     def _backward_by_pixel(self, grad, want_bias):
         """With the output gradient as pixel rows g (N*L, K): d cols = g @ W (taps outermost),
-        then col2im_pixels; d W = g^T @ rows, or (rows^T @ g)^T for few output channels."""
+        then col2im_pixels; d W = g^T @ rows, or (rows^T @ g)^T for few output channels. For
+        g^T @ rows, g is the transposed view of GEMM rows (K, N*L): a cheaper pass than pixel
+        rows, and BLAS runs d cols from it as fast."""
         n, (k, c) = self.input_shape[0], self.weight_shape[:2]
         w = self.window
         length = w.oh * w.ow
-        g, grad_b = kernels.batch_to_pixel_rows(np.ascontiguousarray(grad).reshape(n, k, length), want_bias)
+        grad = np.ascontiguousarray(grad).reshape(n, k, length)
+        few_filters = k <= WEIGHT_GRAD_TRANSPOSED_UP_TO <= c * w.taps  # as _weight_gradient's rule
+        if few_filters:
+            g, grad_b = kernels.batch_to_pixel_rows(grad, want_bias)
+        else:
+            g_rows, grad_b = kernels.batch_to_gemm_rows(grad, want_bias)
+            g = g_rows.T
         grad_x = self._input_gradient_by_pixel(g) if self.needs_input_grad[0] else None
         grad_w = None
         if self.needs_input_grad[1]:
             rows = self.cols if self.cols is not None else self._pixel_rows()
-            if k <= WEIGHT_GRAD_TRANSPOSED_UP_TO <= rows.shape[1]:  # as _weight_gradient's rule
+            if few_filters:
                 grad_w = np.matmul(rows.T, g).reshape(w.taps, c, k).transpose(2, 1, 0)
             else:  # each filter's (taps, C) block to (C, taps): a transposed view of rows.T @ g took 4 ms here
                 grad_w = np.matmul(g.T, rows).reshape(k, w.taps, c).transpose(0, 2, 1)
