@@ -1,8 +1,9 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, nonecheck=False
-"""Convolution's forward as an implicit GEMM (implicit_gemm.h): out = W @ cols, with each
-column entry read from the (zero-padded) images as the register tiles need it; the columns
-are never stored. Any stride, padding and dilation; one group. The NumPy twin is implicit_conv
-in minidl/kernels/reference.py.
+"""Convolution's forward and weight gradient as implicit GEMMs (implicit_gemm.h): out = W @
+cols and d W = d out @ cols^T, with each column entry read from the (zero-padded) images as
+the register tiles need it; the columns are never stored. Any stride, padding and dilation;
+one group. The NumPy twins are implicit_conv and implicit_conv_weight_grad in
+minidl/kernels/reference.py.
 """
 import numpy as np
 
@@ -26,6 +27,13 @@ cdef extern from "implicit_gemm.h" nogil:
     void implicit_gemm_forward_float(const float* images, Py_ssize_t n_images, const implicit_gemm_geometry* g,
                                      const Py_ssize_t* taps, const float* w_packed, Py_ssize_t K, const float* bias, Py_ssize_t KC,
                                      float* out)
+    Py_ssize_t implicit_gemm_pixel_source(const implicit_gemm_geometry* g, Py_ssize_t image, Py_ssize_t pixel)
+    void implicit_gemm_weight_grad_float(const float* images, const implicit_gemm_geometry* g, const Py_ssize_t* taps,
+                                         const Py_ssize_t* pixels, Py_ssize_t n_pixels, const float* grad_packed,
+                                         Py_ssize_t K, float* out)
+    void implicit_gemm_weight_grad_double(const double* images, const implicit_gemm_geometry* g, const Py_ssize_t* taps,
+                                          const Py_ssize_t* pixels, Py_ssize_t n_pixels, const double* grad_packed,
+                                          Py_ssize_t K, double* out)
     void implicit_gemm_forward_double(const double* images, Py_ssize_t n_images, const implicit_gemm_geometry* g,
                                       const Py_ssize_t* taps, const double* w_packed, Py_ssize_t K, const double* bias, Py_ssize_t KC,
                                       double* out)
@@ -72,6 +80,36 @@ cdef _tap_offsets(implicit_gemm_geometry* g):
     return offsets_arr
 
 
+cdef void _set_geometry(implicit_gemm_geometry* g, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, window):
+    g.C, g.H, g.W = C, H, W
+    g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, _, _, g.OH, g.OW = window
+
+
+def _out_or_new(out, shape, dtype, kernel):
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if tuple(out.shape) != shape or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(f"{kernel}: out must be a contiguous {shape} array of x's dtype")
+    return out
+
+
+cdef _sources(const real[:, :, :, ::1] x, implicit_gemm_geometry* g):
+    """The images the tiles read: x itself without padding, else a zero-padded copy."""
+    if implicit_gemm_reads_input(g):
+        return np.asarray(x)
+    cdef Py_ssize_t n, N = x.shape[0]
+    padded_arr = np.empty((N, g.C, implicit_gemm_source_rows(g), implicit_gemm_source_cols(g)),
+                          dtype=np.float32 if real is float else np.float64)
+    cdef real[:, :, :, ::1] padded = padded_arr
+    with nogil:
+        for n in range(N):
+            if real is float:
+                implicit_gemm_padded_float(&x[n, 0, 0, 0], g, &padded[n, 0, 0, 0])
+            else:
+                implicit_gemm_padded_double(&x[n, 0, 0, 0], g, &padded[n, 0, 0, 0])
+    return padded_arr
+
+
 def implicit_conv(const real[:, :, :, ::1] x, weight, window, bias=None, out=None):
     """Convolution, any stride, padding and dilation, one group; into `out` when given (e.g.
     one batch range of a larger output).
@@ -83,31 +121,18 @@ def implicit_conv(const real[:, :, :, ::1] x, weight, window, bias=None, out=Non
     if bias is not None and bias.shape != (K,):
         raise ValueError(f"implicit_conv: bias of shape {bias.shape} for {K} channels")
     cdef implicit_gemm_geometry g
-    g.C, g.H, g.W = C, x.shape[2], x.shape[3]
-    g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, _, _, g.OH, g.OW = window
+    _set_geometry(&g, C, x.shape[2], x.shape[3], window)
     dtype = np.float32 if real is float else np.float64
-    cdef Py_ssize_t R = C * g.kh * g.kw
-    shape = (N, K, g.OH, g.OW)
-    if out is None:
-        out_arr = np.empty(shape, dtype=dtype)
-    elif tuple(out.shape) != shape or out.dtype != dtype or not out.flags.c_contiguous:
-        raise ValueError(f"implicit_conv: out must be a contiguous {shape} array of x's dtype")
-    else:
-        out_arr = out
+    out_arr = _out_or_new(out, (N, K, g.OH, g.OW), dtype, "implicit_conv")
     if out_arr.size == 0:
         return out_arr
-    if R == 0:
+    if C == 0:
         out_arr[...] = 0 if bias is None else bias.reshape(K, 1, 1)
         return out_arr
     packed_arr = pack_weight(weight, dtype)
     if bias is not None:
         bias = np.ascontiguousarray(bias, dtype=dtype)
-    cdef Py_ssize_t image_size = C * implicit_gemm_source_rows(&g) * implicit_gemm_source_cols(&g)
-    cdef bint copy = not implicit_gemm_reads_input(&g)
-    padded_arr = np.empty(N * image_size if copy else 1, dtype=dtype)
-    cdef real[::1] padded = padded_arr
-    cdef const real* images = &padded[0] if copy else &x[0, 0, 0, 0]
-    cdef Py_ssize_t n
+    cdef const real[:, :, :, ::1] images = _sources(x, &g)
     cdef const real[::1] a = packed_arr
     cdef const real[::1] b
     cdef const real* b_ptr = NULL
@@ -118,14 +143,65 @@ def implicit_conv(const real[:, :, :, ::1] x, weight, window, bias=None, out=Non
     cdef Py_ssize_t kc = ROWS_PER_BLOCK
     cdef Py_ssize_t[::1] taps = _tap_offsets(&g)
     with nogil:
-        for n in range(N if copy else 0):
-            if real is float:
-                implicit_gemm_padded_float(&x[n, 0, 0, 0], &g, &padded[n * image_size])
-            else:
-                implicit_gemm_padded_double(&x[n, 0, 0, 0], &g, &padded[n * image_size])
         if real is float:
-            implicit_gemm_forward_float(images, N, &g, &taps[0], &a[0], K, b_ptr, kc, &y[0, 0, 0, 0])
+            implicit_gemm_forward_float(&images[0, 0, 0, 0], N, &g, &taps[0], &a[0], K, b_ptr, kc, &y[0, 0, 0, 0])
         else:
-            implicit_gemm_forward_double(images, N, &g, &taps[0], &a[0], K, b_ptr, kc, &y[0, 0, 0, 0])
+            implicit_gemm_forward_double(&images[0, 0, 0, 0], N, &g, &taps[0], &a[0], K, b_ptr, kc, &y[0, 0, 0, 0])
     return out_arr
 
+
+def _pack_gradient(const real[:, :, :, ::1] grad):
+    """grad (N, K, OH, OW) as the weight gradient's tiles read it: for each block of 2 vectors
+    of output channels, one row of that many values per output pixel, zero past K."""
+    cdef Py_ssize_t N = grad.shape[0], K = grad.shape[1], L = grad.shape[2] * grad.shape[3]
+    cdef Py_ssize_t nc = implicit_gemm_channel_block_float() if real is float else implicit_gemm_channel_block_double()
+    cdef Py_ssize_t kp = (K + nc - 1) // nc * nc
+    packed_arr = np.zeros((kp // nc, N * L, nc), dtype=np.float32 if real is float else np.float64)
+    cdef real[:, :, ::1] packed = packed_arr
+    cdef const real[:, :, ::1] g = np.asarray(grad).reshape(N, K, L)
+    cdef Py_ssize_t n, k, l
+    with nogil:
+        for n in range(N):
+            for k in range(K):
+                for l in range(L):
+                    packed[k // nc, n * L + l, k % nc] = g[n, k, l]
+    return packed_arr
+
+
+def implicit_conv_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, ::1] grad, window, out=None):
+    """The weight gradient of implicit_conv summed over the batch, d W = d out @ cols^T, with
+    the columns' entries read from the (zero-padded) images as the tiles need them: no
+    columns are stored. Into `out` when given.
+    Shape: x (N, C, H, W), grad (N, K, OH, OW) -> (K, C, kh, kw)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], K = grad.shape[1]
+    check_window(window, x.shape[2], x.shape[3], "implicit_conv_weight_grad")
+    if grad.shape[0] != N or grad.shape[2] != window.oh or grad.shape[3] != window.ow:
+        raise ValueError(f"implicit_conv_weight_grad: output gradient {tuple(grad.shape)[:4]} does not fit input "
+                         f"{tuple(x.shape)[:4]} and {window}")
+    cdef implicit_gemm_geometry g
+    _set_geometry(&g, C, x.shape[2], x.shape[3], window)
+    out_arr = _out_or_new(out, (K, C, g.kh, g.kw), np.float32 if real is float else np.float64, "implicit_conv_weight_grad")
+    cdef Py_ssize_t L = g.OH * g.OW
+    if out_arr.size == 0:
+        return out_arr
+    if N * L == 0:
+        out_arr[...] = 0
+        return out_arr
+    cdef const real[:, :, :, ::1] images = _sources(x, &g)
+    pixels_arr = np.empty(N * L, dtype=np.intp)
+    cdef Py_ssize_t[::1] pixels = pixels_arr
+    cdef Py_ssize_t[::1] taps = _tap_offsets(&g)
+    cdef const real[:, :, ::1] grad_packed = _pack_gradient(grad)
+    cdef real[:, :, :, ::1] dw = out_arr
+    cdef Py_ssize_t n, l
+    with nogil:
+        for n in range(N):
+            for l in range(L):
+                pixels[n * L + l] = implicit_gemm_pixel_source(&g, n, l)
+        if real is float:
+            implicit_gemm_weight_grad_float(&images[0, 0, 0, 0], &g, &taps[0], &pixels[0], N * L, &grad_packed[0, 0, 0],
+                                            K, &dw[0, 0, 0, 0])
+        else:
+            implicit_gemm_weight_grad_double(&images[0, 0, 0, 0], &g, &taps[0], &pixels[0], N * L, &grad_packed[0, 0, 0],
+                                             K, &dw[0, 0, 0, 0])
+    return out_arr

@@ -13,6 +13,9 @@
  * vectors of output channels, every tile of MP pixels in the chunk, KC deep. The chunk's
  * input stays in L2 across the channel blocks, and a channel block's weights across the chunk.
  * W arrives packed (implicit_conv.pyx): [row block][block of NC channels][kc][NC], zero past K.
+ *
+ * The weight gradient, d W (K, R) = d out (K, N*L) @ cols^T, uses the same tile with the
+ * roles turned: MP rows of cols by 2 vectors of output channels, walking down the pixels.
  */
 #ifndef MINIDL_IMPLICIT_GEMM_H
 #define MINIDL_IMPLICIT_GEMM_H
@@ -154,17 +157,52 @@ static MINIDL_UNUSED ptrdiff_t implicit_gemm_pixel_source(const implicit_gemm_ge
         }                                                                                              \
     }
 
+/* The weight gradient the same way, its roles turned: d W (K, R) = d out (K, N*L) @ cols^T.
+ * A tile is MP rows of cols (broadcast from the images: row r of pixel p at
+ * images[taps[r] + pixels[p]]) by 2 vectors of output channels, walking down the pixels;
+ * d out arrives packed as [block of NC channels][pixel][NC] (implicit_conv.pyx), zero past K.
+ * out (K, R) is stored once per tile: the pixels are never split. */
+#define IMPLICIT_GEMM_WEIGHT_GRAD(LEVEL, ATTR, T, V, VW, MP)                                           \
+    ATTR static void implicit_gemm_weight_grad_##LEVEL##_##T(                                          \
+        const T *images, const implicit_gemm_geometry *g, const ptrdiff_t *taps, const ptrdiff_t *pixels, \
+        ptrdiff_t n_pixels, const T *grad_packed, ptrdiff_t K, T *out) {                               \
+        const ptrdiff_t NC = 2 * (VW), R = g->C * g->kh * g->kw, Kp = (K + NC - 1) / NC * NC;          \
+        T acc[(MP) * 2 * (VW)];                                                                        \
+        ptrdiff_t rows[IMPLICIT_GEMM_CHUNK + (MP)];                                                    \
+        for (ptrdiff_t r0 = 0; r0 < R; r0 += IMPLICIT_GEMM_CHUNK) {                                    \
+            const ptrdiff_t chunk = R - r0 < IMPLICIT_GEMM_CHUNK ? R - r0 : IMPLICIT_GEMM_CHUNK;       \
+            /* a last tile's missing rows read the chunk's first one, and are not stored */            \
+            for (ptrdiff_t q = 0; q < chunk + (MP); q++) rows[q] = taps[r0 + (q < chunk ? q : 0)];     \
+            for (ptrdiff_t j0 = 0; j0 < Kp; j0 += NC) {                                                \
+                const T *grad_block = grad_packed + j0 * n_pixels;                                     \
+                const ptrdiff_t channels = K - j0 < NC ? K - j0 : NC;                                  \
+                for (ptrdiff_t t = 0; t < chunk; t += (MP)) {                                          \
+                    const ptrdiff_t tile = chunk - t < (MP) ? chunk - t : (MP);                        \
+                    implicit_gemm_tile_##LEVEL##_##T(n_pixels, grad_block, images, pixels, rows + t, acc); \
+                    for (ptrdiff_t c = 0; c < channels; c++) {                                         \
+                        T *dst = out + (j0 + c) * R + r0 + t;                                          \
+                        for (ptrdiff_t q = 0; q < tile; q++) dst[q] = acc[q * NC + c];                 \
+                    }                                                                                  \
+                }                                                                                      \
+            }                                                                                          \
+        }                                                                                              \
+    }
+
+#define IMPLICIT_GEMM_KERNELS(LEVEL, ATTR, T, V, VW, MP)                                               \
+    IMPLICIT_GEMM_FORWARD(LEVEL, ATTR, T, V, VW, MP)                                                   \
+    IMPLICIT_GEMM_WEIGHT_GRAD(LEVEL, ATTR, T, V, VW, MP)
+
 #ifdef MINIDL_SIMD
-IMPLICIT_GEMM_FORWARD(avx512, MINIDL_AVX512, float, f16x, 16, 8)
-IMPLICIT_GEMM_FORWARD(avx2, MINIDL_AVX2, float, f8x, 8, 6)
-IMPLICIT_GEMM_FORWARD(sse, , float, f4x, 4, 6)
-IMPLICIT_GEMM_FORWARD(avx512, MINIDL_AVX512, double, d8x, 8, 8)
-IMPLICIT_GEMM_FORWARD(avx2, MINIDL_AVX2, double, d4x, 4, 6)
-IMPLICIT_GEMM_FORWARD(sse, , double, d2x, 2, 6)
+IMPLICIT_GEMM_KERNELS(avx512, MINIDL_AVX512, float, f16x, 16, 8)
+IMPLICIT_GEMM_KERNELS(avx2, MINIDL_AVX2, float, f8x, 8, 6)
+IMPLICIT_GEMM_KERNELS(sse, , float, f4x, 4, 6)
+IMPLICIT_GEMM_KERNELS(avx512, MINIDL_AVX512, double, d8x, 8, 8)
+IMPLICIT_GEMM_KERNELS(avx2, MINIDL_AVX2, double, d4x, 4, 6)
+IMPLICIT_GEMM_KERNELS(sse, , double, d2x, 2, 6)
 #define IMPLICIT_GEMM_LANES(T) (minidl_isa_level() == 2 ? 64 : minidl_isa_level() == 1 ? 32 : 16) / (ptrdiff_t)sizeof(T)
 #else
-IMPLICIT_GEMM_FORWARD(sse, , float, float, 1, 6)
-IMPLICIT_GEMM_FORWARD(sse, , double, double, 1, 6)
+IMPLICIT_GEMM_KERNELS(sse, , float, float, 1, 6)
+IMPLICIT_GEMM_KERNELS(sse, , double, double, 1, 6)
 #define IMPLICIT_GEMM_LANES(T) 1
 #endif
 
@@ -181,6 +219,17 @@ static MINIDL_UNUSED void implicit_gemm_forward_double(const double *images, ptr
                                                        const ptrdiff_t *taps, const double *w_packed, ptrdiff_t K, const double *bias, ptrdiff_t KC,
                                                        double *out) {
     MINIDL_AT_LEVEL(implicit_gemm_forward, double, (images, n_images, g, taps, w_packed, K, bias, KC, out));
+}
+
+static MINIDL_UNUSED void implicit_gemm_weight_grad_float(const float *images, const implicit_gemm_geometry *g, const ptrdiff_t *taps,
+                                                          const ptrdiff_t *pixels, ptrdiff_t n_pixels, const float *grad_packed,
+                                                          ptrdiff_t K, float *out) {
+    MINIDL_AT_LEVEL(implicit_gemm_weight_grad, float, (images, g, taps, pixels, n_pixels, grad_packed, K, out));
+}
+static MINIDL_UNUSED void implicit_gemm_weight_grad_double(const double *images, const implicit_gemm_geometry *g, const ptrdiff_t *taps,
+                                                           const ptrdiff_t *pixels, ptrdiff_t n_pixels, const double *grad_packed,
+                                                           ptrdiff_t K, double *out) {
+    MINIDL_AT_LEVEL(implicit_gemm_weight_grad, double, (images, g, taps, pixels, n_pixels, grad_packed, K, out));
 }
 
 #endif

@@ -162,6 +162,25 @@ def implicit_conv(x, weight, window, bias=None, out=None):
     return _biased_into(result, bias, out)
 
 
+def implicit_conv_weight_grad(x, grad, window, out=None):
+    """The weight gradient of implicit_conv summed over the batch: the output gradient times
+    im2col's columns, transposed, in one product. Into `out` when given.
+
+    Shape: x (N, C, H, W), grad (N, K, OH, OW) -> (K, C, kh, kw).
+    """
+    g, (n, c), k = window, x.shape[:2], grad.shape[1]
+    if grad.shape[0] != n or grad.shape[2:] != (g.oh, g.ow):
+        raise ValueError(f"implicit_conv_weight_grad: output gradient {grad.shape} does not fit input {x.shape} and {g}")
+    pixels = n * g.oh * g.ow
+    cols = im2col(x, window, batch_in_columns=True).reshape(c * g.taps, pixels)
+    rows = grad.reshape(n, k, g.oh * g.ow).transpose(1, 0, 2).reshape(k, pixels)
+    result = np.matmul(rows, cols.T).reshape(k, c, g.kh, g.kw)
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
 def direct_conv_weight_grad(x, grad, window, out=None, bias_out=None):
     """The weight gradient of direct_conv summed over the batch: per tap (i, j), the output
     gradient times the shifted padded input, summed over images and pixels. Into `out` when

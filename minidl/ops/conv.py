@@ -18,8 +18,10 @@ one-group layer with a window larger than 1x1 also takes d cols by pixel, and co
 Large columns are not kept from the forward: they are kh*kw times the input, and a
 network's worth of them held until its backward was most of a training step's memory; the
 backward unfolds the input again (one im2col pass), and the forward of such a one-group
-layer never stores them either (the implicit GEMM, kernels.implicit_conv). Small ones are
-kept, where that pass would cost a noticeable share of the layer's time.
+layer never stores them either (the implicit GEMM, kernels.implicit_conv). When that layer's
+images have enough output pixels, its weight gradient is the implicit GEMM's too
+(kernels.implicit_conv_weight_grad), and nothing is unfolded. Small columns are kept, where
+that pass would cost a noticeable share of the layer's time.
 """
 import numpy as np
 
@@ -58,6 +60,9 @@ PIXEL_ROWS_MIN_CHANNELS = 8
 # The fused Winograd weight gradient packs input channels in panels of 32 (small_gemm.h); with
 # fewer channels most of each panel is zeros, and the direct kernel computes it faster.
 FUSED_WEIGHT_GRAD_MIN_CHANNELS = 32
+# The implicit weight gradient's depth is the output pixels of a thread's images; with fewer
+# than this many, BLAS on the unfolded columns ran faster (docs/performance.md).
+IMPLICIT_WEIGHT_GRAD_MIN_PIXELS = 512
 
 
 class Conv2d(Function):
@@ -266,7 +271,9 @@ class Conv2d(Function):
             g = g_rows.T
         grad_x = self._input_gradient_by_pixel(g) if self.needs_input_grad[0] else None
         grad_w = None
-        if self.needs_input_grad[1]:
+        if self.needs_input_grad[1] and self._weight_gradient_implicitly():
+            grad_w = self._implicit_weight_gradient(grad.reshape(n, k, w.oh, w.ow))
+        elif self.needs_input_grad[1]:
             rows = self.cols if self.cols is not None else self._pixel_rows()
             if few_filters:
                 grad_w = np.matmul(rows.T, g).reshape(w.taps, c, k).transpose(2, 1, 0)
@@ -274,6 +281,33 @@ class Conv2d(Function):
                 grad_w = np.matmul(g.T, rows).reshape(k, w.taps, c).transpose(0, 2, 1)
             grad_w = np.ascontiguousarray(grad_w).reshape(self.weight_shape)
         return grad_x, grad_w, grad_b
+
+    def _weight_gradient_implicitly(self):
+        """Whether d W runs as the implicit GEMM's transpose: for an implicit-forward layer whose
+        images have at least IMPLICIT_WEIGHT_GRAD_MIN_PIXELS output pixels for each thread
+        (the product's depth; shorter ones run BLAS faster)."""
+        w = self.window
+        return self.algorithm == "implicit" and self.input_shape[0] * w.oh * w.ow >= 2 * IMPLICIT_WEIGHT_GRAD_MIN_PIXELS
+
+    def _implicit_weight_gradient(self, grad):
+        """d W = d out @ cols^T with the columns read from the padded images as the tiles need
+        them (kernels.implicit_conv_weight_grad): no im2col. Two threads each sum over half the
+        images, and the halves' sums are added."""
+        n = self.input_shape[0]
+        grad_w = np.empty(self.weight_shape, dtype=grad.dtype)
+        spare = []
+
+        def part(a, b):
+            out = grad_w
+            if a > 0:  # the second half's sum
+                out = np.empty_like(grad_w)
+                spare.append(out)
+            kernels.implicit_conv_weight_grad(self.x[a:b], grad[a:b], self.window, out=out)
+
+        self._image_halves(0, n, grad.size * grad_w[0].size, part)
+        if spare:
+            grad_w += spare[0]
+        return grad_w
 
     def _image_halves(self, lo, hi, work, part):
         """part(a, b) over images [lo, hi), in two halves on two threads when `work` is large
@@ -312,7 +346,9 @@ class Conv2d(Function):
         grad_x = grad_w = None
         if self.needs_input_grad[0]:
             grad_x = self._input_gradient(grad_groups)
-        if self.needs_input_grad[1]:
+        if self.needs_input_grad[1] and self._weight_gradient_implicitly():
+            grad_w = self._implicit_weight_gradient(np.ascontiguousarray(grad))
+        elif self.needs_input_grad[1]:
             grad_w = self._weight_gradient(grad_groups).reshape(self.weight_shape)
         return grad_x, grad_w, grad_b
 

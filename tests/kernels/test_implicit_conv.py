@@ -1,5 +1,5 @@
-"""The implicit-GEMM convolution forward: the compiled kernel against its NumPy twin and
-PyTorch on odd shapes at every instruction set, one batch range through out=, and the layer
+"""The implicit-GEMM convolution forward and weight gradient: the compiled kernels against
+their NumPy twins and PyTorch on odd shapes at every instruction set, out=, and the layer
 (forced and by the rule) against im2col and PyTorch, forward and every gradient."""
 import numpy as np
 import pytest
@@ -66,6 +66,51 @@ def test_every_instruction_set_matches_the_twin_and_pytorch(isa, dtype, case):
         _implicit_conv.limit_instruction_set(previous)
 
 
+def _torch_weight_grad(x, grad, window, k):
+    xt = torch.from_numpy(x.astype(np.float64))
+    weight = torch.zeros((k, x.shape[1], window.kh, window.kw), dtype=torch.float64, requires_grad=True)
+    out = torch.nn.functional.conv2d(xt, weight, stride=window[2:4], padding=window[4:6], dilation=window[6:8])
+    out.backward(torch.from_numpy(grad.astype(np.float64)))
+    return weight.grad.numpy()
+
+
+@pytest.mark.parametrize("isa", instruction_sets_of("minidl.kernels._implicit_conv"))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES)
+def test_the_weight_gradient_at_every_instruction_set_matches_the_twin_and_pytorch(isa, dtype, case):
+    """The weight gradient's tiles are rows of the columns by channel blocks, so each level
+    splits the rows into tiles, and the channels into blocks, differently."""
+    from minidl.kernels import _implicit_conv
+
+    previous = _implicit_conv.limit_instruction_set(isa)
+    try:
+        x, weight, _, window = _case(case, dtype)
+        grad = np.random.default_rng(5).standard_normal((x.shape[0], weight.shape[0], window.oh, window.ow)).astype(dtype)
+        tol = dict(rtol=1e-5, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+        got = _implicit_conv.implicit_conv_weight_grad(x, grad, window)
+        assert got.dtype == dtype and got.shape == weight.shape
+        np.testing.assert_allclose(got, kernels.reference.implicit_conv_weight_grad(x, grad, window), **tol)
+        np.testing.assert_allclose(got, _torch_weight_grad(x, grad, window, weight.shape[0]), **tol)
+    finally:
+        _implicit_conv.limit_instruction_set(previous)
+
+
+@pytest.mark.parametrize("backend", kernels.available("implicit_conv_weight_grad"))
+def test_the_weight_gradient_into_out_empty_batches_and_bad_gradients(backend):
+    weight_grad = kernels.implementation("implicit_conv_weight_grad", backend)
+    x, weight, _, window = _case(CASES[2], np.float64)
+    grad = np.random.default_rng(6).standard_normal((x.shape[0], weight.shape[0], window.oh, window.ow))
+    out = np.full(weight.shape, 7.0)
+    assert weight_grad(x, grad, window, out=out) is out
+    np.testing.assert_allclose(out, _torch_weight_grad(x, grad, window, weight.shape[0]), rtol=1e-12, atol=1e-12)
+    empty_window = Window2d.over((5, 5), (3, 3), (2, 2), (1, 1))
+    np.testing.assert_array_equal(weight_grad(np.zeros((0, 2, 5, 5)), np.zeros((0, 4, 3, 3)), empty_window),
+                                  np.zeros((4, 2, 3, 3)))
+    assert weight_grad(np.zeros((2, 0, 5, 5)), np.zeros((2, 4, 3, 3)), empty_window).shape == (4, 0, 3, 3)
+    with pytest.raises(ValueError, match="implicit_conv_weight_grad: output gradient .* does not fit"):
+        weight_grad(x, np.ascontiguousarray(grad[:, :, :-1]), window)
+
+
 @pytest.mark.parametrize("backend", kernels.available("implicit_conv"))
 def test_the_twin_matches_pytorch_and_one_batch_range_is_written_alone(backend):
     x, weight, bias, window = _case(CASES[2], np.float64)
@@ -97,13 +142,24 @@ def _layer(x, w, b, window, algorithm, monkeypatch):
     return [out.numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()], path
 
 
+@pytest.mark.parametrize("weight_grad", ["blas", "implicit"])
 @pytest.mark.parametrize("threads", ["1", "2"])
 @pytest.mark.parametrize("case", CASES)
-def test_implicit_layer_matches_im2col_and_pytorch_float64(case, threads, monkeypatch):
+def test_implicit_layer_matches_im2col_and_pytorch_float64(case, threads, weight_grad, monkeypatch):
+    """Both weight gradients, BLAS on the unfolded columns and the implicit GEMM's (forced by a
+    zero depth threshold: these layers are below it), on one thread and on two."""
+    from minidl.ops import conv
+
     monkeypatch.setenv("MINIDL_THREADS", threads)
+    monkeypatch.setattr(conv, "IMPLICIT_WEIGHT_GRAD_MIN_PIXELS", 0 if weight_grad == "implicit" else 1 << 40)
+    calls = []
+    # the function itself: the name's first call would rebind it over the spy
+    implicit_weight_grad = kernels.implementation("implicit_conv_weight_grad", kernels.available("implicit_conv_weight_grad")[0])
+    monkeypatch.setattr(kernels, "implicit_conv_weight_grad", lambda *a, **k: calls.append(1) or implicit_weight_grad(*a, **k))
     x, w, b, window = _case(case, np.float64, seed=1)
     got, path = _layer(x, w, b, window, "implicit", monkeypatch)
     assert path == ("implicit", True)
+    assert len(calls) == (0 if weight_grad == "blas" else 1 if threads == "1" or x.shape[0] < 2 else 2)
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     out = torch.nn.functional.conv2d(xt, wt, bt, stride=window[2:4], padding=window[4:6], dilation=window[6:8])
     out.backward(torch.cos(torch.arange(out.numel(), dtype=xt.dtype)).reshape(out.shape))
@@ -132,7 +188,12 @@ def test_the_rule_runs_it_where_the_columns_would_not_be_kept(monkeypatch, torch
         np.testing.assert_allclose(wt.grad.numpy(), tw.grad.numpy(), rtol=1e-4, atol=1e-3)
 
 
-def test_gradcheck_through_the_implicit_forward(monkeypatch):
+@pytest.mark.parametrize("min_pixels", [0, 1 << 40])
+def test_gradcheck_through_the_implicit_forward(min_pixels, monkeypatch):
+    """With the implicit weight gradient (no depth threshold) and with BLAS's."""
+    from minidl.ops import conv
+
+    monkeypatch.setattr(conv, "IMPLICIT_WEIGHT_GRAD_MIN_PIXELS", min_pixels)
     monkeypatch.setenv("MINIDL_CONV_ALGO", "implicit")
     rng = np.random.default_rng(4)
     x = md.tensor(rng.standard_normal((2, 3, 7, 6)), requires_grad=True)
