@@ -14,6 +14,8 @@ include "isa.pxi"
 
 
 cdef extern from "implicit_gemm.h" nogil:
+    enum: IMPLICIT_GEMM_CHUNK
+    enum: IMPLICIT_GEMM_MAX_MP
     ctypedef struct implicit_gemm_geometry:
         Py_ssize_t C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW
     bint implicit_gemm_reads_input(const implicit_gemm_geometry* g)
@@ -34,6 +36,12 @@ cdef extern from "implicit_gemm.h" nogil:
     void implicit_gemm_weight_grad_double(const double* images, const implicit_gemm_geometry* g, const Py_ssize_t* taps,
                                           const Py_ssize_t* pixels, Py_ssize_t n_pixels, const double* grad_packed,
                                           Py_ssize_t K, double* out)
+    void implicit_gemm_input_grad_float(const float* grad, Py_ssize_t n_images, const implicit_gemm_geometry* g,
+                                        Py_ssize_t K, const Py_ssize_t* channel_rows, const float* w_packed,
+                                        Py_ssize_t group, Py_ssize_t* pixels, Py_ssize_t* at, float* scratch, float* out)
+    void implicit_gemm_input_grad_double(const double* grad, Py_ssize_t n_images, const implicit_gemm_geometry* g,
+                                         Py_ssize_t K, const Py_ssize_t* channel_rows, const double* w_packed,
+                                         Py_ssize_t group, Py_ssize_t* pixels, Py_ssize_t* at, double* scratch, double* out)
     void implicit_gemm_forward_double(const double* images, Py_ssize_t n_images, const implicit_gemm_geometry* g,
                                       const Py_ssize_t* taps, const double* w_packed, Py_ssize_t K, const double* bias, Py_ssize_t KC,
                                       double* out)
@@ -48,25 +56,36 @@ def pack_weight(weight, dtype):
     """weight (K, C, kh, kw) in the order the tiles read it: for each block of ROWS_PER_BLOCK
     rows of (C*kh*kw), each block of 2 vectors of output channels (at the instruction set in
     use), kc x 2 vectors, zero past the last channel."""
-    rows_arr = np.ascontiguousarray(weight.reshape(weight.shape[0], -1), dtype=dtype)
-    return _pack_rows(rows_arr)
+    return _pack_columns(np.asarray(weight, dtype=dtype).reshape(weight.shape[0], -1).T)
 
 
-def _pack_rows(const real[:, ::1] rows):
-    cdef Py_ssize_t K = rows.shape[0], R = rows.shape[1]
+def _pack_columns(const real[:, :] columns):
+    """Weights given as (R, K), one column per output channel of the tiles (any strides; the
+    copy reads runs where K is contiguous), packed as pack_weight says."""
+    cdef Py_ssize_t R = columns.shape[0], K = columns.shape[1]
     cdef Py_ssize_t nc = implicit_gemm_channel_block_float() if real is float else implicit_gemm_channel_block_double()
     cdef Py_ssize_t kp = (K + nc - 1) // nc * nc
     packed_arr = np.empty(kp * R, dtype=np.float32 if real is float else np.float64)
     cdef real[::1] packed = packed_arr
-    cdef Py_ssize_t block = ROWS_PER_BLOCK, pc = 0, kc, j, j0, k, c, at = 0
+    cdef Py_ssize_t block = ROWS_PER_BLOCK, pc = 0, kc, j, j0, k, c, width, at = 0
+    cdef Py_ssize_t step = columns.strides[1] // sizeof(real)
+    cdef const real* src
     with nogil:
         while pc < R:
             kc = min(block, R - pc)
             for j in range(kp // nc):
                 j0 = j * nc
+                width = min(nc, K - j0)
                 for k in range(kc):
-                    for c in range(nc):
-                        packed[at + c] = rows[j0 + c, pc + k] if j0 + c < K else 0
+                    src = &columns[pc + k, j0]
+                    if step == 1:
+                        for c in range(width):
+                            packed[at + c] = src[c]
+                    else:
+                        for c in range(width):
+                            packed[at + c] = src[c * step]
+                    for c in range(width, nc):
+                        packed[at + c] = 0
                     at += nc
             pc += block
     return packed_arr
@@ -204,4 +223,44 @@ def implicit_conv_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, ::
         else:
             implicit_gemm_weight_grad_double(&images[0, 0, 0, 0], &g, &taps[0], &pixels[0], N * L, &grad_packed[0, 0, 0],
                                              K, &dw[0, 0, 0, 0])
+    return out_arr
+
+
+def implicit_conv_input_grad(const real[:, :, :, ::1] grad, weight, window, out=None):
+    """The input gradient of implicit_conv: the columns' gradient d out^T @ W (the filter's taps
+    outermost) from the same register tiles, each tile's rows added back onto the pixels as it
+    is made (col2im in a channels-last scratch image): the columns' gradient is never stored.
+    Into `out` when given.
+    Shape: grad (N, K, OH, OW), weight (K, C, kh, kw) -> (N, C, H, W)."""
+    kh, kw, sh, sw, ph, pw, dh, dw, h, w, oh, ow = window
+    cdef Py_ssize_t N = grad.shape[0], K = grad.shape[1], C = weight.shape[1]
+    if grad.shape[2] != oh or grad.shape[3] != ow or weight.shape != (K, C, kh, kw):
+        raise ValueError(f"implicit_conv_input_grad: output gradient {tuple(grad.shape)[:4]} and weight "
+                         f"{weight.shape} do not fit {window}")
+    cdef implicit_gemm_geometry g
+    _set_geometry(&g, C, h, w, window)
+    dtype = np.float32 if real is float else np.float64
+    out_arr = _out_or_new(out, (N, C, h, w), dtype, "implicit_conv_input_grad")
+    if out_arr.size == 0:
+        return out_arr
+    if K * oh * ow == 0:
+        out_arr[...] = 0
+        return out_arr
+    # the columns' gradient's columns, tap-major, are the tiles' channels: W as (K, kh*kw*C)
+    taps_first = np.ascontiguousarray(np.asarray(weight, dtype=dtype).transpose(0, 2, 3, 1)).reshape(K, -1)
+    cdef const real[::1] w_packed = _pack_columns(taps_first)
+    cdef Py_ssize_t[::1] channel_rows = np.arange(K, dtype=np.intp) * (oh * ow)
+    # images at a time: enough that each block of W serves IMPLICIT_GEMM_CHUNK pixels
+    cdef Py_ssize_t group = min(N, max(1, -(-IMPLICIT_GEMM_CHUNK // (oh * ow))))
+    cdef Py_ssize_t[::1] pixels = np.empty(group * oh * ow + IMPLICIT_GEMM_MAX_MP, dtype=np.intp)
+    cdef Py_ssize_t[::1] at = np.empty(group * oh * ow + IMPLICIT_GEMM_MAX_MP, dtype=np.intp)
+    cdef real[::1] scratch = np.empty(group * (h + 2 * ph) * (w + 2 * pw) * C, dtype=dtype)
+    cdef real[:, :, :, ::1] dx = out_arr
+    with nogil:
+        if real is float:
+            implicit_gemm_input_grad_float(&grad[0, 0, 0, 0], N, &g, K, &channel_rows[0], &w_packed[0], group, &pixels[0],
+                                           &at[0], &scratch[0], &dx[0, 0, 0, 0])
+        else:
+            implicit_gemm_input_grad_double(&grad[0, 0, 0, 0], N, &g, K, &channel_rows[0], &w_packed[0], group, &pixels[0],
+                                            &at[0], &scratch[0], &dx[0, 0, 0, 0])
     return out_arr

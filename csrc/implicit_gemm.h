@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "isa.h"
+#include "transpose.h"
 
 typedef struct {
     ptrdiff_t C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW;
@@ -81,6 +82,8 @@ static MINIDL_UNUSED ptrdiff_t implicit_gemm_pixel_source(const implicit_gemm_ge
 
 /* Pixels per chunk: their source and destination offsets are worked out once per chunk. */
 #define IMPLICIT_GEMM_CHUNK 64
+/* the most pixels a tile has, at any instruction set */
+#define IMPLICIT_GEMM_MAX_MP 8
 
 /* acc (MP x 2*VW, row-major) = the MP pixels' column entries (kc x MP, pixel q's row r at
  * images[taps[r] + source[q]]) transposed, @ w (kc x 2*VW, packed). */
@@ -188,9 +191,66 @@ static MINIDL_UNUSED ptrdiff_t implicit_gemm_pixel_source(const implicit_gemm_ge
         }                                                                                              \
     }
 
+/* The input gradient: the columns' gradient d cols^T (N*L, R) = d out^T @ W, with its columns
+ * in the filter's tap-major order (r = (i*kw + j)*C + c), added straight back onto the pixels
+ * (col2im) instead of being stored. A tile is MP output pixels (broadcast from d out, (K, L)
+ * per image) by 2 vectors of those columns, K deep; where the 2 vectors are one tap's adjacent
+ * channels, its rows are added as runs into channels-last zero-padded scratch images
+ * (H + 2ph, W + 2pw, C), which then go to NCHW. W arrives packed as [block of NC
+ * columns][K][NC], zero past R. Images go `group` at a time (scratch holds that many), so that
+ * each block of W serves at least a few dozen pixels; pixels and at hold group*L + MP entries. */
+#define IMPLICIT_GEMM_INPUT_GRAD(LEVEL, ATTR, T, V, VW, MP)                                            \
+    ATTR static void implicit_gemm_input_grad_##LEVEL##_##T(                                           \
+        const T *grad, ptrdiff_t n_images, const implicit_gemm_geometry *g, ptrdiff_t K,             \
+        const ptrdiff_t *channel_rows, const T *w_packed, ptrdiff_t group, ptrdiff_t *pixels,         \
+        ptrdiff_t *at, T *scratch, T *out) {                                                           \
+        const ptrdiff_t NC = 2 * (VW), C = g->C, R = C * g->kh * g->kw, L = g->OH * g->OW;            \
+        const ptrdiff_t HP = g->H + 2 * g->ph, WP = g->W + 2 * g->pw, plane = HP * WP * C;            \
+        T acc[(MP) * 2 * (VW)];                                                                        \
+        ptrdiff_t column_at[2 * (VW)];                                                                 \
+        for (ptrdiff_t n0 = 0; n0 < n_images; n0 += group) {                                           \
+            const ptrdiff_t images = n_images - n0 < group ? n_images - n0 : group, count = images * L; \
+            memset(scratch, 0, images * plane * sizeof(T));                                            \
+            /* a last tile's missing pixels read the first one, and are not added */                  \
+            for (ptrdiff_t q = 0; q < count + (MP); q++) {                                             \
+                const ptrdiff_t p = q < count ? q : 0, n = p / L, l = p % L;                           \
+                pixels[q] = n * K * L + l;                                                             \
+                at[q] = n * plane + (l / g->OW * g->sh * WP + l % g->OW * g->sw) * C;                  \
+            }                                                                                          \
+            for (ptrdiff_t j0 = 0; j0 < R; j0 += NC) {                                                 \
+                const ptrdiff_t columns = R - j0 < NC ? R - j0 : NC;                                   \
+                for (ptrdiff_t c = 0; c < columns; c++) {                                              \
+                    const ptrdiff_t r = j0 + c, tap = r / C;                                           \
+                    column_at[c] = (tap / g->kw * g->dh * WP + tap % g->kw * g->dw) * C + r % C;       \
+                }                                                                                      \
+                const int run = columns == NC && column_at[NC - 1] - column_at[0] == NC - 1;           \
+                for (ptrdiff_t t = 0; t < count; t += (MP)) {                                          \
+                    const ptrdiff_t tile = count - t < (MP) ? count - t : (MP);                        \
+                    implicit_gemm_tile_##LEVEL##_##T(K, w_packed + j0 * K, grad + n0 * K * L,          \
+                                                     channel_rows, pixels + t, acc);                   \
+                    for (ptrdiff_t q = 0; q < tile; q++) {                                             \
+                        T *dst = scratch + at[t + q];                                                  \
+                        const T *src = acc + q * NC;                                                   \
+                        if (run) {                                                                     \
+                            dst += column_at[0];                                                       \
+                            for (ptrdiff_t c = 0; c < NC; c++) dst[c] += src[c];                       \
+                        } else {                                                                       \
+                            for (ptrdiff_t c = 0; c < columns; c++) dst[column_at[c]] += src[c];       \
+                        }                                                                              \
+                    }                                                                                  \
+                }                                                                                      \
+            }                                                                                          \
+            for (ptrdiff_t n = 0; n < images; n++) /* (W, C) rows of the scratch -> (C, W) rows */    \
+                for (ptrdiff_t y = 0; y < g->H; y++)                                                   \
+                    transpose_##T(scratch + n * plane + ((y + g->ph) * WP + g->pw) * C, C,             \
+                                  out + ((n0 + n) * C * g->H + y) * g->W, g->H * g->W, g->W, C);       \
+        }                                                                                              \
+    }
+
 #define IMPLICIT_GEMM_KERNELS(LEVEL, ATTR, T, V, VW, MP)                                               \
     IMPLICIT_GEMM_FORWARD(LEVEL, ATTR, T, V, VW, MP)                                                   \
-    IMPLICIT_GEMM_WEIGHT_GRAD(LEVEL, ATTR, T, V, VW, MP)
+    IMPLICIT_GEMM_WEIGHT_GRAD(LEVEL, ATTR, T, V, VW, MP)                                               \
+    IMPLICIT_GEMM_INPUT_GRAD(LEVEL, ATTR, T, V, VW, MP)
 
 #ifdef MINIDL_SIMD
 IMPLICIT_GEMM_KERNELS(avx512, MINIDL_AVX512, float, f16x, 16, 8)
@@ -230,6 +290,19 @@ static MINIDL_UNUSED void implicit_gemm_weight_grad_double(const double *images,
                                                            const ptrdiff_t *pixels, ptrdiff_t n_pixels, const double *grad_packed,
                                                            ptrdiff_t K, double *out) {
     MINIDL_AT_LEVEL(implicit_gemm_weight_grad, double, (images, g, taps, pixels, n_pixels, grad_packed, K, out));
+}
+
+static MINIDL_UNUSED void implicit_gemm_input_grad_float(const float *grad, ptrdiff_t n_images, const implicit_gemm_geometry *g,
+                                                         ptrdiff_t K, const ptrdiff_t *channel_rows, const float *w_packed,
+                                                         ptrdiff_t group, ptrdiff_t *pixels, ptrdiff_t *at, float *scratch,
+                                                         float *out) {
+    MINIDL_AT_LEVEL(implicit_gemm_input_grad, float, (grad, n_images, g, K, channel_rows, w_packed, group, pixels, at, scratch, out));
+}
+static MINIDL_UNUSED void implicit_gemm_input_grad_double(const double *grad, ptrdiff_t n_images, const implicit_gemm_geometry *g,
+                                                          ptrdiff_t K, const ptrdiff_t *channel_rows, const double *w_packed,
+                                                          ptrdiff_t group, ptrdiff_t *pixels, ptrdiff_t *at, double *scratch,
+                                                          double *out) {
+    MINIDL_AT_LEVEL(implicit_gemm_input_grad, double, (grad, n_images, g, K, channel_rows, w_packed, group, pixels, at, scratch, out));
 }
 
 #endif

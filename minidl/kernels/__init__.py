@@ -43,6 +43,7 @@ from .reference import (  # noqa: F401  every kernel's name, bound to its twin u
     im2col,
     im2col_pixels,
     implicit_conv,
+    implicit_conv_input_grad,
     implicit_conv_weight_grad,
     layer_norm_backward,
     layer_norm_forward,
@@ -77,7 +78,7 @@ COMPILED = {
         "pixel_rows_to_batch", "batch_to_pixel_rows",
     ),  # csrc/im2col.pyx
     "minidl.kernels._direct_conv": ("direct_conv", "direct_conv_weight_grad"),  # csrc/direct_conv.pyx and direct_conv.h
-    "minidl.kernels._implicit_conv": ("implicit_conv", "implicit_conv_weight_grad"),  # csrc/implicit_conv.pyx and implicit_gemm.h
+    "minidl.kernels._implicit_conv": ("implicit_conv", "implicit_conv_input_grad", "implicit_conv_weight_grad"),  # csrc/implicit_conv.pyx and implicit_gemm.h
     "minidl.kernels._winograd": (  # csrc/winograd.pyx
         "winograd_input", "winograd_output", "winograd_output_grad", "winograd_input_grad", "winograd_fused",
         "winograd_fused_weight_grad",

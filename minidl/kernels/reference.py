@@ -162,6 +162,19 @@ def implicit_conv(x, weight, window, bias=None, out=None):
     return _biased_into(result, bias, out)
 
 
+def implicit_conv_input_grad(grad, weight, window, out=None):
+    """The input gradient of implicit_conv: the weights' transpose times the output gradient
+    gives the columns' gradient, and col2im adds it back onto the pixels. Into `out` when given.
+
+    Shape: grad (N, K, OH, OW), weight (K, C, kh, kw) -> (N, C, H, W).
+    """
+    g, (n, k), c = window, grad.shape[:2], weight.shape[1]
+    if grad.shape[2:] != (g.oh, g.ow) or weight.shape != (k, c, g.kh, g.kw):
+        raise ValueError(f"implicit_conv_input_grad: output gradient {grad.shape} and weight {weight.shape} do not fit {g}")
+    cols = np.matmul(weight.reshape(k, c * g.taps).T, grad.reshape(n, k, g.oh * g.ow))
+    return col2im(cols, c, window, out=out)
+
+
 def implicit_conv_weight_grad(x, grad, window, out=None):
     """The weight gradient of implicit_conv summed over the batch: the output gradient times
     im2col's columns, transposed, in one product. Into `out` when given.

@@ -65,6 +65,14 @@ FUSED_WEIGHT_GRAD_MIN_CHANNELS = 32
 IMPLICIT_WEIGHT_GRAD_MIN_PIXELS = 512
 
 
+def _channel_sums(grad):
+    """grad (N, K, L) summed over N and L: each (image, channel) row as a GEMV with ones
+    (faster than NumPy's strided sum), then over the images."""
+    n, k, length = grad.shape
+    rows = grad.reshape(n * k, length)
+    return (rows @ np.ones(length, dtype=rows.dtype)).reshape(n, k).sum(axis=0)
+
+
 class Conv2d(Function):
     """Shape: x (N, C, H, W), weight (K, C/groups, kh, kw), bias (K,) -> (N, K, OH, OW);
     `window` (a kernels.window.Window2d) carries the geometry and the output size."""
@@ -269,11 +277,12 @@ class Conv2d(Function):
         else:
             g_rows, grad_b = kernels.batch_to_gemm_rows(grad, want_bias)
             g = g_rows.T
-        grad_x = self._input_gradient_by_pixel(g) if self.needs_input_grad[0] else None
+        grad_x = None
+        if self.needs_input_grad[0]:
+            grad_x = (self._implicit_input_gradient(grad.reshape(n, k, w.oh, w.ow)) if self.algorithm == "implicit"
+                      else self._input_gradient_by_pixel(g))
         grad_w = None
-        if self.needs_input_grad[1] and self._weight_gradient_implicitly():
-            grad_w = self._implicit_weight_gradient(grad.reshape(n, k, w.oh, w.ow))
-        elif self.needs_input_grad[1]:
+        if self.needs_input_grad[1]:
             rows = self.cols if self.cols is not None else self._pixel_rows()
             if few_filters:
                 grad_w = np.matmul(rows.T, g).reshape(w.taps, c, k).transpose(2, 1, 0)
@@ -288,6 +297,17 @@ class Conv2d(Function):
         (the product's depth; shorter ones run BLAS faster)."""
         w = self.window
         return self.algorithm == "implicit" and self.input_shape[0] * w.oh * w.ow >= 2 * IMPLICIT_WEIGHT_GRAD_MIN_PIXELS
+
+    def _implicit_input_gradient(self, grad):
+        """d x of an implicit-forward layer: the columns' gradient d out^T @ W made a register
+        tile at a time and added straight back onto the pixels (kernels.implicit_conv_input_grad),
+        never stored. Halves of the batch on two threads."""
+        n = self.input_shape[0]
+        weight = self.weight.reshape(self.weight_shape)
+        grad_x = np.empty(self.input_shape, dtype=grad.dtype)
+        self._image_halves(0, n, grad.size * weight[0].size, lambda a, b: kernels.implicit_conv_input_grad(
+            grad[a:b], weight, self.window, out=grad_x[a:b]))
+        return grad_x
 
     def _implicit_weight_gradient(self, grad):
         """d W = d out @ cols^T with the columns read from the padded images as the tiles need
@@ -339,18 +359,29 @@ class Conv2d(Function):
             return self._winograd_backward(grad, want_bias)
         if self.algorithm in ("direct", "winograd_fused"):
             return self._stride_1_backward(grad, want_bias)
+        if self.algorithm == "implicit" and self._weight_gradient_implicitly():
+            return self._implicit_backward(np.ascontiguousarray(grad), want_bias)
         if self.by_pixel:
             return self._backward_by_pixel(grad, want_bias)
         backward = self._backward_folded if self.folded else self._backward_per_image
         grad_groups, grad_b = backward(grad, want_bias)
         grad_x = grad_w = None
         if self.needs_input_grad[0]:
-            grad_x = self._input_gradient(grad_groups)
-        if self.needs_input_grad[1] and self._weight_gradient_implicitly():
-            grad_w = self._implicit_weight_gradient(np.ascontiguousarray(grad))
-        elif self.needs_input_grad[1]:
+            grad_x = (self._implicit_input_gradient(np.ascontiguousarray(grad)) if self.algorithm == "implicit"
+                      else self._input_gradient(grad_groups))
+        if self.needs_input_grad[1]:
             grad_w = self._weight_gradient(grad_groups).reshape(self.weight_shape)
         return grad_x, grad_w, grad_b
+
+    def _implicit_backward(self, grad, want_bias):
+        """Both gradients of an implicit-forward layer as implicit GEMMs, nothing unfolded:
+        kernels.implicit_conv_input_grad adds each tile of the columns' gradient back onto the
+        pixels as it is made, and kernels.implicit_conv_weight_grad reads the columns from the
+        padded images. Only the bias gradient reads the output gradient on its own."""
+        grad_x = self._implicit_input_gradient(grad) if self.needs_input_grad[0] else None
+        grad_w = self._implicit_weight_gradient(grad) if self.needs_input_grad[1] else None
+        n, k, w = self.input_shape[0], self.weight_shape[0], self.window
+        return grad_x, grad_w, _channel_sums(grad.reshape(n, k, w.oh * w.ow)) if want_bias else None
 
     def _weight_gradient(self, grad_groups):
         """d weight = grad @ cols^T summed over the batch, as one GEMM per group over all images'
@@ -384,10 +415,7 @@ class Conv2d(Function):
         length = self.window.oh * self.window.ow
         # one copy here, not one in each GEMM, when grad is strided (e.g. a broadcast from sum())
         grad_groups = np.ascontiguousarray(grad).reshape(n, self.groups, -1, length)  # (N, G, Kg, L)
-        if not want_bias:
-            return grad_groups, None
-        rows = grad_groups.reshape(-1, length)  # row sums as a GEMV with ones: faster than a strided sum
-        return grad_groups, (rows @ np.ones(length, dtype=rows.dtype)).reshape(n, -1).sum(axis=0)
+        return grad_groups, _channel_sums(grad_groups.reshape(n, -1, length)) if want_bias else None
 
     def _input_gradient(self, grad_groups):
         n, c = self.input_shape[:2]

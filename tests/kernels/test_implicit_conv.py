@@ -1,4 +1,4 @@
-"""The implicit-GEMM convolution forward and weight gradient: the compiled kernels against
+"""The implicit-GEMM convolution forward and both gradients: the compiled kernels against
 their NumPy twins and PyTorch on odd shapes at every instruction set, out=, and the layer
 (forced and by the rule) against im2col and PyTorch, forward and every gradient."""
 import numpy as np
@@ -66,33 +66,57 @@ def test_every_instruction_set_matches_the_twin_and_pytorch(isa, dtype, case):
         _implicit_conv.limit_instruction_set(previous)
 
 
-def _torch_weight_grad(x, grad, window, k):
-    xt = torch.from_numpy(x.astype(np.float64))
-    weight = torch.zeros((k, x.shape[1], window.kh, window.kw), dtype=torch.float64, requires_grad=True)
-    out = torch.nn.functional.conv2d(xt, weight, stride=window[2:4], padding=window[4:6], dilation=window[6:8])
+def _torch_gradients(x, weight, grad, window):
+    """PyTorch's input and weight gradients of the convolution, given its output gradient."""
+    xt, wt = (torch.tensor(a.astype(np.float64), requires_grad=True) for a in (x, weight))
+    out = torch.nn.functional.conv2d(xt, wt, stride=window[2:4], padding=window[4:6], dilation=window[6:8])
     out.backward(torch.from_numpy(grad.astype(np.float64)))
-    return weight.grad.numpy()
+    return xt.grad.numpy(), wt.grad.numpy()
 
 
 @pytest.mark.parametrize("isa", instruction_sets_of("minidl.kernels._implicit_conv"))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES)
-def test_the_weight_gradient_at_every_instruction_set_matches_the_twin_and_pytorch(isa, dtype, case):
-    """The weight gradient's tiles are rows of the columns by channel blocks, so each level
-    splits the rows into tiles, and the channels into blocks, differently."""
+def test_both_gradients_at_every_instruction_set_match_the_twins_and_pytorch(isa, dtype, case):
+    """Each level's tiles split pixels, rows of the columns and channels differently. The input
+    gradient's tiles are 2 vectors of the columns: at 17 and 130 channels some straddle two
+    taps (added value by value), the others are one tap's run; images go a few at a time where
+    they have few pixels; stride 2 and 3 leave pixels unreached. The weight gradient's tiles
+    are rows of the columns by blocks of output channels."""
     from minidl.kernels import _implicit_conv
 
     previous = _implicit_conv.limit_instruction_set(isa)
     try:
         x, weight, _, window = _case(case, dtype)
-        grad = np.random.default_rng(5).standard_normal((x.shape[0], weight.shape[0], window.oh, window.ow)).astype(dtype)
+        grad = np.random.default_rng(7).standard_normal((x.shape[0], weight.shape[0], window.oh, window.ow)).astype(dtype)
         tol = dict(rtol=1e-5, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-        got = _implicit_conv.implicit_conv_weight_grad(x, grad, window)
-        assert got.dtype == dtype and got.shape == weight.shape
-        np.testing.assert_allclose(got, kernels.reference.implicit_conv_weight_grad(x, grad, window), **tol)
-        np.testing.assert_allclose(got, _torch_weight_grad(x, grad, window, weight.shape[0]), **tol)
+        want_x, want_w = _torch_gradients(x, weight, grad, window)
+        got_x = _implicit_conv.implicit_conv_input_grad(grad, weight, window)
+        got_w = _implicit_conv.implicit_conv_weight_grad(x, grad, window)
+        assert (got_x.dtype, got_x.shape, got_w.dtype, got_w.shape) == (dtype, x.shape, dtype, weight.shape)
+        np.testing.assert_allclose(got_x, kernels.reference.implicit_conv_input_grad(grad, weight, window), **tol)
+        np.testing.assert_allclose(got_x, want_x, **tol)
+        np.testing.assert_allclose(got_w, kernels.reference.implicit_conv_weight_grad(x, grad, window), **tol)
+        np.testing.assert_allclose(got_w, want_w, **tol)
     finally:
         _implicit_conv.limit_instruction_set(previous)
+
+
+@pytest.mark.parametrize("backend", kernels.available("implicit_conv_input_grad"))
+def test_the_input_gradient_into_out_empty_batches_and_bad_weights(backend):
+    input_grad = kernels.implementation("implicit_conv_input_grad", backend)
+    x, weight, _, window = _case(CASES[2], np.float64)
+    grad = np.random.default_rng(8).standard_normal((x.shape[0], weight.shape[0], window.oh, window.ow))
+    out = np.full((4,) + x.shape[1:], 7.0)
+    input_grad(grad, weight, window, out=out[1:])
+    np.testing.assert_allclose(out[1:], _torch_gradients(x, weight, grad, window)[0], rtol=1e-12, atol=1e-12)
+    assert np.all(out[0] == 7)
+    empty_window = Window2d.over((5, 5), (3, 3), (2, 2), (1, 1))
+    assert input_grad(np.zeros((0, 4, 3, 3)), np.ones((4, 2, 3, 3)), empty_window).shape == (0, 2, 5, 5)
+    np.testing.assert_array_equal(input_grad(np.zeros((2, 0, 3, 3)), np.ones((0, 2, 3, 3)), empty_window),
+                                  np.zeros((2, 2, 5, 5)))
+    with pytest.raises(ValueError, match="implicit_conv_input_grad: output gradient .* do not fit"):
+        input_grad(grad, weight[:, :, :-1], window)
 
 
 @pytest.mark.parametrize("backend", kernels.available("implicit_conv_weight_grad"))
@@ -102,7 +126,7 @@ def test_the_weight_gradient_into_out_empty_batches_and_bad_gradients(backend):
     grad = np.random.default_rng(6).standard_normal((x.shape[0], weight.shape[0], window.oh, window.ow))
     out = np.full(weight.shape, 7.0)
     assert weight_grad(x, grad, window, out=out) is out
-    np.testing.assert_allclose(out, _torch_weight_grad(x, grad, window, weight.shape[0]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out, _torch_gradients(x, weight, grad, window)[1], rtol=1e-12, atol=1e-12)
     empty_window = Window2d.over((5, 5), (3, 3), (2, 2), (1, 1))
     np.testing.assert_array_equal(weight_grad(np.zeros((0, 2, 5, 5)), np.zeros((0, 4, 3, 3)), empty_window),
                                   np.zeros((4, 2, 3, 3)))
