@@ -1,9 +1,10 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, nonecheck=False
-"""Convolution's forward and weight gradient as implicit GEMMs (implicit_gemm.h): out = W @
-cols and d W = d out @ cols^T, with each column entry read from the (zero-padded) images as
-the register tiles need it; the columns are never stored. Any stride, padding and dilation;
-one group. The NumPy twins are implicit_conv and implicit_conv_weight_grad in
-minidl/kernels/reference.py.
+"""Convolution's forward and both gradients as implicit GEMMs (implicit_gemm.h): out = W @
+cols and d W = d out @ cols^T with each column entry read from the (zero-padded) images as
+the register tiles need it, and d cols^T = d out^T @ W added onto the pixels a tile at a
+time; neither the columns nor their gradient is ever stored. Any stride, padding and
+dilation; one group. The NumPy twins are implicit_conv, implicit_conv_input_grad and
+implicit_conv_weight_grad in minidl/kernels/reference.py.
 """
 import numpy as np
 
@@ -29,6 +30,9 @@ cdef extern from "implicit_gemm.h" nogil:
     void implicit_gemm_forward_float(const float* images, Py_ssize_t n_images, const implicit_gemm_geometry* g,
                                      const Py_ssize_t* taps, const float* w_packed, Py_ssize_t K, const float* bias, Py_ssize_t KC,
                                      float* out)
+    void implicit_gemm_forward_double(const double* images, Py_ssize_t n_images, const implicit_gemm_geometry* g,
+                                      const Py_ssize_t* taps, const double* w_packed, Py_ssize_t K, const double* bias, Py_ssize_t KC,
+                                      double* out)
     Py_ssize_t implicit_gemm_pixel_source(const implicit_gemm_geometry* g, Py_ssize_t image, Py_ssize_t pixel)
     void implicit_gemm_weight_grad_float(const float* images, const implicit_gemm_geometry* g, const Py_ssize_t* taps,
                                          const Py_ssize_t* pixels, Py_ssize_t n_pixels, const float* grad_packed,
@@ -42,9 +46,6 @@ cdef extern from "implicit_gemm.h" nogil:
     void implicit_gemm_input_grad_double(const double* grad, Py_ssize_t n_images, const implicit_gemm_geometry* g,
                                          Py_ssize_t K, const Py_ssize_t* channel_rows, const double* w_packed,
                                          Py_ssize_t group, Py_ssize_t* pixels, Py_ssize_t* at, double* scratch, double* out)
-    void implicit_gemm_forward_double(const double* images, Py_ssize_t n_images, const implicit_gemm_geometry* g,
-                                      const Py_ssize_t* taps, const double* w_packed, Py_ssize_t K, const double* bias, Py_ssize_t KC,
-                                      double* out)
 
 # Rows of W (and of the columns) per block: a block of output channels' weights, KC x 2
 # vectors, stays in L2 across a chunk of pixels (C5 and ResNet-18's stride-2 layers but the

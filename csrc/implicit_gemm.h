@@ -16,6 +16,8 @@
  *
  * The weight gradient, d W (K, R) = d out (K, N*L) @ cols^T, uses the same tile with the
  * roles turned: MP rows of cols by 2 vectors of output channels, walking down the pixels.
+ * The input gradient uses it on d out: MP output pixels by 2 vectors of the columns'
+ * gradient, K deep, each tile added onto the pixels (col2im) as soon as it is made.
  */
 #ifndef MINIDL_IMPLICIT_GEMM_H
 #define MINIDL_IMPLICIT_GEMM_H
@@ -80,7 +82,8 @@ static MINIDL_UNUSED ptrdiff_t implicit_gemm_pixel_source(const implicit_gemm_ge
     return (image * g->C * HS + pixel / g->OW * g->sh) * WS + pixel % g->OW * g->sw;
 }
 
-/* Pixels per chunk: their source and destination offsets are worked out once per chunk. */
+/* Pixels per chunk: their offsets are worked out once per chunk, and each block of weights
+ * serves all of them; the input gradient takes images a few at a time to reach as many. */
 #define IMPLICIT_GEMM_CHUNK 64
 /* the most pixels a tile has, at any instruction set */
 #define IMPLICIT_GEMM_MAX_MP 8

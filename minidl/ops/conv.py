@@ -18,10 +18,12 @@ one-group layer with a window larger than 1x1 also takes d cols by pixel, and co
 Large columns are not kept from the forward: they are kh*kw times the input, and a
 network's worth of them held until its backward was most of a training step's memory; the
 backward unfolds the input again (one im2col pass), and the forward of such a one-group
-layer never stores them either (the implicit GEMM, kernels.implicit_conv). When that layer's
-images have enough output pixels, its weight gradient is the implicit GEMM's too
-(kernels.implicit_conv_weight_grad), and nothing is unfolded. Small columns are kept, where
-that pass would cost a noticeable share of the layer's time.
+layer never stores them either (the implicit GEMM, kernels.implicit_conv). Its backward
+makes the columns' gradient a tile at a time and adds it straight onto the pixels
+(kernels.implicit_conv_input_grad); when its images have enough output pixels, the weight
+gradient is the implicit GEMM's too (kernels.implicit_conv_weight_grad), and nothing is
+unfolded. Small columns are kept, where that pass would cost a noticeable share of the
+layer's time.
 """
 import numpy as np
 
@@ -264,9 +266,10 @@ class Conv2d(Function):
 
     def _backward_by_pixel(self, grad, want_bias):
         """With the output gradient as pixel rows g (N*L, K): d cols = g @ W (taps outermost),
-        then col2im_pixels; d W = g^T @ rows, or (rows^T @ g)^T for few output channels. For
-        g^T @ rows, g is the transposed view of GEMM rows (K, N*L): a cheaper pass than pixel
-        rows, and BLAS runs d cols from it as fast."""
+        then col2im_pixels (an implicit-forward layer's d x is the implicit GEMM's instead);
+        d W = g^T @ rows, or (rows^T @ g)^T for few output channels. For g^T @ rows, g is the
+        transposed view of GEMM rows (K, N*L): a cheaper pass than pixel rows, and BLAS runs
+        d cols from it as fast."""
         n, (k, c) = self.input_shape[0], self.weight_shape[:2]
         w = self.window
         length = w.oh * w.ow
@@ -359,7 +362,7 @@ class Conv2d(Function):
             return self._winograd_backward(grad, want_bias)
         if self.algorithm in ("direct", "winograd_fused"):
             return self._stride_1_backward(grad, want_bias)
-        if self.algorithm == "implicit" and self._weight_gradient_implicitly():
+        if self._weight_gradient_implicitly():
             return self._implicit_backward(np.ascontiguousarray(grad), want_bias)
         if self.by_pixel:
             return self._backward_by_pixel(grad, want_bias)

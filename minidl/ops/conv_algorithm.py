@@ -10,8 +10,8 @@ input always takes the same path and gives the same output.
               forward or the input gradient (csrc/direct_conv.h)
     implicit  im2col's forward as one GEMM whose column entries are read from the padded image
               as its register tiles need them, never stored (csrc/implicit_gemm.h); one
-              group; the backward is im2col's, but for the weight gradient of layers with
-              enough output pixels, which is the implicit GEMM's too
+              group; the input gradient is the implicit GEMM's too, and so is the weight
+              gradient where the batch has enough output pixels (else im2col's)
 
 The rule, from the measurements in docs/performance.md:
   - winograd_fused where it applies, the layer has at least FUSED_MIN_CHANNELS input channels
