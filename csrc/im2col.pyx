@@ -17,6 +17,8 @@ from libc.string cimport memset
 
 from window cimport check_window, real
 
+include "out_arrays.pxi"
+
 
 cdef inline Py_ssize_t first_valid(Py_ssize_t offset, Py_ssize_t stride, Py_ssize_t n_out) noexcept nogil:
     """Smallest o in [0, n_out] with o*stride + offset >= 0."""
@@ -199,15 +201,6 @@ cdef _columns_for(Py_ssize_t N, Py_ssize_t rows, Py_ssize_t length, bint batch_i
     return out
 
 
-cdef _out_or_new(shape, dtype, out, str kernel, str source="the columns'"):
-    """A new array for a kernel's result, or `out` when it fits (one batch range of a larger one)."""
-    if out is None:
-        return np.empty(shape, dtype=dtype)
-    if tuple(out.shape) != shape or out.dtype != dtype or not out.flags.c_contiguous:
-        raise ValueError(f"{kernel}: out must be a contiguous {shape} array of {source} dtype")
-    return out
-
-
 cdef _check_rows_contiguous(Py_ssize_t stride, Py_ssize_t itemsize):
     """The kernels walk each row of columns with a pointer: its elements must be adjacent."""
     if stride != itemsize:
@@ -320,7 +313,7 @@ def col2im(const real[:, :, :] cols, Py_ssize_t C, window, bint batch_in_columns
     if cols.size:
         _check_rows_contiguous(cols.strides[2], sizeof(real))
     dtype = np.float32 if real is float else np.float64
-    x_arr = _out_or_new((N, C, H, W), dtype, out, "col2im")
+    x_arr = _out_or_new((N, C, H, W), dtype, out, "col2im", "the columns'")
     if OW < SHORT_ROW:
         return _col2im_padded(cols, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW, batch_in_columns, x_arr)
     x_arr[...] = 0
@@ -442,7 +435,7 @@ def col2im_pixels(const real[:, ::1] rows, Py_ssize_t C, window, out=None):
     if L == 0 or rows.shape[0] != N * L or rows.shape[1] != taps_c:
         raise ValueError(f"col2im_pixels: columns of shape {tuple(rows.shape)} do not fit {C} channels and {window}")
     dtype = np.float32 if real is float else np.float64
-    x_arr = _out_or_new((N, C, H, W), dtype, out, "col2im_pixels")
+    x_arr = _out_or_new((N, C, H, W), dtype, out, "col2im_pixels", "the columns'")
     if x_arr.size == 0:
         return x_arr
     cdef Py_ssize_t Hp = H + 2 * ph, Wp = W + 2 * pw

@@ -12,6 +12,7 @@ from window cimport check_window, real
 
 
 include "isa.pxi"
+include "out_arrays.pxi"
 
 
 cdef extern from "implicit_gemm.h" nogil:
@@ -105,14 +106,6 @@ cdef void _set_geometry(implicit_gemm_geometry* g, Py_ssize_t C, Py_ssize_t H, P
     g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, _, _, g.OH, g.OW = window
 
 
-def _out_or_new(out, shape, dtype, kernel):
-    if out is None:
-        return np.empty(shape, dtype=dtype)
-    if tuple(out.shape) != shape or out.dtype != dtype or not out.flags.c_contiguous:
-        raise ValueError(f"{kernel}: out must be a contiguous {shape} array of x's dtype")
-    return out
-
-
 cdef _sources(const real[:, :, :, ::1] x, implicit_gemm_geometry* g):
     """The images the tiles read: x itself without padding, else a zero-padded copy."""
     if implicit_gemm_reads_input(g):
@@ -143,7 +136,7 @@ def implicit_conv(const real[:, :, :, ::1] x, weight, window, bias=None, out=Non
     cdef implicit_gemm_geometry g
     _set_geometry(&g, C, x.shape[2], x.shape[3], window)
     dtype = np.float32 if real is float else np.float64
-    out_arr = _out_or_new(out, (N, K, g.OH, g.OW), dtype, "implicit_conv")
+    out_arr = _out_or_new((N, K, g.OH, g.OW), dtype, out, "implicit_conv", "x's")
     if out_arr.size == 0:
         return out_arr
     if C == 0:
@@ -176,7 +169,8 @@ def _pack_gradient(const real[:, :, :, ::1] grad):
     cdef Py_ssize_t N = grad.shape[0], K = grad.shape[1], L = grad.shape[2] * grad.shape[3]
     cdef Py_ssize_t nc = implicit_gemm_channel_block_float() if real is float else implicit_gemm_channel_block_double()
     cdef Py_ssize_t kp = (K + nc - 1) // nc * nc
-    packed_arr = np.zeros((kp // nc, N * L, nc), dtype=np.float32 if real is float else np.float64)
+    packed_arr = np.empty((kp // nc, N * L, nc), dtype=np.float32 if real is float else np.float64)
+    packed_arr[-1, :, nc - (kp - K):] = 0  # the channels past K in the last block
     cdef real[:, :, ::1] packed = packed_arr
     cdef const real[:, :, ::1] g = np.asarray(grad).reshape(N, K, L)
     cdef Py_ssize_t n, k, l
@@ -200,7 +194,8 @@ def implicit_conv_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, ::
                          f"{tuple(x.shape)[:4]} and {window}")
     cdef implicit_gemm_geometry g
     _set_geometry(&g, C, x.shape[2], x.shape[3], window)
-    out_arr = _out_or_new(out, (K, C, g.kh, g.kw), np.float32 if real is float else np.float64, "implicit_conv_weight_grad")
+    out_arr = _out_or_new((K, C, g.kh, g.kw), np.float32 if real is float else np.float64, out, "implicit_conv_weight_grad",
+                          "x's")
     cdef Py_ssize_t L = g.OH * g.OW
     if out_arr.size == 0:
         return out_arr
@@ -241,7 +236,7 @@ def implicit_conv_input_grad(const real[:, :, :, ::1] grad, weight, window, out=
     cdef implicit_gemm_geometry g
     _set_geometry(&g, C, h, w, window)
     dtype = np.float32 if real is float else np.float64
-    out_arr = _out_or_new(out, (N, C, h, w), dtype, "implicit_conv_input_grad")
+    out_arr = _out_or_new((N, C, h, w), dtype, out, "implicit_conv_input_grad", "the gradient's")
     if out_arr.size == 0:
         return out_arr
     if K * oh * ow == 0:
