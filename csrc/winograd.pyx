@@ -17,6 +17,7 @@ from window cimport check_window, real
 from minidl.kernels.winograd import staggered, tiles  # the twins' layout and tile counts
 
 include "isa.pxi"
+include "out_arrays.pxi"
 
 
 def winograd_input(const real[:, :, :, ::1] x, window, out=None):
@@ -63,6 +64,65 @@ def winograd_input(const real[:, :, :, ::1] x, window, out=None):
                             dst[k + 2 * step] = t[i][2] - t[i][1]
                             dst[k + 3 * step] = t[i][1] - t[i][3]
     return v_arr.reshape(16, C, N * th * tw)  # a view: each block is contiguous
+
+
+cdef extern from "winograd_filter.h" nogil:
+    void winograd_filter_float(const float* weight, Py_ssize_t filters, float* u, Py_ssize_t plane)
+    void winograd_filter_double(const double* weight, Py_ssize_t filters, double* u, Py_ssize_t plane)
+    void winograd_filter_grad_float(const float* du, Py_ssize_t plane, Py_ssize_t filters, float* weight_grad)
+    void winograd_filter_grad_double(const double* du, Py_ssize_t plane, Py_ssize_t filters, double* weight_grad)
+
+
+cdef Py_ssize_t _plane_step(str kernel, u, tuple shape):
+    """Elements from one of U's 16 planes (K, C) to the next; each plane must be contiguous,
+    the planes may lie apart (a staggered array, or one range of output channels of a larger U)."""
+    if tuple(u.shape) != shape:
+        raise ValueError(f"{kernel}: U must be {shape}, got {tuple(u.shape)}")
+    if u.size == 0:
+        return 0
+    if u.shape[2] > 1 and u.strides[2] != u.itemsize or u.shape[1] > 1 and u.strides[1] != u.shape[2] * u.itemsize:
+        raise ValueError(f"{kernel}: each of U's 16 planes must be contiguous, got strides {u.strides}")
+    return u.strides[0] // u.itemsize
+
+
+def winograd_filter(const real[:, :, :, ::1] weight, out=None):
+    """U = G g G^T for every 3x3 filter g (winograd_filter.h), into `out` when given.
+    Shape: weight (K, C, 3, 3) -> U (16, K, C), a staggered array when new."""
+    cdef Py_ssize_t K = weight.shape[0], C = weight.shape[1]
+    if weight.shape[2] != 3 or weight.shape[3] != 3:
+        raise ValueError(f"winograd_filter: needs 3x3 filters, got weight {tuple(weight.shape)[:4]}")
+    dtype = np.float32 if real is float else np.float64
+    u_arr = staggered((K, C), dtype) if out is None else out
+    if u_arr.dtype != dtype:
+        raise ValueError(f"winograd_filter: out must be {np.dtype(dtype)} as the weight, got {u_arr.dtype}")
+    cdef Py_ssize_t plane = _plane_step("winograd_filter", u_arr, (16, K, C))
+    cdef real[:, :, :] u = u_arr  # strided: the planes may lie apart
+    if K * C == 0:
+        return u_arr
+    with nogil:
+        if real is float:
+            winograd_filter_float(&weight[0, 0, 0, 0], K * C, &u[0, 0, 0], plane)
+        else:
+            winograd_filter_double(&weight[0, 0, 0, 0], K * C, &u[0, 0, 0], plane)
+    return u_arr
+
+
+def winograd_filter_grad(const real[:, :, :] du, out=None):
+    """The adjoint of winograd_filter: G^T dU G, into `out` when given. dU's 16 planes may lie
+    apart, each contiguous. Shape: dU (16, K, C) -> (K, C, 3, 3)."""
+    cdef Py_ssize_t K = du.shape[1], C = du.shape[2]
+    cdef Py_ssize_t plane = _plane_step("winograd_filter_grad", np.asarray(du), (16, K, C))
+    dtype = np.float32 if real is float else np.float64
+    out_arr = _out_or_new((K, C, 3, 3), dtype, out, "winograd_filter_grad", "dU's")
+    cdef real[:, :, :, ::1] dw = out_arr
+    if K * C == 0:
+        return out_arr
+    with nogil:
+        if real is float:
+            winograd_filter_grad_float(&du[0, 0, 0], plane, K * C, &dw[0, 0, 0, 0])
+        else:
+            winograd_filter_grad_double(&du[0, 0, 0], plane, K * C, &dw[0, 0, 0, 0])
+    return out_arr
 
 
 def winograd_output(m_flat, Py_ssize_t N, window, bias=None, out=None):
@@ -206,8 +266,6 @@ cdef extern from "winograd_fused.h" nogil:
     Py_ssize_t direct_conv_tile_double()
     void winograd_pack_filter_float(const float* weight, Py_ssize_t K, Py_ssize_t C, float* packed)
     void winograd_pack_filter_double(const double* weight, Py_ssize_t K, Py_ssize_t C, double* packed)
-    void winograd_filter_grad_float(const float* du, Py_ssize_t K, Py_ssize_t C, float* weight_grad)
-    void winograd_filter_grad_double(const double* du, Py_ssize_t K, Py_ssize_t C, double* weight_grad)
     void winograd_fused_float(const float* x, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph,
                               Py_ssize_t pw, const float* packed, Py_ssize_t K, const float* bias, float* out,
                               Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t rows, float* halves, float* row, float* v,
@@ -333,9 +391,9 @@ def winograd_fused_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, :
         if real is float:
             winograd_fused_weight_grad_float(&x[0, 0, 0, 0], N, C, H, W, ph, pw, &grad[0, 0, 0, 0], K, OH, OW, rows,
                                              &hwc[0], &vt[0], vt_stride, &dm[0], dm_stride, depth, &du[0], &sums[0])
-            winograd_filter_grad_float(&du[0], K, C, &dw[0, 0, 0, 0])
+            winograd_filter_grad_float(&du[0], K * C, K * C, &dw[0, 0, 0, 0])
         else:
             winograd_fused_weight_grad_double(&x[0, 0, 0, 0], N, C, H, W, ph, pw, &grad[0, 0, 0, 0], K, OH, OW, rows,
                                               &hwc[0], &vt[0], vt_stride, &dm[0], dm_stride, depth, &du[0], &sums[0])
-            winograd_filter_grad_double(&du[0], K, C, &dw[0, 0, 0, 0])
+            winograd_filter_grad_double(&du[0], K * C, K * C, &dw[0, 0, 0, 0])
     return out_arr

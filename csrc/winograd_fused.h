@@ -23,6 +23,7 @@
 #include "direct_conv.h"
 #include "isa.h"
 #include "small_gemm.h"
+#include "winograd_filter.h"
 
 /* tiles a transform handles per pass through its local buffer */
 #define WINOGRAD_SPAN 64
@@ -255,32 +256,9 @@
             }                                                                                                    \
     }
 
-/* filter_grad(du, K, C, weight_grad): d weight = G^T dU G, the adjoint of pack_filter's transform,
- * for dU (16, K, C) into (K, C, 3, 3). */
-#define WINOGRAD_FILTER_GRAD(T)                                                                                  \
-    static void winograd_filter_grad_##T(const T *MINIDL_RESTRICT du, ptrdiff_t K, ptrdiff_t C,                  \
-                                         T *MINIDL_RESTRICT weight_grad) {                                       \
-        for (ptrdiff_t f = 0; f < K * C; f++) {                                                                  \
-            T d[4][4], t[3][4];                                                                                  \
-            for (int p = 0; p < 16; p++) d[p / 4][p % 4] = du[p * K * C + f];                                    \
-            for (int j = 0; j < 4; j++) { /* G^T down the columns */                                             \
-                t[0][j] = d[0][j] + (d[1][j] + d[2][j]) / 2;                                                     \
-                t[1][j] = (d[1][j] - d[2][j]) / 2;                                                               \
-                t[2][j] = (d[1][j] + d[2][j]) / 2 + d[3][j];                                                     \
-            }                                                                                                    \
-            T *w = weight_grad + f * 9;                                                                          \
-            for (int i = 0; i < 3; i++) { /* and G along the rows */                                             \
-                w[3 * i] = t[i][0] + (t[i][1] + t[i][2]) / 2;                                                    \
-                w[3 * i + 1] = (t[i][1] - t[i][2]) / 2;                                                          \
-                w[3 * i + 2] = (t[i][1] + t[i][2]) / 2 + t[i][3];                                                \
-            }                                                                                                    \
-        }                                                                                                        \
-    }
-
 #define WINOGRAD_FUSED(T)                                                                                        \
     MINIDL_EACH_LEVEL(WINOGRAD_FUSED_KERNELS, T)                                                                 \
     WINOGRAD_PACK_FILTER(T)                                                                                      \
-    WINOGRAD_FILTER_GRAD(T)                                                                                      \
     static void winograd_fused_##T(const T *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t ph, \
                                    ptrdiff_t pw, const T *packed, ptrdiff_t K, const T *bias, T *out, ptrdiff_t OH, \
                                    ptrdiff_t OW, ptrdiff_t rows, T *halves, T *row, T *v, ptrdiff_t v_stride, T *m, \

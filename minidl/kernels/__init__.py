@@ -62,6 +62,8 @@ from .reference import (  # noqa: F401  every kernel's name, bound to its twin u
     sgd_step,
     sgd_steps,
     tanh,
+    winograd_filter,
+    winograd_filter_grad,
     winograd_fused,
     winograd_fused_weight_grad,
     winograd_input,
@@ -69,7 +71,6 @@ from .reference import (  # noqa: F401  every kernel's name, bound to its twin u
     winograd_output,
     winograd_output_grad,
 )
-from .winograd import winograd_filter, winograd_filter_grad  # noqa: F401  small: NumPy only
 
 # The module that holds each kernel's compiled version, under the same name.
 COMPILED = {
@@ -81,7 +82,7 @@ COMPILED = {
     "minidl.kernels._implicit_conv": ("implicit_conv", "implicit_conv_input_grad", "implicit_conv_weight_grad"),  # csrc/implicit_conv.pyx and implicit_gemm.h
     "minidl.kernels._winograd": (  # csrc/winograd.pyx
         "winograd_input", "winograd_output", "winograd_output_grad", "winograd_input_grad", "winograd_fused",
-        "winograd_fused_weight_grad",
+        "winograd_fused_weight_grad", "winograd_filter", "winograd_filter_grad",
     ),
     "minidl.kernels._pool": (  # csrc/pool.pyx
         "max_pool2d_forward", "max_pool2d_backward", "max_pool2d_2x2_forward", "max_pool2d_2x2_backward",

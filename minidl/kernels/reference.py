@@ -9,6 +9,8 @@ import numpy as np
 
 from .window import Window2d
 from .winograd import (  # noqa: F401
+    winograd_filter,
+    winograd_filter_grad,
     winograd_fused,
     winograd_fused_weight_grad,
     winograd_input,

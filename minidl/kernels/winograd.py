@@ -86,17 +86,25 @@ def winograd_input(x, window, out=None):
     return v.reshape(16, c, n * th * tw)
 
 
-def winograd_filter(weight):
-    """U = G g G^T, as one GEMM: each filter's 9 taps times kron(G, G)^T.
-    Shape: weight (K, C, 3, 3) -> U (16, K, C)."""
+def winograd_filter(weight, out=None):
+    """U = G g G^T, as one GEMM: each filter's 9 taps times kron(G, G)^T; into `out` when given
+    (its 16 planes may lie apart, e.g. a staggered array). Shape: weight (K, C, 3, 3) -> U (16, K, C)."""
     k, c = weight.shape[:2]
-    return (_GG.astype(weight.dtype) @ weight.reshape(k * c, 9).T).reshape(16, k, c)  # BLAS reads the transpose in place
+    u = (_GG.astype(weight.dtype) @ weight.reshape(k * c, 9).T).reshape(16, k, c)  # BLAS reads the transpose in place
+    if out is None:
+        return u
+    out[...] = u
+    return out
 
 
-def winograd_filter_grad(du):
-    """The adjoint of winograd_filter: G^T dU G. Shape: dU (16, K, C) -> (K, C, 3, 3)."""
+def winograd_filter_grad(du, out=None):
+    """The adjoint of winograd_filter: G^T dU G, into `out` when given. Shape: dU (16, K, C) -> (K, C, 3, 3)."""
     k, c = du.shape[1:]
-    return (du.reshape(16, k * c).T @ _GG.astype(du.dtype)).reshape(k, c, 3, 3)
+    grad = (du.reshape(16, k * c).T @ _GG.astype(du.dtype)).reshape(k, c, 3, 3)
+    if out is None:
+        return grad
+    out[...] = grad
+    return out
 
 
 def winograd_output(m, n, window, bias=None, out=None):

@@ -124,8 +124,8 @@ class Conv2d(Function):
     def _winograd_forward(self, x, weight, bias):
         """M = U @ V over the 16 tile positions. The layer keeps only its input and weight: U and
         V (16/9 of the weight, 4x the input) are transformed again in the backward."""
-        self.x, self.weight = np.ascontiguousarray(x), weight
-        u = kernels.winograd_filter(weight)
+        self.x, self.weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
+        u = self._filter_transform()
         out = np.empty((x.shape[0], self.weight_shape[0], self.window.oh, self.window.ow), dtype=x.dtype)
         for lo, hi in self._winograd_chunks():
             v = self._tiles_of(self.x, lo, hi)
@@ -187,7 +187,7 @@ class Conv2d(Function):
         grad_x = np.empty(self.input_shape, dtype=grad.dtype) if self.needs_input_grad[0] else None
         du = None
         # U^T as a view: BLAS reads it transposed in place
-        u_t = kernels.winograd_filter(self.weight).transpose(0, 2, 1) if grad_x is not None else None
+        u_t = self._filter_transform().transpose(0, 2, 1) if grad_x is not None else None
         chunks = self._winograd_chunks()
         for index, (lo, hi) in enumerate(chunks):
             dm = self._tiles_of(grad, lo, hi, gradient=True)
@@ -202,11 +202,27 @@ class Conv2d(Function):
                     u_t = None  # U (16/9 of the weight) goes before the last dU part: 16 MiB each at 512 channels
             if self.needs_input_grad[1]:
                 v_t = self._tiles_of(self.x, lo, hi).transpose(0, 2, 1)
-                part = stacked_matmul(dm, v_t, out=np.empty((16, dm.shape[1], v_t.shape[2]), dtype=dm.dtype))
+                part = stacked_matmul(dm, v_t, out=staggered((dm.shape[1], v_t.shape[2]), dm.dtype))
                 du = part if du is None else np.add(du, part, out=du)
-        grad_w = kernels.winograd_filter_grad(du) if self.needs_input_grad[1] else None
+        grad_w = self._filter_transform_adjoint(du) if self.needs_input_grad[1] else None
         grad_b = grad.sum(axis=(0, 2, 3)) if want_bias else None
         return grad_x, grad_w, grad_b
+
+    def _filter_transform(self):
+        """U = G g G^T of the layer's filters, (16, K, C) in staggered planes; two threads each
+        transform half the output channels' filters (the work counted as the twin's GEMM's
+        16 x 9 multiply-adds a filter)."""
+        k, c = self.weight_shape[:2]
+        u = staggered((k, c), self.weight.dtype)
+        run_halves(k, lambda a, b: kernels.winograd_filter(self.weight[a:b], out=u[:, a:b]), macs=144 * k * c)
+        return u
+
+    def _filter_transform_adjoint(self, du):
+        """d weight = G^T dU G, half the output channels on each of two threads."""
+        grad_w = np.empty(self.weight_shape, dtype=du.dtype)
+        k, c = self.weight_shape[:2]
+        run_halves(k, lambda a, b: kernels.winograd_filter_grad(du[:, a:b], out=grad_w[a:b]), macs=144 * k * c)
+        return grad_w
 
     def _tiles_of(self, images, lo, hi, gradient=False):
         """The transformed tiles of images[lo:hi], (16, channels, tiles): V of the input, or dM of
