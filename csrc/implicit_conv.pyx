@@ -47,6 +47,10 @@ cdef extern from "implicit_gemm.h" nogil:
     void implicit_gemm_input_grad_double(const double* grad, Py_ssize_t n_images, const implicit_gemm_geometry* g,
                                          Py_ssize_t K, const Py_ssize_t* channel_rows, const double* w_packed,
                                          Py_ssize_t group, Py_ssize_t* pixels, Py_ssize_t* at, double* scratch, double* out)
+    void transpose_float(const float* src, Py_ssize_t src_step, float* dst, Py_ssize_t dst_step,
+                         Py_ssize_t rows, Py_ssize_t cols)  # transpose.h
+    void transpose_double(const double* src, Py_ssize_t src_step, double* dst, Py_ssize_t dst_step,
+                          Py_ssize_t rows, Py_ssize_t cols)
 
 # Rows of W (and of the columns) per block: a block of output channels' weights, KC x 2
 # vectors, stays in L2 across a chunk of pixels (C5 and ResNet-18's stride-2 layers but the
@@ -171,14 +175,18 @@ def _pack_gradient(const real[:, :, :, ::1] grad):
     cdef Py_ssize_t kp = (K + nc - 1) // nc * nc
     packed_arr = np.empty((kp // nc, N * L, nc), dtype=np.float32 if real is float else np.float64)
     packed_arr[-1, :, nc - (kp - K):] = 0  # the channels past K in the last block
+    if N * L == 0 or K == 0:
+        return packed_arr
     cdef real[:, :, ::1] packed = packed_arr
     cdef const real[:, :, ::1] g = np.asarray(grad).reshape(N, K, L)
-    cdef Py_ssize_t n, k, l
+    cdef Py_ssize_t n, b
     with nogil:
         for n in range(N):
-            for k in range(K):
-                for l in range(L):
-                    packed[k // nc, n * L + l, k % nc] = g[n, k, l]
+            for b in range(kp // nc):  # the block's (channels, L) rows of image n -> (L, channels) rows
+                if real is float:
+                    transpose_float(&g[n, b * nc, 0], L, &packed[b, n * L, 0], nc, min(nc, K - b * nc), L)
+                else:
+                    transpose_double(&g[n, b * nc, 0], L, &packed[b, n * L, 0], nc, min(nc, K - b * nc), L)
     return packed_arr
 
 
