@@ -1,6 +1,6 @@
 """3x3 stride-1 convolution by Winograd's minimal filtering, F(2x2, 3x3) (Lavin and Gray, 2015):
-the NumPy twins of the tile transforms and of the fused kernels in csrc/winograd.pyx, and the
-filter transforms.
+the NumPy twins of the tile transforms, the filter transforms and the fused kernels in
+csrc/winograd.pyx (the filter transforms' loops are csrc/winograd_filter.h).
 
 Each 2x2 block of outputs ("tile") reads a 4x4 block of the padded input. In the
 transformed domain the 9 multiply-adds per output and input channel of a 3x3 window become
