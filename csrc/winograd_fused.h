@@ -295,12 +295,8 @@
                                            T *MINIDL_RESTRICT out) {                                             \
         memset(out, 0, Hp * Wp * Cp * sizeof(T));                                                                \
         ptrdiff_t rows = H < Hp - ph ? H : Hp - ph, cols = W < Wp - pw ? W : Wp - pw;                            \
-        for (ptrdiff_t c = 0; c < C; c++)                                                                        \
-            for (ptrdiff_t y = 0; y < rows; y++) {                                                               \
-                const T *src = x + (c * H + y) * W;                                                              \
-                T *dst = out + ((y + ph) * Wp + pw) * Cp + c;                                                    \
-                for (ptrdiff_t i = 0; i < cols; i++) dst[i * Cp] = src[i];                                       \
-            }                                                                                                    \
+        for (ptrdiff_t y = 0; y < rows; y++) /* row y of every channel, (C, cols) -> (cols, C) */                \
+            transpose_##T(x + y * W, H * W, out + ((y + ph) * Wp + pw) * Cp, Cp, C, cols);                       \
     }
 
 /* fused_weight_grad(x, N, C, H, W, ph, pw, grad, K, OH, OW, rows, scratch..., du, sums): du (16, K, C)
