@@ -175,7 +175,7 @@ def _pack_gradient(const real[:, :, :, ::1] grad):
     cdef Py_ssize_t kp = (K + nc - 1) // nc * nc
     packed_arr = np.empty((kp // nc, N * L, nc), dtype=np.float32 if real is float else np.float64)
     packed_arr[-1, :, nc - (kp - K):] = 0  # the channels past K in the last block
-    if N * L == 0 or K == 0:
+    if N * L == 0:
         return packed_arr
     cdef real[:, :, ::1] packed = packed_arr
     cdef const real[:, :, ::1] g = np.asarray(grad).reshape(N, K, L)
