@@ -118,6 +118,25 @@
 DIRECT_CONV_COPY_ROWS(float)
 DIRECT_CONV_COPY_ROWS(double)
 
+/* The weight gradient's lanes summed: lanes holds `groups` runs of `taps` vectors of `width`
+ * lanes; out gets each run's first `used` sums, `used` apart. A halving tree, so that the
+ * compiler keeps it in vectors (a single running sum would not be reordered). */
+#define DIRECT_CONV_SUM_LANES(T)                                                                           \
+    MINIDL_UNUSED static void direct_conv_sum_lanes_##T(const T *MINIDL_RESTRICT lanes, ptrdiff_t groups, ptrdiff_t taps, \
+                                          ptrdiff_t used, ptrdiff_t width, T *MINIDL_RESTRICT out) {       \
+        T buf[64];                                                                                          \
+        for (ptrdiff_t g = 0; g < groups; g++)                                                              \
+            for (ptrdiff_t t = 0; t < used; t++) {                                                          \
+                const T *v = lanes + (g * taps + t) * width;                                                \
+                for (ptrdiff_t l = 0; l < width; l++) buf[l] = v[l];                                        \
+                for (ptrdiff_t w = width; w > 1; w /= 2)                                                    \
+                    for (ptrdiff_t l = 0; l < w / 2; l++) buf[l] += buf[l + w / 2];                         \
+                out[g * used + t] = buf[0];                                                                 \
+            }                                                                                               \
+    }
+DIRECT_CONV_SUM_LANES(float)
+DIRECT_CONV_SUM_LANES(double)
+
 /* The other way, for the forward: rows x cols values, rows src_stride apart, plus the bias,
  * into a contiguous output plane (restrict lets the compiler vectorise the copy). */
 #define DIRECT_CONV_COPY_OUT(T)                                                                            \

@@ -8,6 +8,7 @@ bias added) as the image is copied out. The NumPy twin is direct_conv in
 minidl/kernels/reference.py.
 """
 import numpy as np
+from libc.string cimport memset
 
 from window cimport check_window, real
 
@@ -20,6 +21,10 @@ cdef extern from "direct_conv.h" nogil:
     Py_ssize_t direct_conv_tile_double()
     double direct_conv_copy_rows_float(const float* src, Py_ssize_t rows, Py_ssize_t cols, float* dst, Py_ssize_t dst_stride)
     double direct_conv_copy_rows_double(const double* src, Py_ssize_t rows, Py_ssize_t cols, double* dst, Py_ssize_t dst_stride)
+    void direct_conv_sum_lanes_float(const float* lanes, Py_ssize_t groups, Py_ssize_t taps, Py_ssize_t used,
+                                     Py_ssize_t width, float* out)
+    void direct_conv_sum_lanes_double(const double* lanes, Py_ssize_t groups, Py_ssize_t taps, Py_ssize_t used,
+                                      Py_ssize_t width, double* out)
     void direct_conv_copy_out_float(const float* src, Py_ssize_t src_stride, Py_ssize_t rows, Py_ssize_t cols, float bias,
                                     float* dst)
     void direct_conv_copy_out_double(const double* src, Py_ssize_t src_stride, Py_ssize_t rows, Py_ssize_t cols,
@@ -142,6 +147,8 @@ def direct_conv_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, ::1]
     # output channels per pass over the batch: a multiple of 4, the kernel's tile
     cdef Py_ssize_t block = min((K + 3) // 4, max(1, WGRAD_LANES_BYTES // (4 * lanes_per_row * x.itemsize))) * 4
     out_arr = np.empty((K, C, window.kh, window.kw), dtype=dtype) if out is None else out
+    if out_arr.shape != (K, C, window.kh, window.kw):
+        raise ValueError(f"direct_conv_weight_grad: out {out_arr.shape} is not the weight's {(K, C, window.kh, window.kw)}")
     sums_arr = np.zeros(K, dtype=np.float64) if bias_out is None else bias_out
     sums_arr[...] = 0
     if N == 0 or K == 0 or C == 0 or OH <= 0 or OW <= 0:
@@ -154,13 +161,14 @@ def direct_conv_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, ::1]
     lanes_arr = np.empty((block, C, taps, tile // 3), dtype=dtype)
     cdef real[:, ::1] grads = grads_arr, planes = planes_arr
     cdef real[:, :, :, ::1] lanes = lanes_arr
+    cdef real[:, :, :, ::1] result = out_arr
     cdef double[::1] sums = sums_arr
     cdef const Py_ssize_t[::1] shifts = shifts_arr
-    cdef Py_ssize_t n, k, k0, k1
+    cdef Py_ssize_t n, k, k0, k1, used = window.kh * window.kw
     for k0 in range(0, K, block):
         k1 = min(K, k0 + block)
-        lanes_arr[...] = 0
         with nogil:
+            memset(&lanes[0, 0, 0, 0], 0, lanes.shape[0] * lanes.shape[1] * lanes.shape[2] * lanes.shape[3] * sizeof(real))
             for n in range(N):
                 _fill_planes(x, n, planes, ph, pw, Wp)
                 for k in range(k0, k1):
@@ -174,5 +182,8 @@ def direct_conv_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, ::1]
                 else:
                     direct_conv_wgrad_double(&grads[0, 0], P, (k1 - k0 + 3) // 4 * 4, &planes[0, 0], plane_stride, C,
                                              &shifts[0], taps, &lanes[0, 0, 0, 0])
-        out_arr[k0:k1] = lanes_arr[: k1 - k0, :, : window.kh * window.kw].sum(axis=-1).reshape((k1 - k0,) + out_arr.shape[1:])
+            if real is float:
+                direct_conv_sum_lanes_float(&lanes[0, 0, 0, 0], (k1 - k0) * C, taps, used, tile // 3, &result[k0, 0, 0, 0])
+            else:
+                direct_conv_sum_lanes_double(&lanes[0, 0, 0, 0], (k1 - k0) * C, taps, used, tile // 3, &result[k0, 0, 0, 0])
     return out_arr

@@ -208,6 +208,8 @@ def direct_conv_weight_grad(x, grad, window, out=None, bias_out=None):
     if grad.shape[0] != n or grad.shape[2:] != (g.oh, g.ow):
         raise ValueError(f"direct_conv_weight_grad: output gradient {grad.shape} does not fit input {x.shape} and {g}")
     result = np.zeros((grad.shape[1], c, g.kh, g.kw), dtype=x.dtype)
+    if out is not None and out.shape != result.shape:
+        raise ValueError(f"direct_conv_weight_grad: out {out.shape} is not the weight's {result.shape}")
     for i, j, rows, cols in _taps(g):
         result[:, :, i, j] = np.tensordot(grad, padded[:, :, rows, cols], axes=([0, 2, 3], [0, 2, 3]))
     if bias_out is not None:

@@ -86,6 +86,9 @@ def test_kernels_refuse_what_they_cannot_compute(backend):
         kernels.implementation("direct_conv", backend)(x, np.ones((3, 4, 3, 3)), window)
     with pytest.raises(ValueError, match="direct_conv_weight_grad: output gradient"):
         kernels.implementation("direct_conv_weight_grad", backend)(x, np.ones((1, 3, 5, 6)), window)
+    with pytest.raises(ValueError, match=r"direct_conv_weight_grad: out \(2, 3, 2, 3, 3\) is not the weight's"):
+        kernels.implementation("direct_conv_weight_grad", backend)(x, np.ones((1, 3, 6, 6)), window,
+                                                                   out=np.zeros((2, 3, 2, 3, 3)))
 
 
 @pytest.mark.parametrize("isa", instruction_sets_of("minidl.kernels._direct_conv"))
