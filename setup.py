@@ -12,14 +12,15 @@ import numpy as np
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-CYTHON_EXTENSIONS = ["im2col", "pool", "winograd", "direct_conv", "implicit_conv", "recurrent_steps", "relu", "batch_norm", "optim", "cross_entropy"]  # csrc/<name>.pyx -> minidl.kernels._<name>
+CYTHON_EXTENSIONS = ["im2col", "pool", "winograd", "direct_conv", "implicit_conv", "recurrent_steps", "relu", "batch_norm", "optim", "cross_entropy", "handoff"]  # csrc/<name>.pyx -> minidl.kernels._<name>
 
 # -O3 lets gcc vectorise the inner loops; bounds checks are off in the sources. Without
 # errno a square root is one instruction that vectorises, and without trapping math a
 # float select (x < a ? b : x) may run as a vector blend (minidl never reads FP flags). -fopenmp-simd reads the sources'
 # `omp simd` hints (isa.h) and links no OpenMP runtime.
 # No OpenMP on purpose: libgomp's spinning threads and OpenBLAS's fight over the
-# cores (docs/performance.md); single-threaded kernels leave both cores to BLAS.
+# cores (docs/performance.md); kernels split in two through handoff.pyx's worker, whose
+# spin is short and yields the core.
 COMPILE_ARGS = ["/O2"] if sys.platform == "win32" else ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd"]
 # SGD's update is the NumPy twin's to the bit only if no product and sum fuse into one.
 EXTRA_ARGS = {} if sys.platform == "win32" else {"optim": ["-ffp-contract=off"]}

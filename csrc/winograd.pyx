@@ -18,6 +18,7 @@ from minidl.kernels.winograd import staggered, tiles  # the twins' layout and ti
 
 include "isa.pxi"
 include "out_arrays.pxi"
+include "pair.pxi"
 
 
 def winograd_input(const real[:, :, :, ::1] x, window, out=None):
@@ -296,18 +297,56 @@ cdef Py_ssize_t _block_rows(Py_ssize_t N, Py_ssize_t th, Py_ssize_t tw):
     return max(1, min(N * th, FUSED_BLOCK_TILES // tw))
 
 
+cdef _check_threads(str kernel, Py_ssize_t threads):
+    if threads not in (1, 2):
+        raise ValueError(f"{kernel}: threads must be 1 or 2, got {threads}")
+
+
 cdef _check_fused(str kernel, tuple x_shape, window):
     check_window(window, x_shape[2], x_shape[3], kernel)
     if (window.kh, window.kw, window.sh, window.sw, window.dh, window.dw) != (3, 3, 1, 1, 1, 1):
         raise ValueError(f"{kernel}: only 3x3 windows at stride 1 without dilation, got {window}")
 
 
-def winograd_fused(const real[:, :, :, ::1] x, weight, window, bias=None, out=None):
+cdef struct FusedHalf:  # one thread's share of a winograd_fused call
+    bint single
+    const void* x
+    Py_ssize_t N, C, H, W, ph, pw
+    const void* packed
+    Py_ssize_t K
+    const void* bias
+    void* y
+    Py_ssize_t OH, OW, rows
+    void* halves
+    void* row
+    void* v
+    Py_ssize_t v_stride
+    void* m
+    Py_ssize_t m_stride, positions
+
+
+cdef void _fused_half(void* arg) noexcept nogil:
+    cdef FusedHalf* a = <FusedHalf*>arg
+    if a.N == 0:
+        return
+    if a.single:
+        winograd_fused_float(<const float*>a.x, a.N, a.C, a.H, a.W, a.ph, a.pw, <const float*>a.packed, a.K,
+                             <const float*>a.bias, <float*>a.y, a.OH, a.OW, a.rows, <float*>a.halves, <float*>a.row,
+                             <float*>a.v, a.v_stride, <float*>a.m, a.m_stride, a.positions)
+    else:
+        winograd_fused_double(<const double*>a.x, a.N, a.C, a.H, a.W, a.ph, a.pw, <const double*>a.packed, a.K,
+                              <const double*>a.bias, <double*>a.y, a.OH, a.OW, a.rows, <double*>a.halves,
+                              <double*>a.row, <double*>a.v, a.v_stride, <double*>a.m, a.m_stride, a.positions)
+
+
+def winograd_fused(const real[:, :, :, ::1] x, weight, window, bias=None, out=None, Py_ssize_t threads=1):
     """The convolution by F(2x2, 3x3), its transforms fused to the products block by block
-    (winograd_fused.h), into `out` when given: direct_conv's signature and result.
+    (winograd_fused.h), into `out` when given: direct_conv's signature and result. With
+    threads=2 the worker thread (pair.pxi) takes the second half of the images.
     Shape: x (N, C, H, W), weight (K, C, 3, 3), bias (K,) -> (N, K, OH, OW)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     _check_fused("winograd_fused", (N, C, H, W), window)
+    _check_threads("winograd_fused", threads)
     if weight.shape[1:] != (C, 3, 3):
         raise ValueError(f"winograd_fused: weight {weight.shape} does not fit {C} channels and a 3x3 window")
     dtype = np.float32 if real is float else np.float64
@@ -327,43 +366,83 @@ def winograd_fused(const real[:, :, :, ::1] x, weight, window, bias=None, out=No
     cdef Py_ssize_t positions = (rows * tw + tile - 1) // tile * tile
     cdef Py_ssize_t v_stride = C * positions + _PLANE_GAP, m_stride = K4 * positions + _PLANE_GAP
     cdef const real[:, :, :, ::1] w = np.ascontiguousarray(weight, dtype=dtype)
+    cdef Py_ssize_t ways = 2 if threads == 2 and N >= 2 else 1, first = N // ways
     packed_arr = np.empty(16 * K4 * C, dtype=dtype)
-    halves_arr = np.empty(C * (2 * th + 2) * 2 * (tw + 1), dtype=dtype)
-    row_arr = np.empty(2 * tw + 2, dtype=dtype)
-    v_arr = np.zeros(16 * v_stride, dtype=dtype)  # a block's columns past its last tile are multiplied too, then dropped
-    m_arr = np.empty(16 * m_stride, dtype=dtype)
     cdef const real[::1] b
     cdef const real* bias_ptr = NULL
     if bias_arr is not None:
         b = bias_arr
         bias_ptr = &b[0]
-    cdef real[::1] packed = packed_arr, halves = halves_arr, row = row_arr, v = v_arr, m = m_arr
-    cdef Py_ssize_t ph = window.ph, pw = window.pw
+    cdef real[::1] packed = packed_arr
+    cdef real[::1] halves, row, v, m
+    cdef FusedHalf part[2]
+    cdef Py_ssize_t i
+    scratch = []  # each thread's buffers, allocated apart (see _fused_scratch)
+    for i in range(ways):
+        halves = half_buffer(scratch, C * (2 * th + 2) * 2 * (tw + 1), dtype)
+        row = half_buffer(scratch, 2 * tw + 2, dtype)
+        v = half_buffer(scratch, 16 * v_stride, dtype, zero=True)  # a block's columns past its last tile are multiplied too, then dropped
+        m = half_buffer(scratch, 16 * m_stride, dtype)
+        part[i] = FusedHalf(real is float, &x[i * first, 0, 0, 0], first if i == 0 else N - first, C, H, W,
+                            window.ph, window.pw, &packed[0], K, bias_ptr, &y[i * first, 0, 0, 0], OH, OW, rows,
+                            &halves[0], &row[0], &v[0], v_stride, &m[0], m_stride, positions)
     with nogil:
         if real is float:
             winograd_pack_filter_float(&w[0, 0, 0, 0], K, C, &packed[0])
-            winograd_fused_float(&x[0, 0, 0, 0], N, C, H, W, ph, pw, &packed[0], K, bias_ptr,
-                                 &y[0, 0, 0, 0], OH, OW, rows, &halves[0], &row[0], &v[0], v_stride, &m[0], m_stride, positions)
         else:
             winograd_pack_filter_double(&w[0, 0, 0, 0], K, C, &packed[0])
-            winograd_fused_double(&x[0, 0, 0, 0], N, C, H, W, ph, pw, &packed[0], K, bias_ptr,
-                                  &y[0, 0, 0, 0], OH, OW, rows, &halves[0], &row[0], &v[0], v_stride, &m[0], m_stride, positions)
+        if ways == 2:
+            pair(_fused_half, &part[0], &part[1])
+        else:
+            _fused_half(&part[0])
     return out_arr
 
 
-def winograd_fused_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, ::1] grad, window, out=None, bias_out=None):
+cdef struct FusedGradHalf:  # one thread's share of a winograd_fused_weight_grad call
+    bint single
+    const void* x
+    Py_ssize_t N, C, H, W, ph, pw
+    const void* grad
+    Py_ssize_t K, OH, OW, rows
+    void* hwc
+    void* vt
+    Py_ssize_t vt_stride
+    void* dm
+    Py_ssize_t dm_stride, depth
+    void* du
+    double* sums
+
+
+cdef void _fused_grad_half(void* arg) noexcept nogil:
+    cdef FusedGradHalf* a = <FusedGradHalf*>arg
+    if a.single:
+        winograd_fused_weight_grad_float(<const float*>a.x, a.N, a.C, a.H, a.W, a.ph, a.pw, <const float*>a.grad, a.K,
+                                         a.OH, a.OW, a.rows, <float*>a.hwc, <float*>a.vt, a.vt_stride, <float*>a.dm,
+                                         a.dm_stride, a.depth, <float*>a.du, a.sums)
+    else:
+        winograd_fused_weight_grad_double(<const double*>a.x, a.N, a.C, a.H, a.W, a.ph, a.pw, <const double*>a.grad,
+                                          a.K, a.OH, a.OW, a.rows, <double*>a.hwc, <double*>a.vt, a.vt_stride,
+                                          <double*>a.dm, a.dm_stride, a.depth, <double*>a.du, a.sums)
+
+
+def winograd_fused_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, ::1] grad, window, out=None, bias_out=None,
+                               Py_ssize_t threads=1):
     """d weight of winograd_fused, summed over the batch, into `out` when given (overwritten);
     with `bias_out` (K,), float64, also each output channel's gradient sum (d bias) into it:
     direct_conv_weight_grad's signature and result. dU = dM V^T accumulates over blocks of
-    tiles, and G^T dU G turns it into d weight once at the end.
+    tiles, and G^T dU G turns it into d weight once at the end. With threads=2 the worker
+    thread (pair.pxi) sums the second half of the images into a dU of its own.
     Shape: x (N, C, H, W), grad (N, K, OH, OW) -> (K, C, 3, 3)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], K = grad.shape[1]
     _check_fused("winograd_fused_weight_grad", (N, C, H, W), window)
+    _check_threads("winograd_fused_weight_grad", threads)
     if grad.shape[0] != N or grad.shape[2] != window.oh or grad.shape[3] != window.ow:
         raise ValueError(f"winograd_fused_weight_grad: output gradient {tuple(grad.shape)[:4]} does not fit input "
                          f"{tuple(x.shape)[:4]} and {window}")
     dtype = np.float32 if real is float else np.float64
     out_arr = np.empty((K, C, 3, 3), dtype=dtype) if out is None else out
+    if out_arr.shape != (K, C, 3, 3):
+        raise ValueError(f"winograd_fused_weight_grad: out {out_arr.shape} is not the weight's {(K, C, 3, 3)}")
     sums_arr = np.zeros(K, dtype=np.float64) if bias_out is None else bias_out
     sums_arr[...] = 0
     cdef Py_ssize_t OH = window.oh, OW = window.ow
@@ -379,21 +458,36 @@ def winograd_fused_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, :
     cdef Py_ssize_t rows = _block_rows(N, th, tw)
     cdef Py_ssize_t depth = rows * tw
     cdef Py_ssize_t vt_stride = Cp * depth + _PLANE_GAP, dm_stride = K * depth + _PLANE_GAP
-    hwc_arr = np.empty((2 * th + 2) * (2 * tw + 2) * Cp, dtype=dtype)
-    vt_arr = np.empty(16 * vt_stride, dtype=dtype)
-    dm_arr = np.empty(16 * dm_stride, dtype=dtype)
-    du_arr = np.zeros(16 * K * C, dtype=dtype)
-    cdef real[::1] hwc = hwc_arr, vt = vt_arr, dm = dm_arr, du = du_arr
+    cdef Py_ssize_t ways = 2 if threads == 2 and N >= 2 else 1, first = N // ways
+    cdef real[::1] hwc, vt, dm, du
+    cdef real[::1] du_0
     cdef real[:, :, :, ::1] dw = out_arr
-    cdef double[::1] sums = sums_arr
-    cdef Py_ssize_t ph = window.ph, pw = window.pw
+    cdef double[::1] sums
+    cdef FusedGradHalf part[2]
+    cdef Py_ssize_t i
+    scratch = []  # each thread's buffers, allocated apart (see _fused_scratch)
+    for i in range(ways):
+        hwc = half_buffer(scratch, (2 * th + 2) * (2 * tw + 2) * Cp, dtype)
+        vt = half_buffer(scratch, 16 * vt_stride, dtype)
+        dm = half_buffer(scratch, 16 * dm_stride, dtype)
+        du = half_buffer(scratch, 16 * K * C, dtype, zero=True)
+        sums = sums_arr if i == 0 else half_buffer(scratch, K, np.float64, zero=True)  # the worker's bias sums apart
+        if i == 0:
+            du_0 = du
+        part[i] = FusedGradHalf(real is float, &x[i * first, 0, 0, 0], first if i == 0 else N - first, C, H, W,
+                                window.ph, window.pw, &grad[i * first, 0, 0, 0], K, OH, OW, rows, &hwc[0], &vt[0],
+                                vt_stride, &dm[0], dm_stride, depth, &du[0], &sums[0])
     with nogil:
-        if real is float:
-            winograd_fused_weight_grad_float(&x[0, 0, 0, 0], N, C, H, W, ph, pw, &grad[0, 0, 0, 0], K, OH, OW, rows,
-                                             &hwc[0], &vt[0], vt_stride, &dm[0], dm_stride, depth, &du[0], &sums[0])
-            winograd_filter_grad_float(&du[0], K * C, K * C, &dw[0, 0, 0, 0])
+        if ways == 2:
+            pair(_fused_grad_half, &part[0], &part[1])
+            for i in range(16 * K * C):
+                du_0[i] += du[i]
+            for i in range(K):
+                part[0].sums[i] += sums[i]
         else:
-            winograd_fused_weight_grad_double(&x[0, 0, 0, 0], N, C, H, W, ph, pw, &grad[0, 0, 0, 0], K, OH, OW, rows,
-                                              &hwc[0], &vt[0], vt_stride, &dm[0], dm_stride, depth, &du[0], &sums[0])
-            winograd_filter_grad_double(&du[0], K * C, K * C, &dw[0, 0, 0, 0])
+            _fused_grad_half(&part[0])
+        if real is float:
+            winograd_filter_grad_float(&du_0[0], K * C, K * C, &dw[0, 0, 0, 0])
+        else:
+            winograd_filter_grad_double(&du_0[0], K * C, K * C, &dw[0, 0, 0, 0])
     return out_arr

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from .threads import check_threads
 from .window import Window2d
 from .winograd import (  # noqa: F401
     winograd_filter,
@@ -134,13 +135,14 @@ def _biased_into(result, bias, out):
     return out
 
 
-def direct_conv(x, weight, window, bias=None, out=None):
+def direct_conv(x, weight, window, bias=None, out=None, threads=1):
     """Convolution at stride 1 as one accumulating product per window tap: tap (i, j) multiplies
     the weights' (K, C) slice by the padded input shifted by (i*dh, j*dw), read in place, so no
-    column buffer is built. Into `out` when given.
+    column buffer is built. Into `out` when given; on this thread whatever `threads` says.
 
     Shape: x (N, C, H, W), weight (K, C, kh, kw), bias (K,) -> (N, K, OH, OW).
     """
+    check_threads("direct_conv", threads)
     g, (n, c) = window, x.shape[:2]
     padded = _padded_at_stride_one(x, g, "direct_conv")
     if weight.shape[1:] != (c, g.kh, g.kw):
@@ -196,13 +198,15 @@ def implicit_conv_weight_grad(x, grad, window, out=None):
     return out
 
 
-def direct_conv_weight_grad(x, grad, window, out=None, bias_out=None):
+def direct_conv_weight_grad(x, grad, window, out=None, bias_out=None, threads=1):
     """The weight gradient of direct_conv summed over the batch: per tap (i, j), the output
     gradient times the shifted padded input, summed over images and pixels. Into `out` when
-    given; with `bias_out` (K,), float64, also each output channel's gradient sum.
+    given; with `bias_out` (K,), float64, also each output channel's gradient sum. On this
+    thread whatever `threads` says.
 
     Shape: x (N, C, H, W), grad (N, K, OH, OW) -> (K, C, kh, kw).
     """
+    check_threads("direct_conv_weight_grad", threads)
     g, (n, c) = window, x.shape[:2]
     padded = _padded_at_stride_one(x, g, "direct_conv_weight_grad")
     if grad.shape[0] != n or grad.shape[2:] != (g.oh, g.ow):

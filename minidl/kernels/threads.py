@@ -2,7 +2,8 @@
 
 `run_halves(n, part, macs)` calls part(lo, hi) for [0, n): either once on this thread, or
 [n//2, n) on a worker thread while this thread does [0, n//2). `run_pair(part)` always runs
-part(0) here and part(1) on the worker. `part` must write disjoint
+part(0) here and part(1) on the worker: the compiled one of csrc/handoff.pyx, which kernels
+also hand their C halves to, or a Python thread pool where that is not built. `part` must write disjoint
 slices of its outputs and release the GIL in its heavy calls (NumPy's matmul does, and so
 do minidl's Cython kernels and its nogil Numba kernels).
 
@@ -53,6 +54,12 @@ def forced():
     return int(value)
 
 
+def check_threads(kernel, threads):
+    """A kernel's `threads` argument is 1 or 2."""
+    if threads not in (1, 2):
+        raise ValueError(f"{kernel}: threads must be 1 or 2, got {threads}")
+
+
 def ways(n, macs, split_at=SPLIT_AT_MACS):
     """1 or 2: how many threads to use for n items and `macs` multiply-adds in all, two from
     `split_at` (run_halves uses the default)."""
@@ -90,13 +97,35 @@ def _worker():
     return _pool
 
 
-def run_pair(part):
-    """part(0) on this thread and part(1) on the worker, at the same time."""
+def run_pair_in_pool(part):
+    """run_pair on a Python thread pool: where the compiled worker (csrc/handoff.pyx) is not built."""
     other = _worker().submit(part, 1)
     try:
         part(0)
     finally:
         other.result()  # waits even when this half failed: the worker must not outlive the call
+
+
+def compiled_worker():
+    """The compiled worker's module (csrc/handoff.pyx), or None where it is not built or has
+    no thread (Windows)."""
+    global _compiled_worker
+    if _compiled_worker is False:
+        try:
+            from . import _handoff
+        except ImportError:
+            _handoff = None
+        _compiled_worker = _handoff if _handoff is not None and _handoff.threaded() else None
+    return _compiled_worker
+
+
+_compiled_worker = False  # not looked for yet
+
+
+def run_pair(part):
+    """part(0) on this thread and part(1) on the worker, at the same time."""
+    worker = compiled_worker()
+    (worker.run_pair if worker is not None else run_pair_in_pool)(part)
 
 
 def run_halves(n, part, macs):

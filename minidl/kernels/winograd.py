@@ -22,6 +22,8 @@ The backward recomputes V from the input, so a layer keeps only its input, as Py
 """
 import numpy as np
 
+from .threads import check_threads
+
 # G (4x3): the filter transform; kron(G, G) (16x9) applies it to a flattened 3x3 filter.
 # B^T and A^T are applied as the explicit sums below.
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
@@ -168,19 +170,22 @@ def _b(v0, v1, v2, v3):
     return v0, v1 - v2 + v3, v1 + v2 - v0, -v3
 
 
-def winograd_fused(x, weight, window, bias=None, out=None):
+def winograd_fused(x, weight, window, bias=None, out=None, threads=1):
     """The whole convolution by F(2x2, 3x3): the twin of the compiled kernel that fuses these
-    steps block by block (csrc/winograd_fused.h). direct_conv's signature and result.
+    steps block by block (csrc/winograd_fused.h). direct_conv's signature and result; runs on
+    this thread whatever `threads` says.
     Shape: x (N, C, H, W), weight (K, C, 3, 3), bias (K,) -> (N, K, OH, OW), into `out` when given."""
+    check_threads("winograd_fused", threads)
     m = np.matmul(winograd_filter(weight), winograd_input(x, window))
     return winograd_output(m, x.shape[0], window, bias, out)
 
 
-def winograd_fused_weight_grad(x, grad, window, out=None, bias_out=None):
+def winograd_fused_weight_grad(x, grad, window, out=None, bias_out=None, threads=1):
     """d weight = G^T (dM V^T summed over every image's tiles) G, and with `bias_out` (K,),
     float64, each output channel's gradient sum: the twin of the compiled kernel, with
-    direct_conv_weight_grad's signature and result. Shape: x (N, C, H, W), grad (N, K, OH, OW)
-    -> (K, C, 3, 3), into `out` when given (overwritten)."""
+    direct_conv_weight_grad's signature and result (on this thread whatever `threads` says).
+    Shape: x (N, C, H, W), grad (N, K, OH, OW) -> (K, C, 3, 3), into `out` when given (overwritten)."""
+    check_threads("winograd_fused_weight_grad", threads)
     du = np.matmul(winograd_output_grad(grad, window), winograd_input(x, window).transpose(0, 2, 1))
     if bias_out is not None:
         bias_out[...] = grad.sum(axis=(0, 2, 3), dtype=np.float64)

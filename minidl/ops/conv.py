@@ -30,7 +30,7 @@ import numpy as np
 from .. import kernels
 from ..autograd.function import Function
 from ..kernels.blas_threads import stacked_matmul
-from ..kernels.threads import run_halves
+from ..kernels.threads import run_halves, ways
 from ..kernels.window import Window2d
 from ..kernels.winograd import staggered, tiles
 from . import conv_algorithm
@@ -150,8 +150,7 @@ class Conv2d(Function):
         weight, bias = self.weight, None if bias is None else np.ascontiguousarray(bias)
         conv = self._stride_1_kernels()[0]
         out = np.empty((x.shape[0], self.weight_shape[0], self.window.oh, self.window.ow), dtype=x.dtype)
-        self._image_halves(0, x.shape[0], out.size * weight[0].size, lambda a, b: conv(
-            self.x[a:b], weight, self.window, bias, out=out[a:b]))
+        conv(self.x, weight, self.window, bias, out=out, threads=ways(x.shape[0], out.size * weight[0].size))
         return out
 
     def _stride_1_input_gradient(self, grad):
@@ -163,8 +162,7 @@ class Conv2d(Function):
                              ((g.kh - 1) * g.dh - g.ph, (g.kw - 1) * g.dw - g.pw), (g.dh, g.dw))
         conv = self._stride_1_kernels()[0]
         grad_x = np.empty(self.input_shape, dtype=grad.dtype)
-        self._image_halves(0, grad.shape[0], grad_x.size * flipped[0].size, lambda a, b: conv(
-            grad[a:b], flipped, back, out=grad_x[a:b]))
+        conv(grad, flipped, back, out=grad_x, threads=ways(grad.shape[0], grad_x.size * flipped[0].size))
         return grad_x
 
     def _stride_1_backward(self, grad, want_bias):
@@ -172,14 +170,11 @@ class Conv2d(Function):
         grad_x = self._stride_1_input_gradient(grad) if self.needs_input_grad[0] else None
         grad_w = grad_b = None
         if self.needs_input_grad[1] or want_bias:
-            # each thread sums its half of the batch into its own slot; the two are added after
-            parts = np.zeros((2,) + self.weight_shape, dtype=grad.dtype)
-            sums = np.zeros((2, self.weight_shape[0]))
-            n, weight_grad = grad.shape[0], self._stride_1_kernels()[1]
-            self._image_halves(0, n, grad.size * self.weight[0].size, lambda a, b: weight_grad(
-                self.x[a:b], grad[a:b], self.window, out=parts[int(a > 0)], bias_out=sums[int(a > 0)]))
-            grad_w = parts[0] + parts[1] if self.needs_input_grad[1] else None
-            grad_b = (sums[0] + sums[1]).astype(grad.dtype) if want_bias else None
+            grad_w, sums = np.empty(self.weight_shape, dtype=grad.dtype), np.empty(self.weight_shape[0])
+            self._stride_1_kernels()[1](self.x, grad, self.window, out=grad_w, bias_out=sums,
+                                        threads=ways(grad.shape[0], grad.size * self.weight[0].size))
+            grad_w = grad_w if self.needs_input_grad[1] else None
+            grad_b = sums.astype(grad.dtype) if want_bias else None
         return grad_x, grad_w, grad_b
 
     def _winograd_backward(self, grad, want_bias):

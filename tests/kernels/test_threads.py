@@ -10,15 +10,19 @@ from minidl.kernels import threads
 BIG, SMALL = threads.SPLIT_AT_MACS, threads.SPLIT_AT_MACS - 1
 
 
-@pytest.fixture(autouse=True)
-def two_cores_by_default(monkeypatch):
+@pytest.fixture(autouse=True, params=["compiled", "pool"])
+def two_cores_by_default(monkeypatch, request):
+    """Every test on both workers: the compiled one (csrc/handoff.pyx) and the Python pool that
+    stands in where it is not built."""
     monkeypatch.delenv("MINIDL_THREADS", raising=False)
     monkeypatch.setattr(threads, "_CORES", 2)
+    if request.param == "pool":
+        monkeypatch.setattr(threads, "_compiled_worker", None)
 
 
 def _recording_part(calls):
     def part(lo, hi):
-        calls.append((lo, hi, threading.current_thread() is threading.main_thread()))
+        calls.append((lo, hi, threading.get_ident() == threading.main_thread().ident))
 
     return part
 
@@ -160,3 +164,4 @@ def test_element_wise_kernels_give_the_same_bits_in_halves(monkeypatch, name):
     two = _element_wise_kernels(np.random.default_rng(0))[name]()
     for a, b in zip(one, two, strict=True):
         np.testing.assert_array_equal(a, b)
+
