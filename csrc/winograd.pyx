@@ -377,7 +377,7 @@ def winograd_fused(const real[:, :, :, ::1] x, weight, window, bias=None, out=No
     cdef real[::1] halves, row, v, m
     cdef FusedHalf part[2]
     cdef Py_ssize_t i
-    scratch = []  # each thread's buffers, allocated apart (see _fused_scratch)
+    scratch = []  # each thread's buffers, allocated apart (pair.pxi)
     for i in range(ways):
         halves = half_buffer(scratch, C * (2 * th + 2) * 2 * (tw + 1), dtype)
         row = half_buffer(scratch, 2 * tw + 2, dtype)
@@ -465,7 +465,7 @@ def winograd_fused_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, :
     cdef double[::1] sums
     cdef FusedGradHalf part[2]
     cdef Py_ssize_t i
-    scratch = []  # each thread's buffers, allocated apart (see _fused_scratch)
+    scratch = []  # each thread's buffers, allocated apart (pair.pxi)
     for i in range(ways):
         hwc = half_buffer(scratch, (2 * th + 2) * (2 * tw + 2) * Cp, dtype)
         vt = half_buffer(scratch, 16 * vt_stride, dtype)
