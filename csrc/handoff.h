@@ -35,6 +35,7 @@ static inline void handoff_install_fork_handler(void) {}
 #include <time.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define HANDOFF_RELAX() _mm_pause()
@@ -114,7 +115,11 @@ static inline long handoff_post(handoff_job fn, void *arg)
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        sigset_t all, old;  /* the worker takes no signals: Python's threads handle them */
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
         int failed = pthread_create(&thread, &attr, handoff_worker, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         pthread_attr_destroy(&attr);
         if (failed) {
             __atomic_store_n(&handoff_busy, 0, __ATOMIC_RELEASE);
