@@ -112,18 +112,20 @@ def test_every_instruction_set_matches_the_twins(isa, dtype):
         _direct_conv.limit_instruction_set(previous)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("lanes_bytes", [1, 10000])
-def test_weight_gradient_in_blocks_of_output_channels(dtype, lanes_bytes, monkeypatch):
+def test_weight_gradient_in_blocks_of_output_channels(dtype, lanes_bytes, threads, monkeypatch):
     """A layer whose lane vectors pass WGRAD_LANES_BYTES goes over the batch once per block of
     output channels: 10 channels in blocks of 4 (the least) leave a last block of 2; the larger
-    limit gives blocks of 8 and 2 at AVX-512. Each block's bias sums are its own channels'."""
+    limit gives blocks of 8 and 2 at AVX-512. Each block's bias sums are its own channels'. On
+    two threads each block is split over the images again."""
     from minidl.kernels import _direct_conv
 
     monkeypatch.setattr(_direct_conv, "WGRAD_LANES_BYTES", lanes_bytes)
     x, _, _, grad, window = _case((3, 2, 6, 5, 10, (3, 3), (1, 1), (1, 1)), dtype, seed=5)
     sums = np.full(10, 7.0)
-    dw = _direct_conv.direct_conv_weight_grad(x, grad, window, bias_out=sums)
+    dw = _direct_conv.direct_conv_weight_grad(x, grad, window, bias_out=sums, threads=threads)
     tol = dict(rtol=1e-5, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dw, kernels.reference.direct_conv_weight_grad(x, grad, window), **tol)
     np.testing.assert_allclose(sums, grad.astype(np.float64).sum(axis=(0, 2, 3)), rtol=1e-12, atol=1e-10)

@@ -100,15 +100,15 @@ def _fused_tolerance(dtype, scale=1.0):
     return dict(rtol=1e-5, atol=1e-5 * scale) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12 * scale)
 
 
-def _check_fused_kernels(forward, weight_grad, shape, dtype, seed):
+def _check_fused_kernels(forward, weight_grad, shape, dtype, seed, threads=1):
     """Both kernels against their twins and against the direct convolution's twins."""
     x, weight, bias, grad, window = _fused_case(shape, dtype, seed)
     for b in (bias, None):
-        got = forward(x, weight, window, b)
+        got = forward(x, weight, window, b, threads=threads)
         np.testing.assert_allclose(got, reference.winograd_fused(x, weight, window, b), **_fused_tolerance(dtype))
         np.testing.assert_allclose(got, reference.direct_conv(x, weight, window, b), **_fused_tolerance(dtype))
     sums = np.full(weight.shape[0], 7.0)
-    dw = weight_grad(x, grad, window, bias_out=sums)
+    dw = weight_grad(x, grad, window, bias_out=sums, threads=threads)
     want = reference.winograd_fused_weight_grad(x, grad, window)
     np.testing.assert_allclose(dw, want, **_fused_tolerance(dtype, np.abs(want).max()))
     np.testing.assert_allclose(dw, reference.direct_conv_weight_grad(x, grad, window),
@@ -120,14 +120,17 @@ def _check_fused_kernels(forward, weight_grad, shape, dtype, seed):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", FUSED_SHAPES)
 @pytest.mark.parametrize("block_tiles", [1, 48])
-def test_fused_kernels_match_twins(backend, dtype, shape, block_tiles, monkeypatch):
-    """Blocks of one tile row, and of the default size (which spans images on small ones)."""
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_kernels_match_twins(backend, dtype, shape, block_tiles, threads, monkeypatch):
+    """Blocks of one tile row, and of the default size (which spans images on small ones); on
+    one thread and split over two."""
     if backend == "compiled":
         from minidl.kernels import _winograd
 
         monkeypatch.setattr(_winograd, "FUSED_BLOCK_TILES", block_tiles)
     _check_fused_kernels(kernels.implementation("winograd_fused", backend),
-                         kernels.implementation("winograd_fused_weight_grad", backend), shape, dtype, seed=5)
+                         kernels.implementation("winograd_fused_weight_grad", backend), shape, dtype, seed=5,
+                         threads=threads)
 
 
 @pytest.mark.parametrize("backend", kernels.available("winograd_fused"))
