@@ -14,6 +14,7 @@ from window cimport check_window, real
 
 
 include "isa.pxi"
+include "out_arrays.pxi"
 include "pair.pxi"
 
 
@@ -141,7 +142,7 @@ def direct_conv(const real[:, :, :, ::1] x, weight, window, bias=None, out=None,
         raise ValueError(f"direct_conv: weight {weight.shape} does not fit {C} channels and a {window.kh}x{window.kw} window")
     dtype = np.float32 if real is float else np.float64
     cdef Py_ssize_t K = weight.shape[0], OH = window.oh, OW = window.ow
-    out_arr = np.empty((N, K, OH, OW), dtype=dtype) if out is None else out
+    out_arr = _out_or_new((N, K, OH, OW), dtype, out, "direct_conv", "x's")
     bias_arr = np.zeros(K, dtype=dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
     cdef real[:, :, :, ::1] y = out_arr
     cdef const real[::1] b = bias_arr

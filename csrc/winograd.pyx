@@ -351,7 +351,7 @@ def winograd_fused(const real[:, :, :, ::1] x, weight, window, bias=None, out=No
         raise ValueError(f"winograd_fused: weight {weight.shape} does not fit {C} channels and a 3x3 window")
     dtype = np.float32 if real is float else np.float64
     cdef Py_ssize_t K = weight.shape[0], OH = window.oh, OW = window.ow
-    out_arr = np.empty((N, K, OH, OW), dtype=dtype) if out is None else out
+    out_arr = _out_or_new((N, K, OH, OW), dtype, out, "winograd_fused", "x's")
     cdef real[:, :, :, ::1] y = out_arr
     if N == 0 or K == 0 or OH <= 0 or OW <= 0:
         return out_arr

@@ -125,3 +125,12 @@ def test_threads_is_one_or_two(backend, name):
     second = np.ones((1, 1, 3, 3)) if not name.endswith("grad") else np.ones((2, 1, 4, 4))
     with pytest.raises(ValueError, match=f"{name}: threads must be 1 or 2, got 3"):
         kernels.implementation(name, backend)(x, second, window, threads=3)
+
+
+@pytest.mark.parametrize("name", ["direct_conv", "winograd_fused"])
+def test_an_out_of_another_shape_is_refused_before_any_thread_writes(name):
+    x, window = np.ones((2, 1, 4, 4)), Window2d.over((4, 4), (3, 3), (1, 1), (1, 1))
+    out = np.zeros((2, 3, 4, 5))
+    with pytest.raises(ValueError, match=rf"{name}: out must be a contiguous \(2, 3, 4, 4\) array of x's dtype"):
+        kernels.implementation(name, "compiled")(x, np.ones((3, 1, 3, 3)), window, out=out, threads=2)
+    assert not out.any()
