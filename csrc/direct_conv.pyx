@@ -74,11 +74,6 @@ def _layout(window, Py_ssize_t tile, Py_ssize_t taps_multiple=1):
     return wp, positions, np.array(shifts, dtype=np.intp), positions + max(shifts)  # >= (h + 2*ph) * wp
 
 
-def _check_threads(kernel, Py_ssize_t threads):
-    if threads not in (1, 2):
-        raise ValueError(f"{kernel}: threads must be 1 or 2, got {threads}")
-
-
 def _check_stride(window, kernel):
     if window.sh != 1 or window.sw != 1:
         raise ValueError(f"{kernel}: stride must be 1, got ({window.sh}, {window.sw})")
@@ -137,7 +132,7 @@ def direct_conv(const real[:, :, :, ::1] x, weight, window, bias=None, out=None,
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     check_window(window, H, W, "direct_conv")
     _check_stride(window, "direct_conv")
-    _check_threads("direct_conv", threads)
+    check_threads("direct_conv", threads)
     if weight.shape[1:] != (C, window.kh, window.kw):
         raise ValueError(f"direct_conv: weight {weight.shape} does not fit {C} channels and a {window.kh}x{window.kw} window")
     dtype = np.float32 if real is float else np.float64
@@ -239,7 +234,7 @@ def direct_conv_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, ::1]
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], K = grad.shape[1]
     check_window(window, H, W, "direct_conv_weight_grad")
     _check_stride(window, "direct_conv_weight_grad")
-    _check_threads("direct_conv_weight_grad", threads)
+    check_threads("direct_conv_weight_grad", threads)
     if grad.shape[0] != N or grad.shape[2] != window.oh or grad.shape[3] != window.ow:
         raise ValueError(f"direct_conv_weight_grad: output gradient {tuple(grad.shape)[:4]} does not fit input "
                          f"{tuple(x.shape)[:4]} and {window}")
@@ -280,7 +275,7 @@ def direct_conv_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, ::1]
         part[i] = WeightGradHalf(real is float, &x[i * first, 0, 0, 0], first if i == 0 else N - first, C, H, W,
                                  window.ph, window.pw, Wp, &grad[i * first, 0, 0, 0], K, OH, OW, 0, 0, P,
                                  &grads[0], &planes[0], plane_stride, &shifts[0], taps, &lanes[0], lanes_size, &sums[0])
-    for k0 in range(0, K, block):
+    for k0 in range(0, K, block):  # past the loop above, lanes and sums are the worker's when there are two
         k1 = min(K, k0 + block)
         part[0].k0 = part[1].k0 = k0
         part[0].k1 = part[1].k1 = k1

@@ -46,6 +46,12 @@ cdef inline void pair(pair_job fn, void* a0, void* a1) noexcept nogil:
         _pair_in_pool(fn, a0, a1)
 
 
+cdef check_threads(str kernel, Py_ssize_t threads):
+    """A kernel's `threads` argument is 1 or 2 (minidl.kernels.threads.check_threads, for the twins)."""
+    if threads not in (1, 2):
+        raise ValueError(f"{kernel}: threads must be 1 or 2, got {threads}")
+
+
 cdef half_buffer(list buffers, Py_ssize_t size, dtype, bint zero=False):
     """A buffer of one thread's, kept alive in `buffers`. Each is its own allocation: with the
     two threads' buffers side by side in one array, both halves ran a few per cent slower."""

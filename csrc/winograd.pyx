@@ -297,11 +297,6 @@ cdef Py_ssize_t _block_rows(Py_ssize_t N, Py_ssize_t th, Py_ssize_t tw):
     return max(1, min(N * th, FUSED_BLOCK_TILES // tw))
 
 
-cdef _check_threads(str kernel, Py_ssize_t threads):
-    if threads not in (1, 2):
-        raise ValueError(f"{kernel}: threads must be 1 or 2, got {threads}")
-
-
 cdef _check_fused(str kernel, tuple x_shape, window):
     check_window(window, x_shape[2], x_shape[3], kernel)
     if (window.kh, window.kw, window.sh, window.sw, window.dh, window.dw) != (3, 3, 1, 1, 1, 1):
@@ -346,7 +341,7 @@ def winograd_fused(const real[:, :, :, ::1] x, weight, window, bias=None, out=No
     Shape: x (N, C, H, W), weight (K, C, 3, 3), bias (K,) -> (N, K, OH, OW)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     _check_fused("winograd_fused", (N, C, H, W), window)
-    _check_threads("winograd_fused", threads)
+    check_threads("winograd_fused", threads)
     if weight.shape[1:] != (C, 3, 3):
         raise ValueError(f"winograd_fused: weight {weight.shape} does not fit {C} channels and a 3x3 window")
     dtype = np.float32 if real is float else np.float64
@@ -435,7 +430,7 @@ def winograd_fused_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, :
     Shape: x (N, C, H, W), grad (N, K, OH, OW) -> (K, C, 3, 3)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], K = grad.shape[1]
     _check_fused("winograd_fused_weight_grad", (N, C, H, W), window)
-    _check_threads("winograd_fused_weight_grad", threads)
+    check_threads("winograd_fused_weight_grad", threads)
     if grad.shape[0] != N or grad.shape[2] != window.oh or grad.shape[3] != window.ow:
         raise ValueError(f"winograd_fused_weight_grad: output gradient {tuple(grad.shape)[:4]} does not fit input "
                          f"{tuple(x.shape)[:4]} and {window}")
@@ -477,7 +472,7 @@ def winograd_fused_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, :
         part[i] = FusedGradHalf(real is float, &x[i * first, 0, 0, 0], first if i == 0 else N - first, C, H, W,
                                 window.ph, window.pw, &grad[i * first, 0, 0, 0], K, OH, OW, rows, &hwc[0], &vt[0],
                                 vt_stride, &dm[0], dm_stride, depth, &du[0], &sums[0])
-    with nogil:
+    with nogil:  # past the loop, du and sums are the last half's: the worker's when there are two
         if ways == 2:
             pair(_fused_grad_half, &part[0], &part[1])
             for i in range(16 * K * C):
