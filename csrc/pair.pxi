@@ -53,8 +53,9 @@ cdef check_threads(str kernel, Py_ssize_t threads):
 
 
 cdef half_buffer(list buffers, Py_ssize_t size, dtype, bint zero=False):
-    """A buffer of one thread's, kept alive in `buffers`. Each is its own allocation: with the
-    two threads' buffers side by side in one array, both halves ran a few per cent slower."""
+    """A buffer of one thread's, kept alive in `buffers`. Each is its own allocation, not a
+    slice of one array shared with the other thread's: side by side, the two slowed each
+    other (docs/performance.md)."""
     a = np.zeros(size, dtype=dtype) if zero else np.empty(size, dtype=dtype)
     buffers.append(a)
     return a
