@@ -1,8 +1,11 @@
 # Splitting a kernel call in two: pair(fn, a0, a1) runs fn(a0) on this thread and fn(a1) on
 # minidl's worker thread (csrc/handoff.pyx), without the GIL on either. Where that worker is
 # not built or has no thread (Windows), the two go to minidl.kernels.threads' Python pool.
-# Included, not cimported: each module fetches the worker's entry point when it loads.
+# Included, not cimported: each module fetches the worker's entry point when it loads (and
+# imports numpy as np, which half_buffer uses).
 from cpython.pycapsule cimport PyCapsule_GetPointer
+
+from minidl.kernels.threads import check_threads  # the twins' check: one message for both
 
 ctypedef void (*pair_job)(void* arg) noexcept nogil
 ctypedef void (*pair_fn)(pair_job fn, void* a0, void* a1) noexcept nogil
@@ -44,12 +47,6 @@ cdef inline void pair(pair_job fn, void* a0, void* a1) noexcept nogil:
         _compiled_pair(fn, a0, a1)
     else:
         _pair_in_pool(fn, a0, a1)
-
-
-cdef check_threads(str kernel, Py_ssize_t threads):
-    """A kernel's `threads` argument is 1 or 2 (minidl.kernels.threads.check_threads, for the twins)."""
-    if threads not in (1, 2):
-        raise ValueError(f"{kernel}: threads must be 1 or 2, got {threads}")
 
 
 cdef half_buffer(list buffers, Py_ssize_t size, dtype, bint zero=False):
