@@ -28,6 +28,14 @@
 /* tiles a transform handles per pass through its local buffer */
 #define WINOGRAD_SPAN 64
 
+/* Where the output planes are a multiple of WINOGRAD_STAGE_PLANES bytes apart (32x32 or 16x16
+ * floats), the forward's output transform writes a tile row of a group of output channels into
+ * a local buffer of WINOGRAD_STAGE_BYTES and copies it out, a channel's two rows at a time:
+ * its stores straight into such planes, between its reads, took a quarter of the forward.
+ * At other plane sizes the copy cost more than it saved (docs/performance.md). */
+#define WINOGRAD_STAGE_BYTES (16 << 10)
+#define WINOGRAD_STAGE_PLANES 1024
+
 /* split(x, C, H, W, ph, pw, th, tw, row, halves): one image (C, H, W) zero-padded by (ph, pw)
  * to Hp = 2*th + 2 rows of Wp = 2*tw + 2 columns, each row stored as its even then its odd
  * columns: halves[((c*Hp + y)*2 + parity)*(tw + 1) + i] = padded[c][y][2*i + parity].
@@ -265,6 +273,9 @@
                                    ptrdiff_t m_stride, ptrdiff_t positions) {                                    \
         ptrdiff_t th = (OH + 1) / 2, tw = (OW + 1) / 2, te = tw + 1, Hp = 2 * th + 2, K4 = (K + 3) / 4 * 4;      \
         ptrdiff_t tile = direct_conv_tile_##T(), zero = 0, loaded = -1;                                          \
+        T stage[WINOGRAD_STAGE_BYTES / sizeof(T)];                                                               \
+        /* output channels per staged pass; 0: the output planes' rows are written straight */                   \
+        ptrdiff_t group = OH * OW * sizeof(T) % WINOGRAD_STAGE_PLANES ? 0 : WINOGRAD_STAGE_BYTES / sizeof(T) / (2 * OW); \
         for (ptrdiff_t g0 = 0; g0 < N * th; g0 += rows) {                                                        \
             ptrdiff_t R = N * th - g0 < rows ? N * th - g0 : rows;                                               \
             ptrdiff_t P = (R * tw + tile - 1) / tile * tile; /* this block's columns, in whole tiles */          \
@@ -280,9 +291,20 @@
             for (int p = 0; p < 16; p++)                                                                         \
                 direct_conv_##T(v + p * v_stride, positions, C, &zero, 1, packed + p * K4 * C, K4, m + p * m_stride, P); \
             for (ptrdiff_t r = 0; r < R; r++) {                                                                  \
-                ptrdiff_t n = (g0 + r) / th, ty = (g0 + r) % th;                                                 \
-                MINIDL_AT_LEVEL(winograd_row_out, T, (m + r * tw, m_stride, P, K, tw, bias,                      \
-                                                      out + (n * K * OH + 2 * ty) * OW, OH * OW, OW, 2 * ty + 1 < OH)); \
+                ptrdiff_t n = (g0 + r) / th, ty = (g0 + r) % th, lines = 2 * ty + 1 < OH ? 2 : 1;               \
+                T *y = out + (n * K * OH + 2 * ty) * OW;                                                         \
+                if (group == 0) {                                                                                \
+                    MINIDL_AT_LEVEL(winograd_row_out, T, (m + r * tw, m_stride, P, K, tw, bias, y, OH * OW, OW,  \
+                                                          lines == 2));                                          \
+                    continue;                                                                                    \
+                }                                                                                                \
+                for (ptrdiff_t k0 = 0; k0 < K; k0 += group) {                                                    \
+                    ptrdiff_t k1 = K - k0 < group ? K : k0 + group;                                              \
+                    MINIDL_AT_LEVEL(winograd_row_out, T, (m + r * tw + k0 * P, m_stride, P, k1 - k0, tw,         \
+                                                          bias ? bias + k0 : NULL, stage, 2 * OW, OW, lines == 2)); \
+                    for (ptrdiff_t k = k0; k < k1; k++)                                                          \
+                        memcpy(y + k * OH * OW, stage + (k - k0) * 2 * OW, lines * OW * sizeof(T));              \
+                }                                                                                                \
             }                                                                                                    \
         }                                                                                                        \
     }

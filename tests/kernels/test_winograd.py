@@ -81,8 +81,10 @@ def test_tile_transforms_write_one_batch_range_of_a_larger_buffer(backend, dtype
 
 # (N, C, H, W, K, padding) for the fused kernel: besides SHAPES, output channels that are not a
 # multiple of the micro-kernel's 4, rows of tiles longer than its transforms' span of 64, and
-# a batch whose blocks of tile rows span two images
-FUSED_SHAPES = SHAPES + [(3, 4, 6, 11, 7, 2), (2, 3, 5, 150, 5, 1), (5, 6, 9, 9, 9, 1)]
+# a batch whose blocks of tile rows span two images; and output planes a multiple of 1 KiB, whose
+# rows the forward stages (in one group of channels, or several; with an odd last row)
+FUSED_SHAPES = SHAPES + [(3, 4, 6, 11, 7, 2), (2, 3, 5, 150, 5, 1), (5, 6, 9, 9, 9, 1), (2, 3, 3, 256, 5, 1),
+                         (1, 2, 64, 64, 37, 1)]
 
 
 def _fused_case(shape, dtype, seed):
