@@ -345,10 +345,15 @@
                     loaded = n;                                                                                  \
                 }                                                                                                \
                 MINIDL_AT_LEVEL(winograd_tiles_in_cl, T, (hwc, Wp, Cp, ty, tw, r * tw, R * tw, vt, vt_stride));  \
-                for (ptrdiff_t k = 0; k < K; k++)                                                                \
+            }                                                                                                    \
+            /* a channel's tile rows of the block one after another: its gradient rows are read in order, */  \
+            /* not two rows of each channel's plane in turn */                                                   \
+            for (ptrdiff_t k = 0; k < K; k++)                                                                    \
+                for (ptrdiff_t r = 0; r < R; r++) {                                                              \
+                    ptrdiff_t n = (g0 + r) / th, ty = (g0 + r) % th;                                             \
                     sums[k] += MINIDL_VALUE_AT_LEVEL(winograd_grad_row, T, (grad + (n * K + k) * OH * OW, OH, OW, ty, \
                                                                             tw, dm + k * depth + r * tw, dm_stride)); \
-            }                                                                                                    \
+                }                                                                                                \
             for (int p = 0; p < 16; p++)                                                                         \
                 small_gemm_##T(dm + p * dm_stride, depth, K, R * tw, vt + p * vt_stride, C, du + p * K * C, C, 1); \
         }                                                                                                        \
