@@ -10,6 +10,9 @@
 #ifndef MINIDL_ISA_H
 #define MINIDL_ISA_H
 
+#include <stddef.h>
+#include <string.h>
+
 /* for a header's helper that some of the modules including it do not call */
 #if defined(__GNUC__)
 #define MINIDL_UNUSED __attribute__((unused))
@@ -25,6 +28,16 @@
 #define MINIDL_SIMD_SUM(s) MINIDL_PRAGMA(omp simd reduction(+ : s))
 #define MINIDL_SIMD_SUM2(s, t) MINIDL_PRAGMA(omp simd reduction(+ : s, t))
 #define MINIDL_SIMD_MAX(m) MINIDL_PRAGMA(omp simd reduction(max : m))
+/* dst[0:n] = src[0:n]: for the short rows that the Winograd transforms copy many thousand times
+ * a call, a call to memcpy costs more than the copy, so a multiple of 16 values is copied 16 at a
+ * time by fixed-size copies that compile to vector moves; other lengths by memcpy. */
+#define MINIDL_COPY(dst, src, n)                                                                  \
+    do {                                                                                          \
+        if ((n) % 16 == 0)                                                                        \
+            for (ptrdiff_t i_ = 0; i_ < (n); i_ += 16) memcpy((dst) + i_, (src) + i_, 16 * sizeof *(dst)); \
+        else                                                                                      \
+            memcpy((dst), (src), (n) * sizeof *(dst));                                            \
+    } while (0)
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(MINIDL_PORTABLE_KERNELS)
 #define MINIDL_SIMD 1

@@ -87,7 +87,7 @@
                 out[8][i] = r20 - r22; out[9][i] = r21 + r22; out[10][i] = r22 - r21; out[11][i] = r21 - r23;    \
                 out[12][i] = r30 - r32; out[13][i] = r31 + r32; out[14][i] = r32 - r31; out[15][i] = r31 - r33;  \
             }                                                                                                    \
-            for (int p = 0; p < 16; p++) memcpy(v + p * p_stride + t0, out[p], n * sizeof(T));                   \
+            for (int p = 0; p < 16; p++) MINIDL_COPY(v + p * p_stride + t0, out[p], n);                         \
         }                                                                                                        \
     }
 
@@ -215,7 +215,7 @@
                 out[8][i] = r20; out[9][i] = r20 + r21; out[10][i] = r20 - r21; out[11][i] = -r21;               \
                 out[12][i] = r30; out[13][i] = r30 + r31; out[14][i] = r30 - r31; out[15][i] = -r31;             \
             }                                                                                                    \
-            for (int p = 0; p < 16; p++) memcpy(dm + p * p_stride + t0, out[p], n * sizeof(T));                  \
+            for (int p = 0; p < 16; p++) MINIDL_COPY(dm + p * p_stride + t0, out[p], n);                        \
         }                                                                                                        \
         return sum;                                                                                              \
     }
@@ -303,7 +303,7 @@
                     MINIDL_AT_LEVEL(winograd_row_out, T, (m + r * tw + k0 * P, m_stride, P, k1 - k0, tw,         \
                                                           bias ? bias + k0 : NULL, stage, 2 * OW, OW, lines == 2)); \
                     for (ptrdiff_t k = k0; k < k1; k++)                                                          \
-                        memcpy(y + k * OH * OW, stage + (k - k0) * 2 * OW, lines * OW * sizeof(T));              \
+                        MINIDL_COPY(y + k * OH * OW, stage + (k - k0) * 2 * OW, lines * OW);                     \
                 }                                                                                                \
             }                                                                                                    \
         }                                                                                                        \
