@@ -46,6 +46,7 @@
                                                   ptrdiff_t tw, T *MINIDL_RESTRICT row, T *MINIDL_RESTRICT halves) { \
         ptrdiff_t Hp = 2 * th + 2, Wp = 2 * tw + 2, te = tw + 1;                                                 \
         ptrdiff_t width = W < Wp - pw ? W : Wp - pw; /* columns of x inside the tiles' extent */                 \
+        memset(row, 0, Wp * sizeof(T)); /* only the columns of x are written below: the padding stays zero */    \
         for (ptrdiff_t c = 0; c < C; c++)                                                                        \
             for (ptrdiff_t y = 0; y < Hp; y++) {                                                                 \
                 T *even = halves + (c * Hp + y) * 2 * te, *odd = even + te;                                      \
@@ -54,8 +55,7 @@
                     memset(even, 0, 2 * te * sizeof(T));                                                         \
                     continue;                                                                                    \
                 }                                                                                                \
-                memset(row, 0, Wp * sizeof(T));                                                                  \
-                memcpy(row + pw, x + (c * H + sy) * W, width * sizeof(T));                                       \
+                MINIDL_COPY(row + pw, x + (c * H + sy) * W, width);                                              \
                 for (ptrdiff_t i = 0; i < te; i++) {                                                             \
                     even[i] = row[2 * i];                                                                        \
                     odd[i] = row[2 * i + 1];                                                                     \
