@@ -220,9 +220,18 @@
         return sum;                                                                                              \
     }
 
+/* copy_out(stage, count, rows, OW, y, plane): count channels' `rows` output rows, 2*OW apart in the
+ * stage, to y (channels `plane` apart). Compiled per instruction set, as the transforms: the
+ * staged forward's stores into the output are made here, a cache line a store at AVX-512. */
+#define WINOGRAD_COPY_OUT(LEVEL, ATTR, T)                                                                        \
+    ATTR static void winograd_copy_out_##LEVEL##_##T(const T *MINIDL_RESTRICT stage, ptrdiff_t count, ptrdiff_t rows, \
+                                                     ptrdiff_t OW, T *MINIDL_RESTRICT y, ptrdiff_t plane) {      \
+        for (ptrdiff_t k = 0; k < count; k++) MINIDL_COPY(y + k * plane, stage + k * 2 * OW, rows * OW);         \
+    }
+
 #define WINOGRAD_FUSED_KERNELS(LEVEL, ATTR, T)                                                                   \
     WINOGRAD_SPLIT(LEVEL, ATTR, T) WINOGRAD_ROW_IN(LEVEL, ATTR, T) WINOGRAD_PAIRS(LEVEL, ATTR, T) WINOGRAD_ROW_OUT(LEVEL, ATTR, T) \
-    WINOGRAD_TILES_IN_CL(LEVEL, ATTR, T) WINOGRAD_GRAD_ROW(LEVEL, ATTR, T)
+    WINOGRAD_TILES_IN_CL(LEVEL, ATTR, T) WINOGRAD_GRAD_ROW(LEVEL, ATTR, T) WINOGRAD_COPY_OUT(LEVEL, ATTR, T)
 
 /* fused(x, N, C, H, W, ph, pw, packed, K, bias, out, OH, OW, rows, scratch...): the convolution
  * of N images x (N, C, H, W) into out (N, K, OH, OW), bias optional (NULL). packed is U
@@ -302,8 +311,7 @@
                     ptrdiff_t k1 = K - k0 < group ? K : k0 + group;                                              \
                     MINIDL_AT_LEVEL(winograd_row_out, T, (m + r * tw + k0 * P, m_stride, P, k1 - k0, tw,         \
                                                           bias ? bias + k0 : NULL, stage, 2 * OW, OW, lines == 2)); \
-                    for (ptrdiff_t k = k0; k < k1; k++)                                                          \
-                        MINIDL_COPY(y + k * OH * OW, stage + (k - k0) * 2 * OW, lines * OW);                     \
+                    MINIDL_AT_LEVEL(winograd_copy_out, T, (stage, k1 - k0, lines, OW, y + k0 * OH * OW, OH * OW)); \
                 }                                                                                                \
             }                                                                                                    \
         }                                                                                                        \
