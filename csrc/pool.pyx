@@ -14,6 +14,16 @@ import numpy as np
 
 from window cimport check_window, real
 
+include "isa.pxi"
+
+cdef extern from "pool_2x2.h" nogil:
+    void pool_max_of_pairs_float(const float* x, float* h, unsigned char* column, Py_ssize_t n)
+    void pool_max_of_pairs_double(const double* x, double* h, unsigned char* column, Py_ssize_t n)
+    void pool_max_of_row_pairs_float(const float* h, const unsigned char* column, float* v, unsigned char* code,
+                                     Py_ssize_t n, Py_ssize_t OW)
+    void pool_max_of_row_pairs_double(const double* h, const unsigned char* column, double* v, unsigned char* code,
+                                      Py_ssize_t n, Py_ssize_t OW)
+
 
 cdef inline Py_ssize_t first_tap(Py_ssize_t start, Py_ssize_t d) noexcept nogil:
     """First tap i with start + i*d >= 0."""
@@ -141,13 +151,11 @@ cdef void max_of_pairs(const real* x, real* h, unsigned char* column, Py_ssize_t
     cdef Py_ssize_t q, j, n = rows * OW
     cdef real a, b
     cdef bint take
-    if W == 2 * OW:
-        for j in range(n):
-            a = x[2 * j]
-            b = x[2 * j + 1]
-            take = (b > a) | (b != b)
-            h[j] = b if take else a
-            column[j] = take
+    if W == 2 * OW:  # pool_2x2.h, at the CPU's vector width
+        if real is float:
+            pool_max_of_pairs_float(x, h, column, n)
+        else:
+            pool_max_of_pairs_double(x, h, column, n)
         return
     for q in range(rows):  # odd W: the last column belongs to no window
         for j in range(OW):
@@ -164,16 +172,10 @@ cdef void max_of_row_pairs(const real* h, const unsigned char* column, real* v, 
     when strictly greater or NaN, with its window code 2*row + column. Rows that start no
     window (odd ones, across planes) are computed too and never read: twice the work of
     the windows alone, but a flat loop that gcc vectorises instead of loops of OW."""
-    cdef Py_ssize_t u
-    cdef real t, b
-    cdef unsigned char take
-    for u in range(n):
-        t = h[u]
-        b = h[u + OW]
-        take = (b > t) | (b != b)
-        v[u] = b if take else t
-        # arithmetic instead of a second select: with two, gcc left the loop scalar and branchy
-        code[u] = column[u] + take * (2 + column[u + OW] - column[u])
+    if real is float:  # pool_2x2.h, at the CPU's vector width
+        pool_max_of_row_pairs_float(h, column, v, code, n, OW)
+    else:
+        pool_max_of_row_pairs_double(h, column, v, code, n, OW)
 
 
 cdef void window_rows_out(const real* v, const unsigned char* code, real* out, unsigned char* out_code,

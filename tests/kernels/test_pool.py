@@ -5,6 +5,7 @@ import pytest
 from minidl import kernels
 from minidl.kernels import reference
 from minidl.kernels.window import Window2d
+from tests.kernels import instruction_sets_of
 
 BACKENDS = kernels.available("max_pool2d_forward")
 
@@ -146,3 +147,25 @@ def test_max_pool_2x2_every_window_of_ties_and_nans(backend, layout, torch_oracl
     k = codes[:, :, 0].astype(np.int64)
     flat = (k // 2) * (2 * per_row) + 2 * np.arange(per_row) + k % 2
     np.testing.assert_array_equal(flat, t_idx.numpy()[:, :, 0])
+
+
+@pytest.mark.parametrize("isa", instruction_sets_of("minidl.kernels._pool"))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_2x2_short_rows_at_every_instruction_set_match_twin(isa, dtype):
+    """The short-row passes (pool_2x2.h) run at each SIMD level: the same maxima and winners
+    as the twin, with ties, NaNs and lengths that leave a vector loop's remainder."""
+    from minidl.kernels import _pool
+
+    rng = np.random.default_rng(3)
+    previous = _pool.limit_instruction_set(isa)
+    try:
+        assert _pool.instruction_set() == isa
+        for shape in [s for s in TILED_SHAPES if s[3] // 2 < 16] + [(3, 5, 8, 8), (2, 7, 4, 4), (1, 3, 6, 30)]:
+            x = rng.integers(-2, 3, shape).astype(dtype)
+            x[rng.random(shape) < 0.05] = np.nan
+            out, codes = _pool.max_pool2d_2x2_forward(x)
+            ref_out, ref_codes = reference.max_pool2d_2x2_forward(x)
+            np.testing.assert_array_equal(out, ref_out)
+            np.testing.assert_array_equal(codes, ref_codes)
+    finally:
+        _pool.limit_instruction_set(previous)
