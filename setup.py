@@ -12,7 +12,7 @@ import numpy as np
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-CYTHON_EXTENSIONS = ["im2col", "pool", "winograd", "direct_conv", "implicit_conv", "recurrent_steps", "relu", "batch_norm", "optim", "cross_entropy", "handoff"]  # csrc/<name>.pyx -> minidl.kernels._<name>
+CYTHON_EXTENSIONS = ["im2col", "pool", "winograd", "direct_conv", "implicit_conv", "recurrent_steps", "small_matmul", "relu", "batch_norm", "optim", "cross_entropy", "handoff"]  # csrc/<name>.pyx -> minidl.kernels._<name>
 
 # -O3 lets gcc vectorise the inner loops; bounds checks are off in the sources. Without
 # errno a square root is one instruction that vectorises, and without trapping math a

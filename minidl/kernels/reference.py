@@ -247,6 +247,27 @@ def batch_to_gemm_rows(images, with_sums=False):
     return rows, (rows.sum(axis=1, dtype=np.float64).astype(images.dtype) if with_sums else None)
 
 
+def check_small_matmul(a, b, threads):
+    """small_matmul's arguments: two matrices of one float dtype whose product is defined."""
+    check_threads("small_matmul", threads)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(f"small_matmul: cannot multiply a {a.shape} by b {b.shape}; expected (M, K) and (K, N)")
+    if a.dtype != b.dtype or a.dtype not in (np.float32, np.float64):
+        raise TypeError(f"small_matmul: a and b must both be float32 or both float64; got {a.dtype} and {b.dtype}")
+
+
+def small_matmul(a, b, out=None, threads=1):
+    """a @ b, into `out` when given: the compiled kernel runs it without BLAS, for products too
+    small for BLAS's threads.
+
+    Shape: a (M, K), b (K, N) -> (M, N).
+    """
+    check_small_matmul(a, b, threads)
+    if out is not None and (out.shape != (a.shape[0], b.shape[1]) or out.dtype != a.dtype or not out.flags.c_contiguous):
+        raise ValueError(f"small_matmul: out must be a contiguous {(a.shape[0], b.shape[1])} array of a's dtype")
+    return np.matmul(a, b, out=out)
+
+
 def pixel_rows_to_batch(rows, n, bias=None):
     """A folded convolution's GEMM result by pixel as images, plus the bias.
 

@@ -62,9 +62,27 @@ PIXEL_ROWS_MIN_CHANNELS = 8
 # The fused Winograd weight gradient packs input channels in panels of 32 (small_gemm.h); with
 # fewer channels most of each panel is zeros, and the direct kernel computes it faster.
 FUSED_WEIGHT_GRAD_MIN_CHANNELS = 32
+# A by-pixel layer's products of at most OWN_GEMM_UP_TO_MACS multiply-adds run on minidl's own
+# GEMM (kernels.small_matmul), not BLAS, when the operand it packs is small (at most
+# OWN_GEMM_MAX_DEPTH rows) or already one panel: BLAS's hand-off to its threads costs about
+# what such a product does. Larger ones gained nothing in a training step (docs/performance.md).
+OWN_GEMM_UP_TO_MACS = 1 << 24
+OWN_GEMM_MAX_DEPTH = 1024
+SMALL_GEMM_PANEL_BYTES = 128  # csrc/small_gemm.h's panel: 32 float32 or 16 float64 columns
 # The implicit weight gradient's depth is the output pixels of a thread's images; with fewer
 # than this many, BLAS on the unfolded columns ran faster (docs/performance.md).
 IMPLICIT_WEIGHT_GRAD_MIN_PIXELS = 512
+
+
+def _matmul(a, b):
+    """a @ b for two matrices: kernels.small_matmul where the OWN_GEMM_ limits allow, else BLAS."""
+    (m, depth), columns = a.shape, b.shape[1]
+    macs = m * depth * columns
+    one_panel = b.flags.c_contiguous and columns * b.itemsize == SMALL_GEMM_PANEL_BYTES
+    if macs > OWN_GEMM_UP_TO_MACS or not (depth <= OWN_GEMM_MAX_DEPTH or one_panel) or \
+            a.dtype not in (np.float32, np.float64) or b.dtype != a.dtype:
+        return np.matmul(a, b)
+    return kernels.small_matmul(a, b, threads=ways(m, macs))
 
 
 def _channel_sums(grad):
@@ -272,7 +290,7 @@ class Conv2d(Function):
     def _forward_by_pixel(self, rows, bias):
         """out^T = rows @ W^T, (N*L, K), to (N, K, L) images with the bias in the same pass."""
         n, k, w = self.input_shape[0], self.weight_shape[0], self.window
-        out = np.matmul(rows, self._taps_first_weight().T)
+        out = _matmul(rows, self._taps_first_weight().T)
         return kernels.pixel_rows_to_batch(out, n, bias).reshape(n, k, w.oh, w.ow)
 
     def _backward_by_pixel(self, grad, want_bias):
@@ -299,9 +317,9 @@ class Conv2d(Function):
         if self.needs_input_grad[1]:
             rows = self.cols if self.cols is not None else self._pixel_rows()
             if few_filters:
-                grad_w = np.matmul(rows.T, g).reshape(w.taps, c, k).transpose(2, 1, 0)
+                grad_w = _matmul(rows.T, g).reshape(w.taps, c, k).transpose(2, 1, 0)
             else:  # each filter's (taps, C) block to (C, taps): a transposed view of rows.T @ g took 4 ms here
-                grad_w = np.matmul(g.T, rows).reshape(k, w.taps, c).transpose(0, 2, 1)
+                grad_w = _matmul(g.T, rows).reshape(k, w.taps, c).transpose(0, 2, 1)
             grad_w = np.ascontiguousarray(grad_w).reshape(self.weight_shape)
         return grad_x, grad_w, grad_b
 
@@ -451,7 +469,7 @@ class Conv2d(Function):
         product faster than W^T @ d out (docs/performance.md)."""
         n, c = self.input_shape[:2]
         w = self.window
-        grad_cols = np.matmul(g, self._taps_first_weight())  # (N*L, kh*kw*C)
+        grad_cols = _matmul(g, self._taps_first_weight())  # (N*L, kh*kw*C)
         grad_x = np.empty(self.input_shape, dtype=grad_cols.dtype)
         length = w.oh * w.ow
         self._image_halves(0, n, grad_cols.size, lambda a, b: kernels.col2im_pixels(

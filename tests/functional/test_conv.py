@@ -71,15 +71,23 @@ def test_max_pool_gradient_goes_to_the_first_of_tied_maxima(torch_oracle):
 @pytest.mark.parametrize("transposed", [True, False], ids=["weight_grad_transposed", "weight_grad_direct"])
 @pytest.mark.parametrize("kernel", [(3, 2), (1, 1)], ids=["3x2", "1x1"])
 @pytest.mark.parametrize("pixel_rows", [True, False], ids=["columns_by_pixel", "columns_by_channel"])
-def test_conv2d_gemm_layouts_agree_with_pytorch(fold, groups, keep, threads, transposed, kernel, pixel_rows, monkeypatch,
-                                                torch_oracle):
+@pytest.mark.parametrize("own_gemm", [True, False], ids=["own_gemm", "blas"])
+def test_conv2d_gemm_layouts_agree_with_pytorch(fold, groups, keep, threads, transposed, kernel, pixel_rows, own_gemm,
+                                                monkeypatch, torch_oracle):
     """Small convolutions fold the batch into one GEMM, large ones run a GEMM per image; the
     backward uses the forward's columns or unfolds the input again; unfolding and folding back
     run on one thread or in two halves of the batch (3 images: unequal halves); a folded layer's
     weight gradient is grad @ cols^T or (cols @ grad^T)^T, and its input gradient goes through
     columns by pixel (one group, a window larger than 1x1) or by channel; a folded one-group
-    layer with enough channels lays all its columns out by pixel: all are exact."""
+    layer with enough channels lays all its columns out by pixel, and runs its small products
+    on minidl's own GEMM or on BLAS: all are exact."""
     import minidl.ops.conv as conv_op
+    from minidl import kernels
+
+    own_products = []
+    small_matmul = kernels.small_matmul
+    monkeypatch.setattr(kernels, "small_matmul", lambda *args, **kw: own_products.append(1) or small_matmul(*args, **kw))
+    monkeypatch.setattr(conv_op, "OWN_GEMM_UP_TO_MACS", 1 << 40 if own_gemm else -1)
 
     monkeypatch.setenv("MINIDL_THREADS", threads)
     monkeypatch.setenv("MINIDL_CONV_ALGO", "im2col")
@@ -97,6 +105,7 @@ def test_conv2d_gemm_layouts_agree_with_pytorch(fold, groups, keep, threads, tra
     out = F.conv2d(*mine, stride=(2, 1), padding=1, groups=groups)
     assert mine[0].data.dtype == np.float64 and out._ctx.folded is fold
     assert out._ctx.by_pixel is (pixel_rows and fold and groups == 1 and kernel != (1, 1))
+    assert bool(own_products) is (own_gemm and out._ctx.by_pixel)
     theirs = [torch_oracle.tensor(a, requires_grad=True) for a in (x, w, b)]
     expected = torch_oracle.nn.functional.conv2d(*theirs, stride=(2, 1), padding=1, groups=groups)
     g = rng.standard_normal(out.shape)
