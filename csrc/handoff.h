@@ -46,8 +46,9 @@ static inline void handoff_install_fork_handler(void) {}
 #endif
 
 /* how long the worker spins for the next job, and the caller for the worker to finish,
- * before each sleeps: the worker's covers the Python between a training step's kernels */
-static int64_t handoff_worker_spin_ns = 200000;
+ * before each sleeps: the worker's covers the Python between a training step's kernels, in
+ * a small model's step too, whose split kernels come up to a millisecond apart */
+static int64_t handoff_worker_spin_ns = 1000000;
 static int64_t handoff_caller_spin_ns = 1000000;
 
 static long handoff_posted, handoff_done;
