@@ -26,6 +26,10 @@
 #include "isa.h"
 
 #define SMALL_GEMM_PANEL_BYTES 128 /* 32 floats or 16 doubles: 2 AVX-512 vectors, 4 AVX2, 8 SSE */
+/* The narrow kernels' panels, for operands of at most 16 float or 8 double columns (the fused
+ * Winograd weight gradient's 16 channels): half of each wide panel would be zeros. Their tile
+ * is two 256-bit vectors wide at the AVX-512 level too. */
+#define SMALL_GEMM_NARROW_PANEL_BYTES 64
 
 #define SMALL_GEMM_STORE(T, V, VW, ROW, C0, C1, n, cols, accumulate)                                   \
     do {                                                                                               \
@@ -47,11 +51,11 @@
     } while (0)
 
 /* z[m*ldz + j] (+)= sum over k < depth of a[m*lda + k*SK] * packed[(j/P)*depth*P + k*P + j%P],
- * P = SMALL_GEMM_PANEL_BYTES / sizeof(T), for m < rows and j < cols; SK is 1 or sk. */
-#define SMALL_GEMM_KERNEL(NAME, ATTR, T, V, VW, SK)                                                    \
+ * P = PANEL_BYTES / sizeof(T), for m < rows and j < cols; SK is 1 or sk. */
+#define SMALL_GEMM_KERNEL(NAME, ATTR, T, V, VW, SK, PANEL_BYTES)                                       \
     ATTR static void NAME(const T *a, ptrdiff_t lda, ptrdiff_t sk, ptrdiff_t rows, ptrdiff_t depth,    \
                           const T *packed, ptrdiff_t cols, T *z, ptrdiff_t ldz, int accumulate) {       \
-        const ptrdiff_t P = SMALL_GEMM_PANEL_BYTES / sizeof(T);                                        \
+        const ptrdiff_t P = (PANEL_BYTES) / sizeof(T);                                                 \
         (void)sk;                                                                                      \
         for (ptrdiff_t n = 0; n < cols; n += 2 * (VW)) {                                               \
             const T *panel = packed + (n / P) * depth * P + n % P;                                     \
@@ -85,24 +89,28 @@
         }                                                                                              \
     }
 
-/* both variants of one kernel: contiguous (SK = 1) and strided */
-#define SMALL_GEMM_KERNELS(LEVEL, ATTR, T, V, VW)                                                      \
-    SMALL_GEMM_KERNEL(small_gemm_##LEVEL##_##T, ATTR, T, V, VW, 1)                                     \
-    SMALL_GEMM_KERNEL(small_gemm_strided_##LEVEL##_##T, ATTR, T, V, VW, sk)
+/* both variants of one kernel: contiguous (SK = 1) and strided; and the narrow one, on NV
+ * vectors of NVW values compiled under NATTR (AVX2's at the AVX-512 level: there gcc fuses a
+ * 256-bit multiply-add only with FMA enabled) */
+#define SMALL_GEMM_KERNELS(LEVEL, ATTR, T, V, VW, NATTR, NV, NVW)                                      \
+    SMALL_GEMM_KERNEL(small_gemm_##LEVEL##_##T, ATTR, T, V, VW, 1, SMALL_GEMM_PANEL_BYTES)             \
+    SMALL_GEMM_KERNEL(small_gemm_strided_##LEVEL##_##T, ATTR, T, V, VW, sk, SMALL_GEMM_PANEL_BYTES)    \
+    SMALL_GEMM_KERNEL(small_gemm_narrow_##LEVEL##_##T, NATTR, T, NV, NVW, 1, SMALL_GEMM_NARROW_PANEL_BYTES)
 
 #ifdef MINIDL_SIMD
-SMALL_GEMM_KERNELS(avx512, MINIDL_AVX512, float, f16x, 16)
-SMALL_GEMM_KERNELS(avx2, MINIDL_AVX2, float, f8x, 8)
-SMALL_GEMM_KERNELS(sse, , float, f4x, 4)
-SMALL_GEMM_KERNELS(avx512, MINIDL_AVX512, double, d8x, 8)
-SMALL_GEMM_KERNELS(avx2, MINIDL_AVX2, double, d4x, 4)
-SMALL_GEMM_KERNELS(sse, , double, d2x, 2)
+SMALL_GEMM_KERNELS(avx512, MINIDL_AVX512, float, f16x, 16, MINIDL_AVX2, f8x, 8)
+SMALL_GEMM_KERNELS(avx2, MINIDL_AVX2, float, f8x, 8, MINIDL_AVX2, f8x, 8)
+SMALL_GEMM_KERNELS(sse, , float, f4x, 4, , f4x, 4)
+SMALL_GEMM_KERNELS(avx512, MINIDL_AVX512, double, d8x, 8, MINIDL_AVX2, d4x, 4)
+SMALL_GEMM_KERNELS(avx2, MINIDL_AVX2, double, d4x, 4, MINIDL_AVX2, d4x, 4)
+SMALL_GEMM_KERNELS(sse, , double, d2x, 2, , d2x, 2)
 #else /* another compiler or CPU: the same tile on scalars */
-SMALL_GEMM_KERNELS(sse, , float, float, 1)
-SMALL_GEMM_KERNELS(sse, , double, double, 1)
+SMALL_GEMM_KERNELS(sse, , float, float, 1, , float, 1)
+SMALL_GEMM_KERNELS(sse, , double, double, 1, , double, 1)
 #endif
 
-/* small_gemm_T: a row-major (values along depth adjacent); small_gemm_strided_T: any sk */
+/* small_gemm_T: a row-major (values along depth adjacent); small_gemm_strided_T: any sk;
+ * small_gemm_narrow_T: a row-major, packed in narrow panels */
 #define SMALL_GEMM_DISPATCH(T)                                                                         \
     MINIDL_UNUSED static void small_gemm_##T(const T *a, ptrdiff_t lda, ptrdiff_t rows, ptrdiff_t depth, \
                                              const T *packed, ptrdiff_t cols, T *z, ptrdiff_t ldz,     \
@@ -116,6 +124,11 @@ SMALL_GEMM_KERNELS(sse, , double, double, 1)
             MINIDL_AT_LEVEL(small_gemm, T, (a, lda, 1, rows, depth, packed, cols, z, ldz, accumulate)); \
         else                                                                                           \
             MINIDL_AT_LEVEL(small_gemm_strided, T, (a, lda, sk, rows, depth, packed, cols, z, ldz, accumulate)); \
+    }                                                                                                  \
+    MINIDL_UNUSED static void small_gemm_narrow_##T(const T *a, ptrdiff_t lda, ptrdiff_t rows, ptrdiff_t depth, \
+                                                    const T *packed, ptrdiff_t cols, T *z, ptrdiff_t ldz, \
+                                                    int accumulate) {                                  \
+        MINIDL_AT_LEVEL(small_gemm_narrow, T, (a, lda, 1, rows, depth, packed, cols, z, ldz, accumulate)); \
     }
 SMALL_GEMM_DISPATCH(float)
 SMALL_GEMM_DISPATCH(double)

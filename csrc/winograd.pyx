@@ -262,7 +262,7 @@ def _input_grad(const real[:, :, :, :, :] dv, Py_ssize_t H, Py_ssize_t W, Py_ssi
 
 
 cdef extern from "winograd_fused.h" nogil:
-    const int SMALL_GEMM_PANEL_BYTES  # the weight gradient's channels-last input is padded to whole panels
+    Py_ssize_t winograd_weight_grad_panel(Py_ssize_t C, Py_ssize_t size)  # the weight gradient's channels-last input is padded to whole panels
     Py_ssize_t direct_conv_tile_float()
     Py_ssize_t direct_conv_tile_double()
     void winograd_pack_filter_float(const float* weight, Py_ssize_t K, Py_ssize_t C, float* packed)
@@ -448,7 +448,7 @@ def winograd_fused_weight_grad(const real[:, :, :, ::1] x, const real[:, :, :, :
         return out_arr
     cdef Py_ssize_t th, tw
     th, tw = tiles(window)
-    cdef Py_ssize_t panel = SMALL_GEMM_PANEL_BYTES // x.itemsize
+    cdef Py_ssize_t panel = winograd_weight_grad_panel(C, x.itemsize)
     cdef Py_ssize_t Cp = (C + panel - 1) // panel * panel
     cdef Py_ssize_t rows = _block_rows(N, th, tw)
     cdef Py_ssize_t depth = rows * tw

@@ -145,11 +145,10 @@
  * ty, from one padded image laid out (Hp, Wp, Cp) channels-last; position p of tile tx and
  * channel c goes to vt[p*p_stride + (c/PANEL)*depth*PANEL + (t_first + tx)*PANEL + c%PANEL]:
  * small_gemm.h's packed operand of `depth` rows. */
-#define WINOGRAD_TILES_IN_CL(LEVEL, ATTR, T)                                                                     \
-    ATTR static void winograd_tiles_in_cl_##LEVEL##_##T(const T *MINIDL_RESTRICT hwc, ptrdiff_t Wp, ptrdiff_t Cp, \
-                                                        ptrdiff_t ty, ptrdiff_t tw, ptrdiff_t t_first,           \
-                                                        ptrdiff_t depth, T *MINIDL_RESTRICT vt, ptrdiff_t p_stride) { \
-        enum { PANEL = SMALL_GEMM_PANEL_BYTES / sizeof(T) };                                                     \
+#define WINOGRAD_TILES_IN_CL_PANELS(NAME, ATTR, T, PANEL_BYTES)                                                  \
+    ATTR static void NAME(const T *MINIDL_RESTRICT hwc, ptrdiff_t Wp, ptrdiff_t Cp, ptrdiff_t ty, ptrdiff_t tw,     \
+                          ptrdiff_t t_first, ptrdiff_t depth, T *MINIDL_RESTRICT vt, ptrdiff_t p_stride) {          \
+        enum { PANEL = (PANEL_BYTES) / sizeof(T) };                                                              \
         T out[16][PANEL];                                                                                        \
         for (ptrdiff_t tx = 0; tx < tw; tx++)                                                                    \
             for (ptrdiff_t q = 0; q < Cp / PANEL; q++) {                                                         \
@@ -174,6 +173,11 @@
                 for (int p = 0; p < 16; p++) memcpy(dst + p * p_stride, out[p], sizeof out[p]);                  \
             }                                                                                                    \
     }
+
+/* tiles_in_cl for small_gemm.h's wide panels, and tiles_in_cl_narrow for its narrow ones */
+#define WINOGRAD_TILES_IN_CL(LEVEL, ATTR, T)                                                                     \
+    WINOGRAD_TILES_IN_CL_PANELS(winograd_tiles_in_cl_##LEVEL##_##T, ATTR, T, SMALL_GEMM_PANEL_BYTES)             \
+    WINOGRAD_TILES_IN_CL_PANELS(winograd_tiles_in_cl_narrow_##LEVEL##_##T, ATTR, T, SMALL_GEMM_NARROW_PANEL_BYTES)
 
 /* grad_row(g, OH, OW, ty, tw, dm, p_stride): dM = A dy A^T for the tw tiles of tile row ty of one
  * output channel's gradient plane g (OH x OW; outside it, zero); position p of tile tx goes to
@@ -319,6 +323,13 @@
 
 /* channels_last(x, C, H, W, ph, pw, Hp, Wp, Cp, out): one image (C, H, W), zero-padded by (ph, pw)
  * and cut to Hp x Wp, as (Hp, Wp, Cp), channels past C zero. */
+/* The weight gradient's channels per panel of V^T for C input channels of `size` bytes: a narrow
+ * panel where the channels fit one, so that half of each panel is not zeros. */
+MINIDL_UNUSED static ptrdiff_t winograd_weight_grad_panel(ptrdiff_t C, ptrdiff_t size)
+{
+    return (C * size <= SMALL_GEMM_NARROW_PANEL_BYTES ? SMALL_GEMM_NARROW_PANEL_BYTES : SMALL_GEMM_PANEL_BYTES) / size;
+}
+
 #define WINOGRAD_CHANNELS_LAST(T)                                                                                \
     static void winograd_channels_last_##T(const T *MINIDL_RESTRICT x, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,    \
                                            ptrdiff_t ph, ptrdiff_t pw, ptrdiff_t Hp, ptrdiff_t Wp, ptrdiff_t Cp, \
@@ -331,7 +342,8 @@
 
 /* fused_weight_grad(x, N, C, H, W, ph, pw, grad, K, OH, OW, rows, scratch..., du, sums): du (16, K, C)
  * += dM[p] V[p]^T and sums (K, double) += each output channel's gradient, over the N images' tiles, x (N, C, H, W) and grad (N, K, OH, OW), a block of
- * `rows` tile rows at a time. Scratch: hwc (Hp*Wp*Cp, Cp = C rounded up to small_gemm's panel),
+ * `rows` tile rows at a time. Scratch: hwc (Hp*Wp*Cp, Cp = C rounded up to the panel of
+ * winograd_weight_grad_panel),
  * vt (16 planes, vt_stride apart, of Cp*rows*tw) and dm (16 planes, dm_stride apart, of K rows
  * `depth` = rows*tw long). */
 #define WINOGRAD_FUSED_WEIGHT_GRAD(T)                                                                            \
@@ -341,7 +353,8 @@
                                                ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t rows, T *hwc, T *vt,        \
                                                ptrdiff_t vt_stride, T *dm, ptrdiff_t dm_stride, ptrdiff_t depth, \
                                                T *du, double *sums) {                                            \
-        const ptrdiff_t PANEL = SMALL_GEMM_PANEL_BYTES / sizeof(T);                                              \
+        const int narrow = winograd_weight_grad_panel(C, sizeof(T)) * (ptrdiff_t)sizeof(T) == SMALL_GEMM_NARROW_PANEL_BYTES; \
+        const ptrdiff_t PANEL = winograd_weight_grad_panel(C, sizeof(T));                                        \
         ptrdiff_t th = (OH + 1) / 2, tw = (OW + 1) / 2, Hp = 2 * th + 2, Wp = 2 * tw + 2;                        \
         ptrdiff_t Cp = (C + PANEL - 1) / PANEL * PANEL, loaded = -1;                                             \
         for (ptrdiff_t g0 = 0; g0 < N * th; g0 += rows) {                                                        \
@@ -352,7 +365,10 @@
                     winograd_channels_last_##T(x + n * C * H * W, C, H, W, ph, pw, Hp, Wp, Cp, hwc);             \
                     loaded = n;                                                                                  \
                 }                                                                                                \
-                MINIDL_AT_LEVEL(winograd_tiles_in_cl, T, (hwc, Wp, Cp, ty, tw, r * tw, R * tw, vt, vt_stride));  \
+                if (narrow)                                                                                      \
+                    MINIDL_AT_LEVEL(winograd_tiles_in_cl_narrow, T, (hwc, Wp, Cp, ty, tw, r * tw, R * tw, vt, vt_stride)); \
+                else                                                                                             \
+                    MINIDL_AT_LEVEL(winograd_tiles_in_cl, T, (hwc, Wp, Cp, ty, tw, r * tw, R * tw, vt, vt_stride)); \
             }                                                                                                    \
             /* a channel's tile rows of the block one after another: its gradient rows are read in order, */  \
             /* not two rows of each channel's plane in turn */                                                   \
@@ -363,7 +379,8 @@
                                                                             tw, dm + k * depth + r * tw, dm_stride)); \
                 }                                                                                                \
             for (int p = 0; p < 16; p++)                                                                         \
-                small_gemm_##T(dm + p * dm_stride, depth, K, R * tw, vt + p * vt_stride, C, du + p * K * C, C, 1); \
+                (narrow ? small_gemm_narrow_##T : small_gemm_##T)(dm + p * dm_stride, depth, K, R * tw,          \
+                                                                  vt + p * vt_stride, C, du + p * K * C, C, 1);  \
         }                                                                                                        \
     }
 

@@ -59,9 +59,10 @@ WINOGRAD_CHUNK_BYTES = 8 << 20
 # lays its columns out pixel by pixel, (N*L, kh*kw*C): BLAS runs all three of its GEMMs faster
 # in that orientation. With fewer channels the unfolding costs more than the GEMMs save.
 PIXEL_ROWS_MIN_CHANNELS = 8
-# The fused Winograd weight gradient packs input channels in panels of 32 (small_gemm.h); with
-# fewer channels most of each panel is zeros, and the direct kernel computes it faster.
-FUSED_WEIGHT_GRAD_MIN_CHANNELS = 32
+# The fused Winograd weight gradient packs input channels in panels of 16 or 32 float32 values
+# (small_gemm.h); with fewer than 16 channels much of each panel is zeros, and the direct kernel
+# computes it faster (docs/performance.md).
+FUSED_WEIGHT_GRAD_MIN_CHANNELS = 16
 # A by-pixel layer's products of at most OWN_GEMM_UP_TO_MACS multiply-adds run on minidl's own
 # GEMM (kernels.small_matmul), not BLAS, when the operand it packs is small (at most
 # OWN_GEMM_MAX_DEPTH rows) or already one panel: BLAS's hand-off to its threads costs about

@@ -83,8 +83,10 @@ def test_tile_transforms_write_one_batch_range_of_a_larger_buffer(backend, dtype
 # multiple of the micro-kernel's 4, rows of tiles longer than its transforms' span of 64, and
 # a batch whose blocks of tile rows span two images; and output planes a multiple of 1 KiB, whose
 # rows the forward stages (in one group of channels, or several; with an odd last row)
+# the weight gradient packs channels in narrow panels up to 16 float32 or 8 float64 values, wide ones above:
+# 20 and 33 channels take wide panels in both dtypes, one of them and a part of the next
 FUSED_SHAPES = SHAPES + [(3, 4, 6, 11, 7, 2), (2, 3, 5, 150, 5, 1), (5, 6, 9, 9, 9, 1), (2, 3, 3, 256, 5, 1),
-                         (1, 2, 64, 64, 37, 1)]
+                         (1, 2, 64, 64, 37, 1), (2, 20, 6, 7, 5, 1), (1, 33, 5, 5, 3, 1)]
 
 
 def _fused_case(shape, dtype, seed):
@@ -236,13 +238,14 @@ def test_winograd_in_chunks_and_halves_matches_pytorch(threads, monkeypatch):
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_fused_layer_in_halves_matches_pytorch(threads, monkeypatch):
     """Each pass splits an odd batch over two threads; with 5 input channels the weight gradient
-    is the direct kernel's, with 33 the fused one's (its channel panels, 32 wide, part empty)."""
+    is the direct kernel's, with 16 the fused one's on narrow channel panels (float64: one wide
+    panel), with 33 on wide ones, part empty."""
     from minidl.ops import conv
 
     monkeypatch.setenv("MINIDL_THREADS", threads)
     rng = np.random.default_rng(8)
-    for channels in (5, 33):
-        assert (channels >= conv.FUSED_WEIGHT_GRAD_MIN_CHANNELS) == (channels == 33)
+    for channels in (5, 16, 33):
+        assert (channels >= conv.FUSED_WEIGHT_GRAD_MIN_CHANNELS) == (channels != 5)
         x, wt, b = rng.standard_normal((7, channels, 8, 7)), rng.standard_normal((6, channels, 3, 3)), rng.standard_normal(6)
         for padding in (0, 1, 2):
             got = _conv_and_grads(x, wt, b, padding, "winograd_fused", monkeypatch)
@@ -258,7 +261,7 @@ def test_gradcheck_passes_for_every_algorithm(algorithm, monkeypatch):
     assert md.gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding=1), (x, w, b))
 
 
-@pytest.mark.parametrize("shape", [(8, 64, 16, 16, 64), (4, 128, 8, 8, 128), (4, 32, 9, 7, 16)])
+@pytest.mark.parametrize("shape", [(8, 64, 16, 16, 64), (4, 128, 8, 8, 128), (4, 32, 9, 7, 16), (4, 16, 32, 32, 32)])
 def test_float32_error_within_4x_of_im2col(shape, monkeypatch):
     """Each algorithm's float32 result against the float64 one; Winograd's largest relative
     error (to the output's scale) stays within 4x of im2col's, as the issue asks of a default;
