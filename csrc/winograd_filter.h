@@ -31,6 +31,7 @@
             const T *w = weight + 9 * f0;                                                                        \
             transpose_##T(w, 9, g[0], WINOGRAD_FILTER_BLOCK, n, 9);                                              \
             T *o = u + f0;                                                                                       \
+            MINIDL_PRAGMA(omp simd)                                                                              \
             for (ptrdiff_t i = 0; i < n; i++) {                                                                  \
                 T r[4][3]; /* G down the filter's columns */                                                     \
                 for (int j = 0; j < 3; j++) {                                                                    \
@@ -54,6 +55,7 @@
         for (ptrdiff_t f0 = 0; f0 < filters; f0 += WINOGRAD_FILTER_BLOCK) {                                      \
             ptrdiff_t n = filters - f0 < WINOGRAD_FILTER_BLOCK ? filters - f0 : WINOGRAD_FILTER_BLOCK;           \
             const T *d = du + f0;                                                                                \
+            MINIDL_PRAGMA(omp simd)                                                                              \
             for (ptrdiff_t i = 0; i < n; i++) {                                                                  \
                 T r[3][4]; /* G^T down the columns */                                                            \
                 for (int j = 0; j < 4; j++) {                                                                    \
