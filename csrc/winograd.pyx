@@ -262,6 +262,7 @@ def _input_grad(const real[:, :, :, :, :] dv, Py_ssize_t H, Py_ssize_t W, Py_ssi
 
 
 cdef extern from "winograd_fused.h" nogil:
+    const int WINOGRAD_SLACK  # values the row transforms read past a row
     Py_ssize_t winograd_weight_grad_panel(Py_ssize_t C, Py_ssize_t size)  # the weight gradient's channels-last input is padded to whole panels
     Py_ssize_t direct_conv_tile_float()
     Py_ssize_t direct_conv_tile_double()
@@ -374,7 +375,7 @@ def winograd_fused(const real[:, :, :, ::1] x, weight, window, bias=None, out=No
     cdef Py_ssize_t i
     scratch = []  # each thread's buffers, allocated apart (pair.pxi)
     for i in range(ways):
-        halves = half_buffer(scratch, C * (2 * th + 2) * 2 * (tw + 1), dtype)
+        halves = half_buffer(scratch, C * (2 * th + 2) * 2 * (tw + 1) + WINOGRAD_SLACK, dtype)
         row = half_buffer(scratch, 2 * tw + 2, dtype)
         v = half_buffer(scratch, 16 * v_stride, dtype, zero=True)  # a block's columns past its last tile are multiplied too, then dropped
         m = half_buffer(scratch, 16 * m_stride, dtype)

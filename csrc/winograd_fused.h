@@ -27,6 +27,13 @@
 
 /* tiles a transform handles per pass through its local buffer */
 #define WINOGRAD_SPAN 64
+/* n rounded up to a multiple of 8 values (at most WINOGRAD_SPAN): a loop over a row of n tiles
+ * ran its remainder past the last whole vector on scalars, at every row; the extra lanes are
+ * computed and dropped */
+#define WINOGRAD_WHOLE(n) (((n) + 7) & ~(ptrdiff_t)7)
+/* so a row's last values are read up to 7 past its end: the split image's buffer has this much
+ * more at its end, and the products' planes a gap of _PLANE_GAP (winograd.pyx) after each */
+#define WINOGRAD_SLACK 8
 
 /* Where the output planes are a multiple of WINOGRAD_STAGE_PLANES bytes apart (32x32 or 16x16
  * floats), the forward's output transform writes a tile row of a group of output channels into
@@ -65,7 +72,8 @@
 
 /* row_in(h, h_stride, C, te, tw, v, v_stride, p_stride): V = B^T d B for the tw tiles of one tile
  * row of C channels; channel c's 8 half-rows start at h + c*h_stride (te = tw + 1 apart), and
- * position p of its tile tx goes to v[c*v_stride + p*p_stride + tx]. */
+ * position p of its tile tx goes to v[c*v_stride + p*p_stride + tx]. Reads up to WINOGRAD_SLACK
+ * values past a half-row. */
 #define WINOGRAD_ROW_IN(LEVEL, ATTR, T)                                                                          \
     ATTR static void winograd_row_in_##LEVEL##_##T(const T *MINIDL_RESTRICT h, ptrdiff_t h_stride, ptrdiff_t C,  \
                                                    ptrdiff_t te, ptrdiff_t tw, T *MINIDL_RESTRICT v,             \
@@ -76,7 +84,7 @@
             const T *e0 = h, *o0 = h + te, *e1 = h + 2 * te, *o1 = h + 3 * te;                                   \
             const T *e2 = h + 4 * te, *o2 = h + 5 * te, *e3 = h + 6 * te, *o3 = h + 7 * te;                      \
             ptrdiff_t n = tw - t0 < WINOGRAD_SPAN ? tw - t0 : WINOGRAD_SPAN;                                     \
-            for (ptrdiff_t i = 0; i < n; i++) {                                                                  \
+            for (ptrdiff_t i = 0; i < WINOGRAD_WHOLE(n); i++) { /* past n: the next half-row's, dropped */      \
                 ptrdiff_t a = t0 + i, b = a + 1; /* the tile's columns 0, 2 (even) and 1, 3 (odd) */             \
                 T r00 = e0[a] - e2[a], r01 = o0[a] - o2[a], r02 = e0[b] - e2[b], r03 = o0[b] - o2[b];            \
                 T r10 = e1[a] + e2[a], r11 = o1[a] + o2[a], r12 = e1[b] + e2[b], r13 = o1[b] + o2[b];            \
@@ -106,7 +114,7 @@
  * the tw tiles of one tile row of K output channels, position p of channel k's tile tx read
  * from m[k*k_stride + p*p_stride + tx]; the tiles' first output row goes to
  * y[k*y_stride : k*y_stride + OW], their second to the OW after it when two_rows, columns
- * past OW dropped. bias may be NULL. */
+ * past OW dropped. bias may be NULL. Reads up to WINOGRAD_SLACK values past a row of m. */
 #define WINOGRAD_ROW_OUT(LEVEL, ATTR, T)                                                                         \
     ATTR static void winograd_row_out_##LEVEL##_##T(const T *MINIDL_RESTRICT m, ptrdiff_t p_stride, ptrdiff_t k_stride, \
                                                     ptrdiff_t K, ptrdiff_t tw, const T *bias, T *MINIDL_RESTRICT y, \
@@ -117,7 +125,7 @@
             T bias_k = bias ? bias[k] : 0;                                                                       \
             ptrdiff_t n = tw - t0 < WINOGRAD_SPAN ? tw - t0 : WINOGRAD_SPAN;                                     \
             const T *q = m + t0;                                                                                 \
-            for (ptrdiff_t i = 0; i < n; i++) { /* A^T down the tile's columns, then along its rows */           \
+            for (ptrdiff_t i = 0; i < WINOGRAD_WHOLE(n); i++) { /* A^T down the tile's columns, then along its rows */ \
                 T m0 = q[i], m1 = q[p_stride + i], m2 = q[2 * p_stride + i], m3 = q[3 * p_stride + i];           \
                 T m4 = q[4 * p_stride + i], m5 = q[5 * p_stride + i], m6 = q[6 * p_stride + i], m7 = q[7 * p_stride + i]; \
                 T m8 = q[8 * p_stride + i], m9 = q[9 * p_stride + i], m10 = q[10 * p_stride + i];                \
@@ -210,7 +218,10 @@
             }                                                                                                    \
             MINIDL_SIMD_SUM(sum)                                                                                 \
             for (ptrdiff_t i = 0; i < n; i++) sum += (double)even[0][i] + odd[0][i] + even[1][i] + odd[1][i];    \
-            for (ptrdiff_t i = 0; i < n; i++) { /* A down the tile's columns, then along its rows */             \
+            ptrdiff_t whole = WINOGRAD_WHOLE(n); /* whole vectors: past n the lanes are zeros, not copied out */ \
+            for (int r = 0; r < 2; r++)                                                                          \
+                for (ptrdiff_t i = n; i < whole; i++) even[r][i] = odd[r][i] = 0;                                \
+            for (ptrdiff_t i = 0; i < whole; i++) { /* A down the tile's columns, then along its rows */         \
                 T a0 = even[0][i], a1 = odd[0][i], b0 = even[1][i], b1 = odd[1][i];                              \
                 T r00 = a0, r01 = a1, r10 = a0 + b0, r11 = a1 + b1, r20 = a0 - b0, r21 = a1 - b1;                \
                 T r30 = -b0, r31 = -b1;                                                                          \
