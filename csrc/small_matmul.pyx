@@ -11,9 +11,8 @@ same order whichever thread computes it, so the result does not depend on the sp
 import numpy as np
 cimport numpy as cnp
 
+from minidl.kernels._recurrent_steps import pack, panel_width  # the packing small_gemm.h reads
 from minidl.kernels.reference import check_small_matmul
-
-from window cimport real
 
 include "isa.pxi"
 include "pair.pxi"
@@ -22,7 +21,6 @@ include "out_arrays.pxi"
 cnp.import_array()
 
 cdef extern from "small_gemm.h" nogil:
-    int SMALL_GEMM_PANEL_BYTES
     void small_gemm_strided_float(const float* a, Py_ssize_t lda, Py_ssize_t sk, Py_ssize_t rows, Py_ssize_t depth,
                                   const float* packed, Py_ssize_t cols, float* z, Py_ssize_t ldz, int accumulate)
     void small_gemm_strided_double(const double* a, Py_ssize_t lda, Py_ssize_t sk, Py_ssize_t rows, Py_ssize_t depth,
@@ -51,32 +49,11 @@ cdef void _rows_part(void* arg) noexcept nogil:
                                   <double*>p.z, p.ldz, 0)
 
 
-def panel_width(dtype):
-    """Columns per packed panel of b for `dtype`."""
-    return SMALL_GEMM_PANEL_BYTES // np.dtype(dtype).itemsize
-
-
-cdef void _pack(const real[:, :] b, real[:, :, ::1] out) noexcept nogil:
-    """b (depth, cols) into zeroed `out` (panels, depth, width): column j of row k at [j // width, k, j % width]."""
-    cdef Py_ssize_t depth = b.shape[0], cols = b.shape[1], width = out.shape[2], panel, k, j, run
-    for panel in range(out.shape[0]):
-        run = min(width, cols - panel * width)
-        for k in range(depth):
-            for j in range(run):
-                out[panel, k, j] = b[k, panel * width + j]
-
-
 def _panels(b, Py_ssize_t width):
-    """b (depth, cols) as (panels, depth, width), zero past the last column; b itself when it is one panel."""
-    cdef Py_ssize_t depth = b.shape[0], cols = b.shape[1]
-    if cols == width and b.flags.c_contiguous:
+    """b (depth, cols) packed for small_gemm.h (recurrent_steps.pack); b itself when it is one panel."""
+    if b.shape[1] == width and b.flags.c_contiguous:
         return b
-    packed = np.zeros(((cols + width - 1) // width, depth, width), dtype=b.dtype)
-    if b.dtype == np.float32:
-        _pack[float](b, packed)
-    else:
-        _pack[double](b, packed)
-    return packed
+    return pack(b)
 
 
 def small_matmul(a, b, out=None, Py_ssize_t threads=1):

@@ -364,8 +364,8 @@ MINIDL_UNUSED static ptrdiff_t winograd_weight_grad_panel(ptrdiff_t C, ptrdiff_t
                                                ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t rows, T *hwc, T *vt,        \
                                                ptrdiff_t vt_stride, T *dm, ptrdiff_t dm_stride, ptrdiff_t depth, \
                                                T *du, double *sums) {                                            \
-        const int narrow = winograd_weight_grad_panel(C, sizeof(T)) * (ptrdiff_t)sizeof(T) == SMALL_GEMM_NARROW_PANEL_BYTES; \
         const ptrdiff_t PANEL = winograd_weight_grad_panel(C, sizeof(T));                                        \
+        const int narrow = PANEL * (ptrdiff_t)sizeof(T) == SMALL_GEMM_NARROW_PANEL_BYTES;                        \
         ptrdiff_t th = (OH + 1) / 2, tw = (OW + 1) / 2, Hp = 2 * th + 2, Wp = 2 * tw + 2;                        \
         ptrdiff_t Cp = (C + PANEL - 1) / PANEL * PANEL, loaded = -1;                                             \
         for (ptrdiff_t g0 = 0; g0 < N * th; g0 += rows) {                                                        \
